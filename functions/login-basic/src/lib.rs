@@ -1,0 +1,51 @@
+//! Basic login (`BASIC_LOGIN`): `login/basic/` with an identifier and a password.
+//!
+//! A wrong password and an unknown identifier get the same 401 in about the same time:
+//! the password is checked against a dummy hash when there is no account.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::store::TransactError;
+use blockauth::{AuthError, Context, password, rate_limit, refresh_family, user};
+
+pub fn routes(ctx: Arc<Context>) -> Router {
+    Routes::default()
+        .route("login/basic", post(login))
+        .with_context(ctx)
+}
+
+async fn login(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let identifier = form.identifier();
+    let password = form.text(&["password"]);
+    let (Some(identifier), Some(password)) = (identifier, password) else {
+        return Err(form.invalid());
+    };
+    rate_limit::check(&ctx, "login_basic", &identifier.key(), &ip).await?;
+    let user = user::find(&ctx, &identifier).await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let matches = password::verify(password, stored).await;
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(AuthError::INVALID_CREDENTIALS);
+    };
+    if !user.is_verified {
+        return Err(AuthError::Forbidden {
+            code: "account_not_verified",
+            detail: "This account is not verified yet.",
+        });
+    }
+    match refresh_family::sign_in(&ctx, user, Vec::new(), false).await {
+        Ok(signed_in) => Ok(http::ok(signed_in.body())),
+        // The account was deleted between the read and the write.
+        Err(TransactError::Condition(_)) => Err(AuthError::INVALID_CREDENTIALS),
+        Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
+    }
+}

@@ -1,0 +1,6 @@
+//! The login-basic Lambda function: its routes under lambda_http.
+
+#[tokio::main]
+async fn main() -> Result<(), blockauth::lambda::Error> {
+    blockauth::lambda::run(login_basic::routes).await
+}

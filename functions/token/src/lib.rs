@@ -1,0 +1,60 @@
+//! Tokens (`TOKEN_REFRESH`): `token/refresh/` exchanges a refresh token for a new pair
+//! (rotation: the old one is retired, and presenting it again revokes its whole family);
+//! `token/revoke/` revokes the token's family (logout) and answers 204.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::refresh_family::SignIn;
+use blockauth::token::TokenType;
+use blockauth::{AuthError, Context, rate_limit, refresh_family, user};
+
+pub fn routes(ctx: Arc<Context>) -> Router {
+    Routes::default()
+        .route("token/refresh", post(refresh))
+        .route("token/revoke", post(revoke))
+        .with_context(ctx)
+}
+
+async fn refresh(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let Some(token) = form.text(&["refresh", "refresh_token"]) else {
+        return Err(form.invalid());
+    };
+    let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;
+    rate_limit::check(&ctx, "token_refresh", &claims.user_id, &ip).await?;
+    if ctx.settings.rotate_refresh_tokens {
+        let signed_in = refresh_family::rotate(&ctx, &claims).await?;
+        return Ok(http::ok(signed_in.body()));
+    }
+    refresh_family::verify_alive(&ctx, &claims).await?;
+    let user = user::get(&ctx, &claims.user_id)
+        .await?
+        .ok_or(AuthError::INVALID_TOKEN)?;
+    // Without rotation the refresh token stays the same; only the access token is new.
+    let mut tokens = ctx.tokens.issue(&claims.user_id, &claims.sid)?;
+    tokens.refresh = token;
+    Ok(http::ok(SignIn { tokens, user }.body()))
+}
+
+async fn revoke(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let Some(token) = form.text(&["refresh", "refresh_token"]) else {
+        return Err(form.invalid());
+    };
+    let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;
+    rate_limit::check(&ctx, "token_revoke", &claims.user_id, &ip).await?;
+    refresh_family::revoke(&ctx, &claims.user_id, &claims.sid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,174 @@
+//! The local server: the embedded DynamoDB (dynoxide, SQLite-backed), the table, and every
+//! enabled feature's routes on one address. The tests start it the same way, in memory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use axum::Router;
+use blockauth::mailer::Mailer;
+use blockauth::signing_key::SigningKey;
+use blockauth::store::{Store, table};
+use blockauth::{Context, Feature, Settings};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Every feature function this server can mount, by its flag.
+pub const FEATURES: [(Feature, fn(Arc<Context>) -> Router); 3] = [
+    (Feature::Signup, signup::routes),
+    (Feature::BasicLogin, login_basic::routes),
+    (Feature::TokenRefresh, token::routes),
+];
+
+/// Where the embedded DynamoDB keeps its data.
+pub enum Storage {
+    /// A fresh database in memory (tests).
+    Memory,
+    /// A SQLite file that survives restarts (the local server).
+    File(PathBuf),
+}
+
+pub struct Options {
+    pub settings: Settings,
+    pub listen: SocketAddr,
+    pub storage: Storage,
+    pub mailer: Mailer,
+    pub key: SigningKey,
+    /// Let the AWS SDK retry failed DynamoDB calls (off in tests that break DynamoDB).
+    pub retry: bool,
+}
+
+/// A running server. Dropping it stops both the API and the embedded DynamoDB.
+pub struct Running {
+    /// Where the API answers, e.g. `http://127.0.0.1:3000/auth`.
+    pub base_url: String,
+    pub address: SocketAddr,
+    pub dynamodb_address: SocketAddr,
+    pub database: dynoxide::Database,
+    pub context: Arc<Context>,
+    stop_api: watch::Sender<bool>,
+    stop_dynamodb: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the embedded DynamoDB only, so that requests meet a failing dependency.
+    pub fn stop_dynamodb(&self) {
+        let _ = self.stop_dynamodb.send(true);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop_api.send(true);
+        let _ = self.stop_dynamodb.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn stopped(mut signal: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = signal.wait_for(|stop| *stop).await;
+    }
+}
+
+/// A DynamoDB client for the embedded server at `address` (dummy credentials).
+pub fn dynamodb_client(address: SocketAddr, retry: bool) -> aws_sdk_dynamodb::Client {
+    let retry = if retry {
+        aws_config::retry::RetryConfig::standard()
+    } else {
+        aws_config::retry::RetryConfig::disabled()
+    };
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(format!("http://{address}"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "local"))
+        .retry_config(retry)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// Starts the embedded DynamoDB, creates the table if missing, and serves the API.
+pub async fn start(options: Options) -> Result<Running, String> {
+    let database = match &options.storage {
+        Storage::Memory => dynoxide::Database::memory(),
+        Storage::File(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            dynoxide::Database::new(&path.to_string_lossy())
+        }
+    }
+    .map_err(|e| format!("embedded DynamoDB: {e}"))?;
+
+    let (stop_dynamodb, dynamodb_stopped) = watch::channel(false);
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("embedded DynamoDB listener: {e}"))?;
+    let dynamodb_address = listener.local_addr().map_err(|e| e.to_string())?;
+    let served = database.clone();
+    let mut tasks = vec![tokio::spawn(async move {
+        if let Err(e) =
+            dynoxide::server::serve_with_shutdown(listener, served, stopped(dynamodb_stopped)).await
+        {
+            tracing::error!(error = %e, "embedded DynamoDB stopped");
+        }
+    })];
+
+    // dynoxide never deletes expired items by itself; DynamoDB does, eventually.
+    let swept = database.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Err(e) = swept.sweep_ttl() {
+                tracing::warn!(error = %e, "TTL sweep failed");
+            }
+        }
+    }));
+
+    let client = dynamodb_client(dynamodb_address, options.retry);
+    table::create_if_missing(&client, &options.settings.table_name).await?;
+    let store = Store::new(client, options.settings.table_name.clone());
+    let context = Context::new(options.settings, store, options.mailer, &options.key);
+    let app = blockauth::http::app(
+        &context.settings,
+        FEATURES
+            .iter()
+            .filter(|(feature, _)| context.settings.enabled(*feature))
+            .map(|(_, routes)| routes(context.clone())),
+    );
+
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| format!("listen on {}: {e}", options.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let (stop_api, api_stopped) = watch::channel(false);
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(api_stopped))
+        .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "API server stopped");
+        }
+    }));
+
+    Ok(Running {
+        base_url: format!("http://{address}{}", context.settings.base_path),
+        address,
+        dynamodb_address,
+        database,
+        context,
+        stop_api,
+        stop_dynamodb,
+        tasks,
+    })
+}

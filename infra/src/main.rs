@@ -1,0 +1,109 @@
+//! `cargo run`: the whole API on http://127.0.0.1:3000/auth/ with an embedded DynamoDB,
+//! mail in an outbox folder (and a console line per message), and a generated signing key.
+//!
+//! Options: `--listen ADDR` (default 127.0.0.1:3000), `--data DIR` (default `.local`),
+//! `--settings FILE` (default `blockauth.toml` when it exists). `BLOCKAUTH_*` environment
+//! variables override the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use blockauth::Settings;
+use blockauth::mailer::{Mailer, Outbox};
+use blockauth::signing_key::SigningKey;
+use blockauth_local::{Options, Storage, start};
+
+struct Args {
+    listen: SocketAddr,
+    data: PathBuf,
+    settings: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+        data: PathBuf::from(".local"),
+        settings: Some(PathBuf::from("blockauth.toml")).filter(|p| p.exists()),
+    };
+    let mut given = std::env::args().skip(1);
+    while let Some(flag) = given.next() {
+        let value = given
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--listen" => {
+                args.listen = value.parse().map_err(|_| {
+                    format!("--listen: expected an address like 127.0.0.1:3000, got {value:?}")
+                })?
+            }
+            "--data" => args.data = PathBuf::from(value),
+            "--settings" => args.settings = Some(PathBuf::from(value)),
+            _ => {
+                return Err(format!(
+                    "unknown option {flag} (known: --listen, --data, --settings)"
+                ));
+            }
+        }
+    }
+    Ok(args)
+}
+
+async fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let settings = match &args.settings {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Settings::from_file_and_env(&text)
+        }
+        None => Settings::from_env(),
+    }
+    .map_err(|e| e.to_string())?;
+    let key = SigningKey::load_or_generate(&args.data.join("signing.key"))?;
+    let outbox = args.data.join("outbox");
+    let mailer = Mailer::Outbox(Outbox {
+        dir: outbox.clone(),
+        from: settings.email_from.clone(),
+        announce: true,
+    });
+    let features: Vec<&str> = settings.features.iter().map(|f| f.name()).collect();
+    let running = start(Options {
+        settings,
+        listen: args.listen,
+        storage: Storage::File(args.data.join("dynamodb.sqlite3")),
+        mailer,
+        key,
+        retry: true,
+    })
+    .await?;
+    println!("BlockAuth is serving {}/", running.base_url);
+    println!("  features: {}", features.join(", "));
+    println!(
+        "  data:     {} (DynamoDB, signing key)",
+        args.data.display()
+    );
+    println!(
+        "  outbox:   {} (one file per message; codes also print here)",
+        outbox.display()
+    );
+    tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+    println!("stopping");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("blockauth-local: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The HTTP edge (axum): how requests are read, how errors are answered, how routes are
+//! declared and mounted under the base path. No other module sees axum types.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use serde_json::{Map, Value};
+
+use crate::context::Context;
+use crate::error::{AuthError, FieldErrors};
+use crate::identifier::Identifier;
+use crate::settings::Settings;
+
+/// Bodies over this get 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Longest text accepted in any field.
+const FIELD_LIMIT: usize = 4096;
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut response = (status, axum::Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        match self {
+            AuthError::Unauthorized { .. } => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            AuthError::Throttled { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A successful JSON answer.
+pub fn ok(body: Value) -> Response {
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// `200 {"message": ...}` for steps that only send something.
+pub fn message(text: &str) -> Response {
+    ok(serde_json::json!({ "message": text }))
+}
+
+/// The request body as a JSON object, its fields read one by one into DRF-shaped errors.
+pub struct Form {
+    fields: Map<String, Value>,
+    errors: FieldErrors,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = AuthError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, AuthError> {
+        let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
+            .await
+            .map_err(|_| AuthError::PayloadTooLarge)?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(fields)) => Ok(Form {
+                fields,
+                errors: FieldErrors::new(),
+            }),
+            _ => Err(AuthError::BadRequest {
+                code: "parse_error",
+                detail: "The request body must be a JSON object.",
+            }),
+        }
+    }
+}
+
+impl Form {
+    fn error(&mut self, field: &str, message: &str) {
+        self.errors
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.to_owned());
+    }
+
+    /// The first of `names` present (canonical name first, then aliases).
+    fn lookup(&self, names: &[&str]) -> Option<(String, Value)> {
+        names.iter().find_map(|name| {
+            self.fields
+                .get(*name)
+                .filter(|v| !v.is_null())
+                .map(|v| (name.to_string(), v.clone()))
+        })
+    }
+
+    /// A required text field, under its name or an alias; errors are reported on the name
+    /// the client used (the canonical one when it sent none).
+    pub fn text(&mut self, names: &[&str]) -> Option<String> {
+        let Some((name, value)) = self.lookup(names) else {
+            self.error(names[0], "This field is required.");
+            return None;
+        };
+        match value {
+            Value::String(s) if s.trim().is_empty() => {
+                self.error(&name, "This field may not be blank.")
+            }
+            Value::String(s) if s.chars().count() > FIELD_LIMIT => self.error(
+                &name,
+                &format!("Ensure this field has no more than {FIELD_LIMIT} characters."),
+            ),
+            Value::String(s) => return Some(s),
+            _ => self.error(&name, "Not a valid string."),
+        }
+        None
+    }
+
+    /// The identifier: `email` or `phone`, or the alias `identifier` with `method`
+    /// `email` (default) or `sms`.
+    pub fn identifier(&mut self) -> Option<Identifier> {
+        let (field, parse): (&str, fn(&str) -> Result<Identifier, &'static str>) =
+            if self.lookup(&["email"]).is_some() {
+                ("email", Identifier::email)
+            } else if self.lookup(&["phone"]).is_some() {
+                ("phone", Identifier::phone)
+            } else if self.lookup(&["identifier"]).is_some() {
+                let method = match self.fields.get("method") {
+                    None | Some(Value::Null) => "email".to_owned(),
+                    Some(Value::String(m)) => m.clone(),
+                    Some(_) => String::new(),
+                };
+                match method.as_str() {
+                    "email" => ("identifier", Identifier::email),
+                    "sms" => ("identifier", Identifier::phone),
+                    _ => {
+                        self.error("method", "Expected \"email\" or \"sms\".");
+                        return None;
+                    }
+                }
+            } else {
+                self.error("email", "This field is required.");
+                return None;
+            };
+        let raw = self.text(&[field])?;
+        match parse(&raw) {
+            Ok(identifier) => Some(identifier),
+            Err(message) => {
+                self.error(field, message);
+                None
+            }
+        }
+    }
+
+    /// The 400 for every field error so far (call when a required field came back None).
+    pub fn invalid(self) -> AuthError {
+        AuthError::Invalid(self.errors)
+    }
+
+    /// Ok if every field read so far was valid, else 400 with every field error.
+    pub fn finish(self) -> Result<(), AuthError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AuthError::Invalid(self.errors))
+        }
+    }
+}
+
+/// The client's IP: from API Gateway's request context in Lambda (set by `lambda`), from
+/// the socket's peer locally; never from a header the client writes.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        if let Some(ip) = parts.extensions.get::<ClientIp>() {
+            return Ok(ip.clone());
+        }
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            return Ok(ClientIp(peer.ip().to_string()));
+        }
+        Ok(ClientIp("unknown".to_owned()))
+    }
+}
+
+/// A feature's routes, declared once: each path answers with and without its last `/`.
+pub struct Routes(Router<Arc<Context>>);
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes(Router::new())
+    }
+}
+
+impl Routes {
+    pub fn route(self, path: &str, handler: MethodRouter<Arc<Context>>) -> Self {
+        let path = path.trim_matches('/');
+        Routes(
+            self.0
+                .route(&format!("/{path}/"), handler.clone())
+                .route(&format!("/{path}"), handler),
+        )
+    }
+
+    /// The routes bound to their context, answering 405 in JSON for a wrong method.
+    pub fn with_context(self, ctx: Arc<Context>) -> Router {
+        self.0
+            .method_not_allowed_fallback(|| async { AuthError::MethodNotAllowed })
+            .with_state(ctx)
+    }
+}
+
+/// The whole API: the given features' routers under the base path; anything else is 404.
+pub fn app(settings: &Settings, features: impl IntoIterator<Item = Router>) -> Router {
+    let api = features
+        .into_iter()
+        .fold(Router::new(), |api, feature| api.merge(feature));
+    Router::new()
+        .nest(&settings.base_path, api)
+        .fallback(|| async { AuthError::NotFound })
+}

@@ -1,0 +1,53 @@
+//! Running a feature's routes as a Lambda function behind an API Gateway HTTP API.
+//! Everything is built once per container: settings, AWS clients, the signing key.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+pub use lambda_http::Error;
+
+use crate::context::Context;
+use crate::http::{self, ClientIp};
+use crate::mailer::Mailer;
+use crate::settings::Settings;
+use crate::signing_key::SigningKey;
+use crate::store::Store;
+
+/// The whole main of a feature function: `lambda::run(signup::routes)`.
+pub async fn run(routes: fn(Arc<Context>) -> Router) -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let settings = Settings::from_env()?;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let secret = settings
+        .signing_key_secret
+        .as_deref()
+        .ok_or("setting SIGNING_KEY_SECRET: required in Lambda")?;
+    let key = SigningKey::from_secrets_manager(&aws_sdk_secretsmanager::Client::new(&aws), secret)
+        .await?;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), &settings.table_name);
+    let mailer = Mailer::Aws {
+        ses: aws_sdk_sesv2::Client::new(&aws),
+        sns: aws_sdk_sns::Client::new(&aws),
+        from: settings.email_from.clone(),
+    };
+    let ctx = Context::new(settings, store, mailer, &key);
+    let app = http::app(&ctx.settings, [routes(ctx.clone())])
+        .layer(axum::middleware::map_request(client_ip));
+    lambda_http::run(app).await
+}
+
+/// Takes the client IP from API Gateway's request context.
+async fn client_ip(mut request: Request) -> Request {
+    use lambda_http::request::RequestContext;
+    let ip = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    };
+    if let Some(ip) = ip {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+    request
+}

@@ -1,0 +1,29 @@
+//! The BlockAuth domain crate.
+//!
+//! Everything the feature functions share: settings, the error type, identifiers, passwords,
+//! one-time codes, rate limits, users, pending signups, tokens and refresh families, and the
+//! adapters for DynamoDB (`store`), SES (`mailer`) and Secrets Manager (`signing_key`).
+//! HTTP framework types stay in `http` (axum) and `lambda` (lambda_http).
+
+pub mod clock;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod identifier;
+pub mod lambda;
+pub mod mailer;
+pub mod messages;
+pub mod one_time_code;
+pub mod password;
+pub mod pending_signup;
+pub mod rate_limit;
+pub mod refresh_family;
+pub mod settings;
+pub mod signing_key;
+pub mod store;
+pub mod token;
+pub mod user;
+
+pub use context::Context;
+pub use error::AuthError;
+pub use settings::{Feature, Settings};

@@ -1,0 +1,158 @@
+//! Users, and the items that make each identifier unique.
+//!
+//! Items: the user `pk = USER#<id>`, `sk = USER`; one per identifier
+//! `pk = IDENT#<identifier key>`, `sk = IDENT`, holding the user id. Both are written with
+//! `attribute_not_exists(pk)` in one transaction, so an identifier can never have two accounts.
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+
+use crate::clock;
+use crate::context::Context;
+use crate::error::AuthError;
+use crate::identifier::Identifier;
+use crate::store::{self, Item, n, s};
+
+pub const SORT_KEY: &str = "USER";
+const IDENT_SORT_KEY: &str = "IDENT";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub wallet_address: Option<String>,
+    /// argon2id PHC string; never leaves the store except to be verified.
+    pub password_hash: Option<String>,
+    pub is_verified: bool,
+    pub date_joined: i64,
+    pub last_login: Option<i64>,
+    pub authentication_types: Vec<String>,
+}
+
+pub fn partition(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+fn identifier_partition(identifier: &Identifier) -> String {
+    format!("IDENT#{}", identifier.key())
+}
+
+impl User {
+    /// A new verified user known by `identifier`, signing in now.
+    pub fn new(identifier: &Identifier, password_hash: Option<String>, kind: &str) -> Self {
+        let now = clock::now();
+        let mut user = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: None,
+            phone: None,
+            wallet_address: None,
+            password_hash,
+            is_verified: true,
+            date_joined: now,
+            last_login: Some(now),
+            authentication_types: vec![kind.to_owned()],
+        };
+        match identifier {
+            Identifier::Email(e) => user.email = Some(e.clone()),
+            Identifier::Phone(p) => user.phone = Some(p.clone()),
+        }
+        user
+    }
+
+    /// The public view: never a secret or a hash.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "email": self.email,
+            "phone": self.phone,
+            "wallet_address": self.wallet_address,
+            "is_verified": self.is_verified,
+            "date_joined": clock::rfc3339(self.date_joined),
+            "last_login": self.last_login.map(clock::rfc3339),
+            "authentication_types": self.authentication_types,
+        })
+    }
+
+    fn to_item(&self) -> Item {
+        let mut item = store::key(&partition(&self.id), SORT_KEY);
+        item.insert("id".into(), s(&self.id));
+        let optional = [
+            ("email", &self.email),
+            ("phone", &self.phone),
+            ("wallet_address", &self.wallet_address),
+            ("password_hash", &self.password_hash),
+        ];
+        for (name, value) in optional {
+            if let Some(v) = value {
+                item.insert(name.into(), s(v));
+            }
+        }
+        item.insert("is_verified".into(), AttributeValue::Bool(self.is_verified));
+        item.insert("date_joined".into(), n(self.date_joined));
+        if let Some(at) = self.last_login {
+            item.insert("last_login".into(), n(at));
+        }
+        item.insert(
+            "authentication_types".into(),
+            AttributeValue::L(self.authentication_types.iter().map(s).collect()),
+        );
+        item
+    }
+
+    fn from_item(item: &Item) -> Option<Self> {
+        Some(User {
+            id: store::text(item, "id")?,
+            email: store::text(item, "email"),
+            phone: store::text(item, "phone"),
+            wallet_address: store::text(item, "wallet_address"),
+            password_hash: store::text(item, "password_hash"),
+            is_verified: store::flag(item, "is_verified"),
+            date_joined: store::number(item, "date_joined")?,
+            last_login: store::number(item, "last_login"),
+            authentication_types: item
+                .get("authentication_types")
+                .and_then(|v| v.as_l().ok())
+                .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The writes that create this user known by `identifier`; the transaction fails on the
+    /// second (index 1) if the identifier already has an account.
+    pub fn create(&self, ctx: &Context, identifier: &Identifier) -> Vec<TransactWriteItem> {
+        let mut owner = store::key(&identifier_partition(identifier), IDENT_SORT_KEY);
+        owner.insert("user_id".into(), s(&self.id));
+        vec![ctx.store.put_new(self.to_item()), ctx.store.put_new(owner)]
+    }
+}
+
+/// The user with this id, if it exists.
+pub async fn get(ctx: &Context, user_id: &str) -> Result<Option<User>, AuthError> {
+    Ok(ctx
+        .store
+        .get(&partition(user_id), SORT_KEY)
+        .await?
+        .as_ref()
+        .and_then(User::from_item))
+}
+
+/// The user known by `identifier`, if any.
+pub async fn find(ctx: &Context, identifier: &Identifier) -> Result<Option<User>, AuthError> {
+    let owner = ctx
+        .store
+        .get(&identifier_partition(identifier), IDENT_SORT_KEY)
+        .await?;
+    match owner.and_then(|item| store::text(&item, "user_id")) {
+        Some(user_id) => get(ctx, &user_id).await,
+        None => Ok(None),
+    }
+}
+
+/// Whether `identifier` belongs to an account (one read).
+pub async fn exists(ctx: &Context, identifier: &Identifier) -> Result<bool, AuthError> {
+    Ok(ctx
+        .store
+        .get(&identifier_partition(identifier), IDENT_SORT_KEY)
+        .await?
+        .is_some())
+}
