@@ -101,15 +101,18 @@ pub struct Outbox {
 #[cfg(feature = "local")]
 impl Outbox {
     fn write(&self, to: &Identifier, message: &Message) -> Result<(), AuthError> {
-        let stamp = crate::clock::now();
+        // Nanoseconds first, so that the files sort in the order they were written.
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let id = uuid::Uuid::new_v4().simple().to_string();
         let (name, content) = match to {
             Identifier::Email(address) => (
-                format!("{stamp}-{id}.eml"),
+                format!("{stamp:020}-{id}.eml"),
                 eml(&self.from, address, message, &id),
             ),
             Identifier::Phone(number) => (
-                format!("{stamp}-{id}.sms.txt"),
+                format!("{stamp:020}-{id}.sms.txt"),
                 format!("To: {number}\n\n{}\n", message.sms),
             ),
         };

@@ -1,1 +1,206 @@
+//! The test harness: a fresh local server per test (in-memory embedded DynamoDB, outbox mail
+//! in a temporary folder, a random key), and a client that speaks to it over HTTP.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use blockauth::Settings;
+use blockauth::mailer::{Mailer, Outbox};
+use blockauth::signing_key::SigningKey;
+use blockauth_local::{Options, Running, Storage};
+use serde_json::{Value, json};
+
+/// A strong password that every validator accepts.
+pub const PASSWORD: &str = "Correct-Horse-9-Battery";
+
+pub struct TestApp {
+    pub server: Running,
+    pub http: reqwest::Client,
+    outbox: tempfile::TempDir,
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    /// A server with the default settings.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose settings `adjust` changes first.
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = Settings::default();
+        adjust(&mut settings);
+        let outbox = tempfile::tempdir().expect("temporary outbox");
+        let mailer = Mailer::Outbox(Outbox {
+            dir: outbox.path().to_owned(),
+            from: settings.email_from.clone(),
+            announce: false,
+        });
+        Self::start_with_mailer(settings, mailer, outbox).await
+    }
+
+    /// A server with the given settings and mailer (e.g. SES against moto).
+    pub async fn start_with_mailer(
+        settings: Settings,
+        mailer: Mailer,
+        outbox: tempfile::TempDir,
+    ) -> Self {
+        let key = SigningKey::from_text(&SigningKey::generate_text().expect("key")).expect("key");
+        let server = blockauth_local::start(Options {
+            settings,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            storage: Storage::Memory,
+            mailer,
+            key,
+            retry: false,
+        })
+        .await
+        .expect("local server starts");
+        TestApp {
+            server,
+            http: reqwest::Client::new(),
+            outbox,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.server.base_url, path.trim_start_matches('/'))
+    }
+
+    /// POSTs `body` as JSON to `path` (relative to the base path).
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    /// POSTs raw bytes to `path`.
+    pub async fn post_raw(&self, path: &str, bytes: Vec<u8>) -> Reply {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/json")
+                .body(bytes),
+        )
+        .await
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request reaches the server");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("response body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text:?}"))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Every message in the outbox to `to`, oldest first, as file contents.
+    pub fn messages_to(&self, to: &str) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.outbox.path())
+            .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .filter(|m| {
+                m.lines()
+                    .any(|l| l == format!("To: {to}") || l == format!("To: {to}\r"))
+            })
+            .collect()
+    }
+
+    /// The code in the newest message to `to`.
+    pub fn code_for(&self, to: &str) -> String {
+        let messages = self.messages_to(to);
+        let last = messages
+            .last()
+            .unwrap_or_else(|| panic!("no message to {to}"));
+        code_in(last).unwrap_or_else(|| panic!("no code in {last}"))
+    }
+
+    /// Signs up and confirms `email` with `password`; returns the confirm answer.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Reply {
+        let started = self
+            .post("signup/", json!({"email": email, "password": password}))
+            .await;
+        assert_eq!(started.status, 200, "{:?}", started.body);
+        let code = self.code_for(email);
+        let confirmed = self
+            .post("signup/confirm/", json!({"email": email, "otp": code}))
+            .await;
+        assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+        confirmed
+    }
+}
+
+/// The code in a message: the digits after "code: " in its subject or "code is " in its text.
+pub fn code_in(message: &str) -> Option<String> {
+    ["code: ", "code is ", "Your code is "]
+        .iter()
+        .find_map(|marker| {
+            let start = message.find(marker)? + marker.len();
+            let digits: String = message[start..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            (!digits.is_empty()).then_some(digits)
+        })
+}
+
+/// The claims of a JWT, without verifying it (the server verifies; tests only look).
+pub fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    let bytes = base64_url_decode(payload);
+    serde_json::from_slice(&bytes).expect("JWT claims are JSON")
+}
+
+fn base64_url_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes() {
+        let value = ALPHABET.iter().position(|a| *a == c).expect("base64url") as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    out
+}
+
+/// The moto server the test command started, or None (loudly) where it is not running.
+/// In CI a missing moto is a failure, never a skip.
+pub fn moto_url() -> Option<String> {
+    match std::env::var("MOTO_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("CI").is_ok() => panic!("MOTO_URL is not set: run infra/test"),
+        Err(_) => {
+            eprintln!("SKIPPED: moto is not running; run `bash infra/test` to include this test");
+            None
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! A failing dependency gets 503 with nothing half-written.
+
+use blockauth_tests::{PASSWORD, TestApp};
+use serde_json::json;
+
+#[tokio::test]
+async fn dynamodb_down_gets_503_and_sends_nothing() {
+    let app = TestApp::start().await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    app.server.stop_dynamodb();
+    // Let the embedded server close its listener.
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(app.server.dynamodb_address)
+            .await
+            .is_err()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let requests = [
+        (
+            "signup/",
+            json!({"email": "grace@example.com", "password": PASSWORD}),
+        ),
+        ("signup/otp/resend/", json!({"email": "grace@example.com"})),
+        (
+            "signup/confirm/",
+            json!({"email": "grace@example.com", "otp": "123456"}),
+        ),
+        (
+            "login/basic/",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        ),
+        ("token/refresh/", json!({"refresh": login.body["refresh"]})),
+        ("token/revoke/", json!({"refresh": login.body["refresh"]})),
+    ];
+    for (route, body) in requests {
+        let reply = app.post(route, body).await;
+        assert_eq!(reply.status, 503, "{route}: {:?}", reply.body);
+        assert_eq!(reply.body["code"], "service_unavailable");
+    }
+    assert!(app.messages_to("grace@example.com").is_empty());
+}

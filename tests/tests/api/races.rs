@@ -1,0 +1,86 @@
+//! Many parallel requests against one code, one token, one counter.
+
+use std::sync::Arc;
+
+use blockauth_tests::{PASSWORD, TestApp};
+use serde_json::json;
+
+async fn statuses(
+    app: &Arc<TestApp>,
+    n: usize,
+    path: &'static str,
+    body: serde_json::Value,
+) -> Vec<u16> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let app = app.clone();
+            let body = body.clone();
+            tokio::spawn(async move { app.post(path, body).await.status })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_parallel_confirms_make_one_account() {
+    let app = Arc::new(TestApp::start_with(|s| s.request_limit = 100).await);
+    app.post(
+        "signup/",
+        json!({"email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
+    let code = app.code_for("ada@example.com");
+    let results = statuses(
+        &app,
+        20,
+        "signup/confirm/",
+        json!({"email": "ada@example.com", "otp": code}),
+    )
+    .await;
+    assert_eq!(count(&results, 200), 1, "{results:?}");
+    assert_eq!(count(&results, 400), 19, "{results:?}");
+    // One account: a second signup gets the existing-account notice, not a code.
+    app.post(
+        "signup/",
+        json!({"email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert!(
+        app.messages_to("ada@example.com")
+            .last()
+            .unwrap()
+            .contains("already have")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_parallel_refreshes_have_one_winner() {
+    let app = Arc::new(TestApp::start_with(|s| s.request_limit = 100).await);
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let refresh = login.body["refresh"].as_str().unwrap().to_owned();
+    let results = statuses(&app, 20, "token/refresh/", json!({"refresh": refresh})).await;
+    assert_eq!(count(&results, 200), 1, "{results:?}");
+    assert_eq!(count(&results, 401), 19, "{results:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_requests_never_exceed_the_limit() {
+    let app = Arc::new(TestApp::start().await);
+    let results = statuses(
+        &app,
+        20,
+        "signup/otp/resend/",
+        json!({"email": "ada@example.com"}),
+    )
+    .await;
+    assert_eq!(count(&results, 200), 3, "{results:?}");
+    assert_eq!(count(&results, 429), 17, "{results:?}");
+}

@@ -1,0 +1,121 @@
+use blockauth_tests::{PASSWORD, TestApp, claims};
+use serde_json::json;
+
+fn refresh_of(reply: &blockauth_tests::Reply) -> String {
+    reply.body["refresh"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let app = TestApp::start().await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let old = refresh_of(&login);
+
+    let rotated = app.post("token/refresh/", json!({"refresh": old})).await;
+    assert_eq!(rotated.status, 200, "{:?}", rotated.body);
+    let new = refresh_of(&rotated);
+    assert_ne!(new, old);
+    assert_ne!(rotated.body["access"], login.body["access"]);
+    assert_eq!(rotated.body["user"]["email"], "ada@example.com");
+    assert_eq!(claims(&new)["sid"], claims(&old)["sid"]);
+
+    // The old token again: theft. 401, and the new token dies with its family.
+    let reused = app.post("token/refresh/", json!({"refresh": old})).await;
+    assert_eq!(reused.status, 401);
+    assert_eq!(reused.body["code"], "token_not_valid");
+    assert_eq!(reused.header("www-authenticate"), Some("Bearer"));
+    let after = app
+        .post("token/refresh/", json!({"refresh_token": new}))
+        .await;
+    assert_eq!(after.status, 401);
+}
+
+#[tokio::test]
+async fn reuse_revokes_only_that_login() {
+    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let first = app.sign_up("ada@example.com", PASSWORD).await;
+    let second = app
+        .post(
+            "login/basic/",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    app.post("token/refresh/", json!({"refresh": refresh_of(&first)}))
+        .await;
+    app.post("token/refresh/", json!({"refresh": refresh_of(&first)}))
+        .await;
+    let other = app
+        .post("token/refresh/", json!({"refresh": refresh_of(&second)}))
+        .await;
+    assert_eq!(other.status, 200);
+}
+
+#[tokio::test]
+async fn only_refresh_tokens_refresh() {
+    let app = TestApp::start().await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let access = login.body["access"].as_str().unwrap();
+    let reply = app.post("token/refresh/", json!({"refresh": access})).await;
+    assert_eq!(reply.status, 401);
+    for garbage in ["", "garbage", "a.b.c", "eyJhbGciOiJub25lIn0.e30."] {
+        let reply = app
+            .post("token/refresh/", json!({"refresh": garbage}))
+            .await;
+        assert!(
+            matches!(reply.status, 400 | 401),
+            "{garbage}: {}",
+            reply.status
+        );
+    }
+    // A token signed by another server's key.
+    let elsewhere = TestApp::start().await;
+    let foreign = elsewhere.sign_up("ada@example.com", PASSWORD).await;
+    let reply = app
+        .post("token/refresh/", json!({"refresh": refresh_of(&foreign)}))
+        .await;
+    assert_eq!(reply.status, 401);
+}
+
+#[tokio::test]
+async fn revoke_logs_out_that_session() {
+    let app = TestApp::start().await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let revoked = app
+        .post("token/revoke/", json!({"refresh": refresh_of(&login)}))
+        .await;
+    assert_eq!(revoked.status, 204);
+    assert_eq!(revoked.body, serde_json::Value::Null);
+    let refresh = app
+        .post("token/refresh/", json!({"refresh": refresh_of(&login)}))
+        .await;
+    assert_eq!(refresh.status, 401);
+}
+
+#[tokio::test]
+async fn without_rotation_the_refresh_token_stays() {
+    let app = TestApp::start_with(|s| s.rotate_refresh_tokens = false).await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let old = refresh_of(&login);
+    for _ in 0..2 {
+        let reply = app.post("token/refresh/", json!({"refresh": old})).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(refresh_of(&reply), old);
+        assert_eq!(
+            claims(reply.body["access"].as_str().unwrap())["type"],
+            "access"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_is_rate_limited_per_user() {
+    let app = TestApp::start_with(|s| s.rotate_refresh_tokens = false).await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let token = refresh_of(&login);
+    for _ in 0..3 {
+        let reply = app.post("token/refresh/", json!({"refresh": token})).await;
+        assert_eq!(reply.status, 200);
+    }
+    let reply = app.post("token/refresh/", json!({"refresh": token})).await;
+    assert_eq!(reply.status, 429);
+}
