@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use axum::Router;
+use blockauth::http::FeatureRoutes;
 use blockauth::mailer::Mailer;
 use blockauth::signing_key::SigningKey;
 use blockauth::store::{Store, table};
@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Every feature function this server can mount, by its flag.
-pub const FEATURES: [(Feature, fn(Arc<Context>) -> Router); 3] = [
+pub const FEATURES: [(Feature, FeatureRoutes); 3] = [
     (Feature::Signup, signup::routes),
     (Feature::BasicLogin, login_basic::routes),
     (Feature::TokenRefresh, token::routes),
@@ -70,10 +70,8 @@ impl Drop for Running {
     }
 }
 
-fn stopped(mut signal: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = signal.wait_for(|stop| *stop).await;
-    }
+async fn stopped(mut signal: watch::Receiver<bool>) {
+    let _ = signal.wait_for(|stop| *stop).await;
 }
 
 /// A DynamoDB client for the embedded server at `address` (dummy credentials).

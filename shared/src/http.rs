@@ -20,6 +20,8 @@ use crate::settings::Settings;
 
 /// Bodies over this get 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
+type IdentifierParser = fn(&str) -> Result<Identifier, &'static str>;
+
 /// Longest text accepted in any field.
 const FIELD_LIMIT: usize = 4096;
 
@@ -119,7 +121,7 @@ impl Form {
     /// The identifier: `email` or `phone`, or the alias `identifier` with `method`
     /// `email` (default) or `sms`.
     pub fn identifier(&mut self) -> Option<Identifier> {
-        let (field, parse): (&str, fn(&str) -> Result<Identifier, &'static str>) =
+        let (field, parse): (&str, IdentifierParser) =
             if self.lookup(&["email"]).is_some() {
                 ("email", Identifier::email)
             } else if self.lookup(&["phone"]).is_some() {
@@ -186,6 +188,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// What each feature function exposes: its routes, bound to a context.
+pub type FeatureRoutes = fn(Arc<Context>) -> Router;
+
 /// A feature's routes, declared once: each path answers with and without its last `/`.
 pub struct Routes(Router<Arc<Context>>);
 
@@ -221,4 +226,41 @@ pub fn app(settings: &Settings, features: impl IntoIterator<Item = Router>) -> R
     Router::new()
         .nest(&settings.base_path, api)
         .fallback(|| async { AuthError::NotFound })
+}
+
+/// The caller of a protected route: a valid access token (from the `AUTH_HEADER_NAME`
+/// header, `Bearer <token>`) of a live session of an existing user.
+pub struct Caller {
+    pub claims: crate::token::Claims,
+    pub user: crate::user::User,
+}
+
+impl FromRequestParts<Arc<Context>> for Caller {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Context>) -> Result<Self, AuthError> {
+        let missing = AuthError::Unauthorized {
+            code: "not_authenticated",
+            detail: "Authentication credentials were not provided.",
+        };
+        let header = parts
+            .headers
+            .get(ctx.settings.auth_header().as_str())
+            .ok_or(missing.clone())?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(missing)?;
+        let claims = ctx
+            .tokens
+            .verify(token, crate::token::TokenType::Access)?;
+        crate::refresh_family::verify_alive(ctx, &claims).await?;
+        let user = crate::user::get(ctx, &claims.user_id)
+            .await?
+            .ok_or(AuthError::INVALID_TOKEN)?;
+        Ok(Caller { claims, user })
+    }
 }

@@ -1,21 +1,18 @@
 //! Running a feature's routes as a Lambda function behind an API Gateway HTTP API.
 //! Everything is built once per container: settings, AWS clients, the signing key.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::extract::Request;
 pub use lambda_http::Error;
 
 use crate::context::Context;
-use crate::http::{self, ClientIp};
+use crate::http::{self, ClientIp, FeatureRoutes};
 use crate::mailer::Mailer;
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
 use crate::store::Store;
 
 /// The whole main of a feature function: `lambda::run(signup::routes)`.
-pub async fn run(routes: fn(Arc<Context>) -> Router) -> Result<(), Error> {
+pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let settings = Settings::from_env()?;
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())

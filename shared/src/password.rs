@@ -117,6 +117,8 @@ impl PasswordPolicy {
     }
 }
 
+type CharTest = fn(char) -> bool;
+
 fn blockauth_problems(password: &str, length: usize) -> Vec<String> {
     let mut problems = Vec::new();
     if !(8..=MAX_LENGTH).contains(&length) {
@@ -124,7 +126,7 @@ fn blockauth_problems(password: &str, length: usize) -> Vec<String> {
             "The password must be between 8 and {MAX_LENGTH} characters long."
         ));
     }
-    let checks: [(fn(char) -> bool, &str); 4] = [
+    let checks: [(CharTest, &str); 4] = [
         (char::is_uppercase, "an uppercase letter"),
         (char::is_lowercase, "a lowercase letter"),
         (|c| c.is_ascii_digit(), "a digit"),
