@@ -121,29 +121,28 @@ impl Form {
     /// The identifier: `email` or `phone`, or the alias `identifier` with `method`
     /// `email` (default) or `sms`.
     pub fn identifier(&mut self) -> Option<Identifier> {
-        let (field, parse): (&str, IdentifierParser) =
-            if self.lookup(&["email"]).is_some() {
-                ("email", Identifier::email)
-            } else if self.lookup(&["phone"]).is_some() {
-                ("phone", Identifier::phone)
-            } else if self.lookup(&["identifier"]).is_some() {
-                let method = match self.fields.get("method") {
-                    None | Some(Value::Null) => "email".to_owned(),
-                    Some(Value::String(m)) => m.clone(),
-                    Some(_) => String::new(),
-                };
-                match method.as_str() {
-                    "email" => ("identifier", Identifier::email),
-                    "sms" => ("identifier", Identifier::phone),
-                    _ => {
-                        self.error("method", "Expected \"email\" or \"sms\".");
-                        return None;
-                    }
-                }
-            } else {
-                self.error("email", "This field is required.");
-                return None;
+        let (field, parse): (&str, IdentifierParser) = if self.lookup(&["email"]).is_some() {
+            ("email", Identifier::email)
+        } else if self.lookup(&["phone"]).is_some() {
+            ("phone", Identifier::phone)
+        } else if self.lookup(&["identifier"]).is_some() {
+            let method = match self.fields.get("method") {
+                None | Some(Value::Null) => "email".to_owned(),
+                Some(Value::String(m)) => m.clone(),
+                Some(_) => String::new(),
             };
+            match method.as_str() {
+                "email" => ("identifier", Identifier::email),
+                "sms" => ("identifier", Identifier::phone),
+                _ => {
+                    self.error("method", "Expected \"email\" or \"sms\".");
+                    return None;
+                }
+            }
+        } else {
+            self.error("email", "This field is required.");
+            return None;
+        };
         let raw = self.text(&[field])?;
         match parse(&raw) {
             Ok(identifier) => Some(identifier),
@@ -254,9 +253,7 @@ impl FromRequestParts<Arc<Context>> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(missing)?;
-        let claims = ctx
-            .tokens
-            .verify(token, crate::token::TokenType::Access)?;
+        let claims = ctx.tokens.verify(token, crate::token::TokenType::Access)?;
         crate::refresh_family::verify_alive(ctx, &claims).await?;
         let user = crate::user::get(ctx, &claims.user_id)
             .await?

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
+use crate::messages::Templates;
 use crate::password::PasswordPolicy;
 
 /// A feature flag: each is one Lambda function, deployed or omitted.
@@ -104,6 +105,17 @@ pub struct Settings {
     pub signing_key_secret: Option<String>,
     /// `PASSWORD_VALIDATORS` and `PASSWORD_MIN_LENGTH`.
     pub password_policy: PasswordPolicy,
+    /// `PASSWORDLESS_AUTO_CREATE`: a passwordless login of an unknown identifier creates it.
+    pub passwordless_auto_create: bool,
+    /// `SEND_LIMIT` messages per `SEND_WINDOW` seconds to one identifier, from any IP.
+    pub send_limit: u32,
+    pub send_window: u64,
+    /// `LOGIN_FAILURE_LIMIT` failed password logins per `LOGIN_FAILURE_WINDOW` seconds for
+    /// one identifier, from any IP.
+    pub login_failure_limit: u32,
+    pub login_failure_window: u64,
+    /// `TEMPLATES_DIR`: a folder whose files override the built-in message templates.
+    pub templates: Templates,
 }
 
 impl Default for Settings {
@@ -128,6 +140,12 @@ impl Default for Settings {
             product_name: "BlockAuth".into(),
             signing_key_secret: None,
             password_policy: PasswordPolicy::default(),
+            passwordless_auto_create: true,
+            send_limit: 5,
+            send_window: 3600,
+            login_failure_limit: 20,
+            login_failure_window: 3600,
+            templates: Templates::default(),
         }
     }
 }
@@ -151,7 +169,7 @@ const PREFIX: &str = "BLOCKAUTH_";
 
 impl Settings {
     /// Every name this model reads; anything else in a settings file is a mistake.
-    pub const NAMES: [&'static str; 20] = [
+    pub const NAMES: [&'static str; 26] = [
         "FEATURES",
         "BASE_PATH",
         "TABLE_NAME",
@@ -172,6 +190,12 @@ impl Settings {
         "SIGNING_KEY_SECRET",
         "PASSWORD_VALIDATORS",
         "PASSWORD_MIN_LENGTH",
+        "PASSWORDLESS_AUTO_CREATE",
+        "SEND_LIMIT",
+        "SEND_WINDOW",
+        "LOGIN_FAILURE_LIMIT",
+        "LOGIN_FAILURE_WINDOW",
+        "TEMPLATES_DIR",
     ];
 
     /// From `BLOCKAUTH_*` environment variables (Lambda).
@@ -268,6 +292,20 @@ impl Settings {
             &mut s.password_policy.min_length,
             1,
         )?;
+        if let Some(v) = get("PASSWORDLESS_AUTO_CREATE") {
+            s.passwordless_auto_create = boolean("PASSWORDLESS_AUTO_CREATE", v)?;
+        }
+        number(&get, "SEND_LIMIT", &mut s.send_limit, 1)?;
+        number(&get, "SEND_WINDOW", &mut s.send_window, 1)?;
+        number(&get, "LOGIN_FAILURE_LIMIT", &mut s.login_failure_limit, 1)?;
+        number(&get, "LOGIN_FAILURE_WINDOW", &mut s.login_failure_window, 1)?;
+        if let Some(v) = get("TEMPLATES_DIR").filter(|v| !v.is_empty()) {
+            let dir = std::path::Path::new(v);
+            if !dir.is_dir() {
+                return Err(error("TEMPLATES_DIR", &format!("{v:?} is not a folder")));
+            }
+            s.templates = Templates::load(dir).map_err(|e| error("TEMPLATES_DIR", &e))?;
+        }
         Ok(s)
     }
 
@@ -420,8 +458,13 @@ mod tests {
             ("AUTH_HEADER_NAME", "Authorization"),
             ("OTP_LENGTH", "12"),
             ("NO_SUCH_SETTING", "1"),
+            ("SEND_LIMIT", "-1"),
+            ("PASSWORDLESS_AUTO_CREATE", "sometimes"),
+            ("TEMPLATES_DIR", "/no/such/folder"),
         ] {
-            let err = Settings::from_values(&values(&[(name, value)])).unwrap_err();
+            let Err(err) = Settings::from_values(&values(&[(name, value)])) else {
+                panic!("{name}={value} was accepted");
+            };
             assert_eq!(err.name, name, "{value}");
             assert!(err.to_string().contains(name));
         }
