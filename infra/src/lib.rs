@@ -16,10 +16,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Every feature function this server can mount, by its flag.
-pub const FEATURES: [(Feature, FeatureRoutes); 3] = [
+pub const FEATURES: [(Feature, FeatureRoutes); 7] = [
     (Feature::Signup, signup::routes),
     (Feature::BasicLogin, login_basic::routes),
+    (Feature::PasswordlessLogin, login_passwordless::routes),
     (Feature::TokenRefresh, token::routes),
+    (Feature::PasswordReset, password_reset::routes),
+    (Feature::PasswordChange, password_change::routes),
+    (Feature::EmailChange, email_change::routes),
 ];
 
 /// Where the embedded DynamoDB keeps its data.

@@ -118,6 +118,24 @@ impl Form {
         None
     }
 
+    /// An optional text field: None when absent or null, an error when present but bad.
+    pub fn optional_text(&mut self, names: &[&str]) -> Option<String> {
+        self.lookup(names)?;
+        self.text(names)
+    }
+
+    /// An email address in `field` (e.g. `new_email`), normalised.
+    pub fn email(&mut self, field: &str) -> Option<Identifier> {
+        let raw = self.text(&[field])?;
+        match Identifier::email(&raw) {
+            Ok(email) => Some(email),
+            Err(message) => {
+                self.error(field, message);
+                None
+            }
+        }
+    }
+
     /// The identifier: `email` or `phone`, or the alias `identifier` with `method`
     /// `email` (default) or `sms`.
     pub fn identifier(&mut self) -> Option<Identifier> {
@@ -254,10 +272,10 @@ impl FromRequestParts<Arc<Context>> for Caller {
             .filter(|t| !t.is_empty())
             .ok_or(missing)?;
         let claims = ctx.tokens.verify(token, crate::token::TokenType::Access)?;
-        crate::refresh_family::verify_alive(ctx, &claims).await?;
         let user = crate::user::get(ctx, &claims.user_id)
             .await?
             .ok_or(AuthError::INVALID_TOKEN)?;
+        crate::refresh_family::verify_alive(ctx, &claims, &user).await?;
         Ok(Caller { claims, user })
     }
 }

@@ -87,6 +87,29 @@ pub async fn issue(
     Ok(code)
 }
 
+/// Like [`issue`], for a code that acts on the account `user_id` (e.g. moving it to a new
+/// email): whoever redeems the code learns which account from the code itself.
+pub async fn issue_for_user(
+    ctx: &Context,
+    purpose: Purpose,
+    identifier: &Identifier,
+    user_id: &str,
+) -> Result<String, AuthError> {
+    let code = generate(ctx.settings.otp_length)?;
+    let mut item = code_item(ctx, purpose, identifier, &code);
+    item.insert("user_id".into(), s(user_id));
+    ctx.store.put(item).await?;
+    Ok(code)
+}
+
+/// A correct code, not yet used.
+pub struct CodeMatch {
+    /// The write that uses the code up: put it in the transaction that acts on the code.
+    pub consume: TransactWriteItem,
+    /// The account the code was issued for, if it was bound to one.
+    pub user_id: Option<String>,
+}
+
 /// The item of a fresh code (for callers that write it in a transaction of their own).
 pub fn code_item(ctx: &Context, purpose: Purpose, identifier: &Identifier, code: &str) -> Item {
     let mut item = store::key(&partition(purpose, identifier), SORT_KEY);
@@ -101,13 +124,13 @@ pub fn code_item(ctx: &Context, purpose: Purpose, identifier: &Identifier, code:
 
 /// Checks `code`; a wrong one counts as an attempt. When it is right, returns the write that
 /// consumes it, for the caller to put in the transaction that acts on it: the code is then
-/// used exactly when that transaction succeeds (see [`is_consume_failure`]).
+/// used exactly when that transaction succeeds, and of parallel confirms only one can.
 pub async fn check(
     ctx: &Context,
     purpose: Purpose,
     identifier: &Identifier,
     code: &str,
-) -> Result<TransactWriteItem, AuthError> {
+) -> Result<CodeMatch, AuthError> {
     let length = ctx.settings.otp_length as usize;
     if code.len() != length || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AuthError::INVALID_CODE);
@@ -159,7 +182,10 @@ pub async fn check(
         .set_expression_attribute_values(Some(values))
         .build()
         .map_err(|e| AuthError::unavailable("dynamodb request", &e))?;
-    Ok(TransactWriteItem::builder().delete(delete).build())
+    Ok(CodeMatch {
+        consume: TransactWriteItem::builder().delete(delete).build(),
+        user_id: store::text(&item, "user_id"),
+    })
 }
 
 #[cfg(test)]

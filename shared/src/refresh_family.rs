@@ -1,9 +1,10 @@
 //! Refresh families: every token of one login shares a family (`sid`). Rotation records each
 //! used refresh token; a used token presented again is theft, and the whole family is revoked.
 //!
-//! Items: the family `pk = USER#<user id>`, `sk = FAMILY#<sid>`, living until its newest
-//! refresh token expires (revoking is deleting it); a used token `pk = USED#<jti>`,
-//! `sk = USED`, living until that token's `exp`.
+//! Items: the family `pk = USER#<user id>`, `sk = FAMILY#<sid>`, with the user's session
+//! `epoch` at login, living until its newest refresh token expires (revoking one is deleting
+//! it; raising the user's `session_epoch` ends them all at once); a used token
+//! `pk = USED#<jti>`, `sk = USED`, living until that token's `exp`.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,7 @@ use crate::context::Context;
 use crate::error::AuthError;
 use crate::store::{self, TransactError, n};
 use crate::token::{Claims, TokenPair};
-use crate::user::{self, User};
+use crate::user::{self, User, UserChange};
 
 const FAMILY_PREFIX: &str = "FAMILY#";
 
@@ -35,58 +36,58 @@ impl SignIn {
     }
 }
 
-fn family_item(user_id: &str, sid: &str, expires_at: i64) -> store::Item {
-    let mut item = store::key(&user::partition(user_id), &format!("{FAMILY_PREFIX}{sid}"));
-    item.insert(store::table::TTL_ATTRIBUTE.into(), n(expires_at));
-    item
+/// How a sign-in treats the user's item.
+pub enum Account {
+    /// The caller's writes create the user; its item already carries `last_login`.
+    New,
+    /// An existing user: `last_login` is set along with these changes, in the same
+    /// transaction, and only if the user still exists with the sessions it was read with.
+    Existing(UserChange),
+}
+
+fn family_sort_key(sid: &str) -> String {
+    format!("{FAMILY_PREFIX}{sid}")
 }
 
 /// Starts a new login session for `user`: issues tokens and writes the family together with
-/// `writes` (the caller's, first) in one transaction. For an existing user, `last_login` is
-/// updated in the same transaction (and the user must still exist); a new user's item must
-/// already carry it. On a failed condition the caller learns which of its writes failed.
+/// `writes` (the caller's, first, so their indexes in a failed condition are the caller's)
+/// in one transaction.
 pub async fn sign_in(
     ctx: &Context,
     mut user: User,
     mut writes: Vec<TransactWriteItem>,
-    user_is_new: bool,
+    account: Account,
 ) -> Result<SignIn, TransactError> {
+    if let Account::Existing(mut change) = account {
+        change.set.push(("last_login", n(clock::now())));
+        writes.push(change.apply(ctx, &mut user));
+    }
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let tokens = ctx
         .tokens
         .issue(&user.id, &sid)
         .map_err(|_| TransactError::Unavailable)?;
-    let now = clock::now();
-    writes.push(
-        ctx.store
-            .put_any(family_item(&user.id, &sid, tokens.refresh_claims.exp)),
+    let mut family = store::key(&user::partition(&user.id), &family_sort_key(&sid));
+    family.insert("epoch".into(), n(user.session_epoch));
+    family.insert(
+        store::table::TTL_ATTRIBUTE.into(),
+        n(tokens.refresh_claims.exp),
     );
-    if !user_is_new {
-        writes.push(ctx.store.update_if(
-            &user::partition(&user.id),
-            user::SORT_KEY,
-            "SET last_login = :now",
-            Some("attribute_exists(pk)"),
-            HashMap::from([(":now".to_owned(), n(now))]),
-        ));
-        user.last_login = Some(now);
-    }
+    writes.push(ctx.store.put_any(family));
     ctx.store.transact(writes).await?;
     Ok(SignIn { tokens, user })
 }
 
-/// Checks that the family of a verified refresh token is still alive.
-pub async fn verify_alive(ctx: &Context, claims: &Claims) -> Result<(), AuthError> {
+/// Checks that the session of verified `claims` is alive for `user`: not logged out, not
+/// ended by a password change or reset.
+pub async fn verify_alive(ctx: &Context, claims: &Claims, user: &User) -> Result<(), AuthError> {
     let family = ctx
         .store
-        .get(
-            &user::partition(&claims.user_id),
-            &format!("{FAMILY_PREFIX}{}", claims.sid),
-        )
+        .get(&user::partition(&user.id), &family_sort_key(&claims.sid))
         .await?;
     match family {
-        Some(_) => Ok(()),
-        None => Err(AuthError::INVALID_TOKEN),
+        Some(item) if store::number(&item, "epoch") == Some(user.session_epoch) => Ok(()),
+        _ => Err(AuthError::INVALID_TOKEN),
     }
 }
 
@@ -99,18 +100,28 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
     let tokens = ctx.tokens.issue(&claims.user_id, &claims.sid)?;
     let mut used = store::key(&format!("USED#{}", claims.jti), "USED");
     used.insert(store::table::TTL_ATTRIBUTE.into(), n(claims.exp));
-    let family_sk = format!("{FAMILY_PREFIX}{}", claims.sid);
+    let epoch = || HashMap::from([(":epoch".to_owned(), n(user.session_epoch))]);
+    let mut family_values = epoch();
+    family_values.insert(":exp".to_owned(), n(tokens.refresh_claims.exp));
+    family_values.insert(":now".to_owned(), n(clock::now()));
     let writes = vec![
+        // [0] the token is used once.
         ctx.store.put_new(used),
+        // [1] its family is alive and of the current epoch.
         ctx.store.update_if(
-            &user::partition(&claims.user_id),
-            &family_sk,
+            &user::partition(&user.id),
+            &family_sort_key(&claims.sid),
             "SET expires_at = :exp",
-            Some("attribute_exists(pk) AND expires_at > :now"),
-            HashMap::from([
-                (":exp".to_owned(), n(tokens.refresh_claims.exp)),
-                (":now".to_owned(), n(clock::now())),
-            ]),
+            Some("attribute_exists(pk) AND expires_at > :now AND epoch = :epoch"),
+            HashMap::new(),
+            family_values,
+        ),
+        // [2] and the user's sessions have not ended since we read it.
+        ctx.store.check_if(
+            &user::partition(&user.id),
+            user::SORT_KEY,
+            "session_epoch = :epoch",
+            epoch(),
         ),
     ];
     match ctx.store.transact(writes).await {
@@ -129,21 +140,6 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
 /// Revokes one family (logout).
 pub async fn revoke(ctx: &Context, user_id: &str, sid: &str) -> Result<(), AuthError> {
     ctx.store
-        .delete(&user::partition(user_id), &format!("{FAMILY_PREFIX}{sid}"))
+        .delete(&user::partition(user_id), &family_sort_key(sid))
         .await
-}
-
-/// Revokes every family of the user, except `keep` (the caller's own, when it has one).
-pub async fn revoke_all(ctx: &Context, user_id: &str, keep: Option<&str>) -> Result<(), AuthError> {
-    let pk = user::partition(user_id);
-    for item in ctx.store.query_prefix(&pk, FAMILY_PREFIX).await? {
-        let Some(sk) = store::text(&item, store::table::SORT_KEY) else {
-            continue;
-        };
-        if keep.is_some_and(|sid| sk == format!("{FAMILY_PREFIX}{sid}")) {
-            continue;
-        }
-        ctx.store.delete(&pk, &sk).await?;
-    }
-    Ok(())
 }

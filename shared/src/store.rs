@@ -279,13 +279,15 @@ impl Store {
         TransactWriteItem::builder().set_delete(delete.ok()).build()
     }
 
-    /// A transaction item that applies `update` to (`pk`, `sk`) if `condition` holds.
+    /// A transaction item that applies `update` to (`pk`, `sk`) if `condition` holds;
+    /// `names` are the expression's `#name` placeholders.
     pub fn update_if(
         &self,
         pk: &str,
         sk: &str,
         update: &str,
         condition: Option<&str>,
+        names: HashMap<String, String>,
         values: HashMap<String, AttributeValue>,
     ) -> TransactWriteItem {
         let update = aws_sdk_dynamodb::types::Update::builder()
@@ -293,9 +295,30 @@ impl Store {
             .set_key(Some(key(pk, sk)))
             .update_expression(update)
             .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .build();
         TransactWriteItem::builder().set_update(update.ok()).build()
+    }
+
+    /// A transaction item that writes nothing but fails the transaction unless `condition`
+    /// holds for (`pk`, `sk`).
+    pub fn check_if(
+        &self,
+        pk: &str,
+        sk: &str,
+        condition: &str,
+        values: HashMap<String, AttributeValue>,
+    ) -> TransactWriteItem {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .condition_expression(condition)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .build();
+        TransactWriteItem::builder()
+            .set_condition_check(check.ok())
+            .build()
     }
 }
 

@@ -4,6 +4,8 @@
 //! `pk = IDENT#<identifier key>`, `sk = IDENT`, holding the user id. Both are written with
 //! `attribute_not_exists(pk)` in one transaction, so an identifier can never have two accounts.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use crate::clock;
@@ -27,6 +29,8 @@ pub struct User {
     pub date_joined: i64,
     pub last_login: Option<i64>,
     pub authentication_types: Vec<String>,
+    /// Sessions (refresh families) carry the epoch they began in; raising it ends them all.
+    pub session_epoch: i64,
 }
 
 pub fn partition(user_id: &str) -> String {
@@ -51,6 +55,7 @@ impl User {
             date_joined: now,
             last_login: Some(now),
             authentication_types: vec![kind.to_owned()],
+            session_epoch: 0,
         };
         match identifier {
             Identifier::Email(e) => user.email = Some(e.clone()),
@@ -96,6 +101,7 @@ impl User {
             "authentication_types".into(),
             AttributeValue::L(self.authentication_types.iter().map(s).collect()),
         );
+        item.insert("session_epoch".into(), n(self.session_epoch));
         item
     }
 
@@ -114,16 +120,97 @@ impl User {
                 .and_then(|v| v.as_l().ok())
                 .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
                 .unwrap_or_default(),
+            session_epoch: store::number(item, "session_epoch").unwrap_or(0),
         })
     }
 
     /// The writes that create this user known by `identifier`; the transaction fails on the
     /// second (index 1) if the identifier already has an account.
     pub fn create(&self, ctx: &Context, identifier: &Identifier) -> Vec<TransactWriteItem> {
-        let mut owner = store::key(&identifier_partition(identifier), IDENT_SORT_KEY);
-        owner.insert("user_id".into(), s(&self.id));
-        vec![ctx.store.put_new(self.to_item()), ctx.store.put_new(owner)]
+        vec![
+            ctx.store.put_new(self.to_item()),
+            claim(ctx, identifier, &self.id),
+        ]
     }
+}
+
+/// The write that makes `identifier` belong to `user_id`; it fails if it belongs to anyone.
+pub fn claim(ctx: &Context, identifier: &Identifier, user_id: &str) -> TransactWriteItem {
+    let mut owner = store::key(&identifier_partition(identifier), IDENT_SORT_KEY);
+    owner.insert("user_id".into(), s(user_id));
+    ctx.store.put_new(owner)
+}
+
+/// The write that frees `identifier`, only if it still belongs to `user_id`.
+pub fn release(ctx: &Context, identifier: &Identifier, user_id: &str) -> TransactWriteItem {
+    ctx.store.delete_if(
+        &identifier_partition(identifier),
+        IDENT_SORT_KEY,
+        Some("user_id = :user"),
+        HashMap::from([(":user".to_owned(), s(user_id))]),
+    )
+}
+
+/// Changes to an existing user, written only if nobody changed its sessions since it was
+/// read (so a concurrent password change cannot be undone by a stale write).
+#[derive(Debug, Default)]
+pub struct UserChange {
+    /// Attributes to set, by name.
+    pub set: Vec<(&'static str, AttributeValue)>,
+    /// End every session (refresh family) begun before this change.
+    pub end_sessions: bool,
+}
+
+impl UserChange {
+    /// The write, and `user` as it will be once the write succeeds.
+    pub fn apply(self, ctx: &Context, user: &mut User) -> TransactWriteItem {
+        let epoch = user.session_epoch;
+        if self.end_sessions {
+            user.session_epoch += 1;
+        }
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([
+            (":epoch".to_owned(), n(epoch)),
+            (":next".to_owned(), n(user.session_epoch)),
+        ]);
+        let mut assignments = vec!["session_epoch = :next".to_owned()];
+        for (i, (name, value)) in self.set.into_iter().enumerate() {
+            assignments.push(format!("#a{i} = :a{i}"));
+            names.insert(format!("#a{i}"), name.to_owned());
+            match name {
+                "last_login" => user.last_login = value.as_n().ok().and_then(|v| v.parse().ok()),
+                "password_hash" => user.password_hash = value.as_s().ok().cloned(),
+                "email" => user.email = value.as_s().ok().cloned(),
+                "phone" => user.phone = value.as_s().ok().cloned(),
+                "wallet_address" => user.wallet_address = value.as_s().ok().cloned(),
+                "authentication_types" => {
+                    user.authentication_types = value
+                        .as_l()
+                        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+                        .unwrap_or_default()
+                }
+                _ => {}
+            }
+            values.insert(format!(":a{i}"), value);
+        }
+        ctx.store.update_if(
+            &partition(&user.id),
+            SORT_KEY,
+            &format!("SET {}", assignments.join(", ")),
+            Some("attribute_exists(pk) AND session_epoch = :epoch"),
+            names,
+            values,
+        )
+    }
+}
+
+/// `types` with `kind` added, as a list attribute.
+pub fn with_type(types: &[String], kind: &str) -> AttributeValue {
+    let mut types = types.to_vec();
+    if !types.iter().any(|t| t == kind) {
+        types.push(kind.to_owned());
+    }
+    AttributeValue::L(types.iter().map(s).collect())
 }
 
 /// The user with this id, if it exists.

@@ -1,7 +1,8 @@
 //! Basic login (`BASIC_LOGIN`): `login/basic/` with an identifier and a password.
 //!
 //! A wrong password and an unknown identifier get the same 401 in about the same time:
-//! the password is checked against a dummy hash when there is no account.
+//! the password is checked against a dummy hash when there is no account. Failed attempts
+//! on one identifier are capped across all IPs (`LOGIN_FAILURE_LIMIT`).
 
 use std::sync::Arc;
 
@@ -10,7 +11,10 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::rate_limit::LoginAttempt;
+use blockauth::refresh_family::Account;
 use blockauth::store::TransactError;
+use blockauth::user::UserChange;
 use blockauth::{AuthError, Context, password, rate_limit, refresh_family, user};
 
 pub fn routes(ctx: Arc<Context>) -> Router {
@@ -30,19 +34,28 @@ async fn login(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "login_basic", &identifier.key(), &ip).await?;
+    let attempt = LoginAttempt::reserve(&ctx, &identifier).await?;
     let user = user::find(&ctx, &identifier).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = password::verify(password, stored).await;
     let Some(user) = user.filter(|_| matches) else {
         return Err(AuthError::INVALID_CREDENTIALS);
     };
+    attempt.succeeded().await?;
     if !user.is_verified {
         return Err(AuthError::Forbidden {
             code: "account_not_verified",
             detail: "This account is not verified yet.",
         });
     }
-    match refresh_family::sign_in(&ctx, user, Vec::new(), false).await {
+    match refresh_family::sign_in(
+        &ctx,
+        user,
+        Vec::new(),
+        Account::Existing(UserChange::default()),
+    )
+    .await
+    {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         // The account was deleted between the read and the write.
         Err(TransactError::Condition(_)) => Err(AuthError::INVALID_CREDENTIALS),

@@ -12,6 +12,7 @@ use axum::response::Response;
 use axum::routing::post;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{self, Purpose};
+use blockauth::refresh_family::Account;
 use blockauth::store::TransactError;
 use blockauth::user::{self, User};
 use blockauth::{
@@ -45,6 +46,7 @@ async fn signup(
         &password,
         &[(identifier.field(), identifier.value())],
     )?;
+    rate_limit::spend_send_budget(&ctx, &identifier).await?;
     // Hash even for an existing account, so both answers take the same time.
     let password_hash = password::hash(password).await?;
     if user::exists(&ctx, &identifier).await? {
@@ -74,11 +76,17 @@ async fn resend(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "signup_resend", &identifier.key(), &ip).await?;
-    if pending_signup::find(&ctx, &identifier).await?.is_some() {
+    rate_limit::spend_send_budget(&ctx, &identifier).await?;
+    // Every answer sends one message, so that known and unknown identifiers look alike.
+    let message = if pending_signup::find(&ctx, &identifier).await?.is_some() {
         let code = one_time_code::issue(&ctx, Purpose::Signup, &identifier).await?;
-        let message = messages::code(&ctx.settings, Purpose::Signup, &code);
-        ctx.mailer.send(&identifier, &message).await?;
-    }
+        messages::code(&ctx.settings, Purpose::Signup, &code)
+    } else if user::exists(&ctx, &identifier).await? {
+        messages::account_exists(&ctx.settings)
+    } else {
+        messages::no_account(&ctx.settings, Purpose::Signup)
+    };
+    ctx.mailer.send(&identifier, &message).await?;
     Ok(http::message(CODE_SENT))
 }
 
@@ -93,7 +101,9 @@ async fn confirm(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "signup_confirm", &identifier.key(), &ip).await?;
-    let consume = one_time_code::check(&ctx, Purpose::Signup, &identifier, &code).await?;
+    let consume = one_time_code::check(&ctx, Purpose::Signup, &identifier, &code)
+        .await?
+        .consume;
     let password_hash = pending_signup::find(&ctx, &identifier)
         .await?
         .ok_or(AuthError::INVALID_CODE)?;
@@ -106,7 +116,7 @@ async fn confirm(
     let mut writes = vec![consume];
     writes.extend(user.create(&ctx, &identifier));
     writes.push(pending_signup::remove(&ctx, &identifier));
-    match refresh_family::sign_in(&ctx, user, writes, true).await {
+    match refresh_family::sign_in(&ctx, user, writes, Account::New).await {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         Err(TransactError::Condition(failed))
             if failed.get(2) == Some(&true) && failed.first() != Some(&true) =>

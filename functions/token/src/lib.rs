@@ -35,10 +35,10 @@ async fn refresh(
         let signed_in = refresh_family::rotate(&ctx, &claims).await?;
         return Ok(http::ok(signed_in.body()));
     }
-    refresh_family::verify_alive(&ctx, &claims).await?;
     let user = user::get(&ctx, &claims.user_id)
         .await?
         .ok_or(AuthError::INVALID_TOKEN)?;
+    refresh_family::verify_alive(&ctx, &claims, &user).await?;
     // Without rotation the refresh token stays the same; only the access token is new.
     let mut tokens = ctx.tokens.issue(&claims.user_id, &claims.sid)?;
     tokens.refresh = token;

@@ -1,0 +1,98 @@
+//! Passwordless login (`PASSWORDLESS_LOGIN`): `login/passwordless/` sends a `login` code;
+//! `login/passwordless/confirm/` exchanges it for tokens, creating a verified passwordless
+//! account on first use when `PASSWORDLESS_AUTO_CREATE` is on.
+//!
+//! Known and unknown identifiers get the same answer, and each gets exactly one message.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::one_time_code::{self, Purpose};
+use blockauth::refresh_family::{self, Account};
+use blockauth::store::TransactError;
+use blockauth::user::{self, User, UserChange};
+use blockauth::{AuthError, Context, messages, rate_limit};
+
+pub fn routes(ctx: Arc<Context>) -> Router {
+    Routes::default()
+        .route("login/passwordless", post(request))
+        .route("login/passwordless/confirm", post(confirm))
+        .with_context(ctx)
+}
+
+const CODE_SENT: &str = "If this identifier can sign in, a login code has been sent to it.";
+
+const RETRY: AuthError = AuthError::Conflict {
+    code: "conflict",
+    detail: "The account changed while signing in. Try again.",
+};
+
+async fn request(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let Some(identifier) = form.identifier() else {
+        return Err(form.invalid());
+    };
+    rate_limit::check(&ctx, "login_passwordless", &identifier.key(), &ip).await?;
+    rate_limit::spend_send_budget(&ctx, &identifier).await?;
+    let can_sign_in =
+        ctx.settings.passwordless_auto_create || user::exists(&ctx, &identifier).await?;
+    let message = if can_sign_in {
+        let code = one_time_code::issue(&ctx, Purpose::Login, &identifier).await?;
+        messages::code(&ctx.settings, Purpose::Login, &code)
+    } else {
+        messages::no_account(&ctx.settings, Purpose::Login)
+    };
+    ctx.mailer.send(&identifier, &message).await?;
+    Ok(http::message(CODE_SENT))
+}
+
+async fn confirm(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let identifier = form.identifier();
+    let code = form.text(&["otp", "code"]);
+    let (Some(identifier), Some(code)) = (identifier, code) else {
+        return Err(form.invalid());
+    };
+    rate_limit::check(&ctx, "login_passwordless_confirm", &identifier.key(), &ip).await?;
+    let consume = one_time_code::check(&ctx, Purpose::Login, &identifier, &code)
+        .await?
+        .consume;
+    let signed_in = match user::find(&ctx, &identifier).await? {
+        Some(user) => {
+            let change = UserChange {
+                set: vec![(
+                    "authentication_types",
+                    user::with_type(&user.authentication_types, "PASSWORDLESS"),
+                )],
+                end_sessions: false,
+            };
+            refresh_family::sign_in(&ctx, user, vec![consume], Account::Existing(change)).await
+        }
+        None if ctx.settings.passwordless_auto_create => {
+            let user = User::new(&identifier, None, "PASSWORDLESS");
+            // [0] the code, [1] the user, [2] the identifier's owner item.
+            let mut writes = vec![consume];
+            writes.extend(user.create(&ctx, &identifier));
+            refresh_family::sign_in(&ctx, user, writes, Account::New).await
+        }
+        None => return Err(AuthError::INVALID_CODE),
+    };
+    match signed_in {
+        Ok(signed_in) => Ok(http::ok(signed_in.body())),
+        Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
+            Err(AuthError::INVALID_CODE)
+        }
+        Err(TransactError::Condition(_)) => Err(RETRY),
+        Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
+    }
+}

@@ -1,0 +1,96 @@
+//! Password change (`PASSWORD_CHANGE`, protected): `password/change/` with `old_password`
+//! (which an account without a password may omit) and `new_password`. Every session of the
+//! account ends, and a fresh pair is returned, in one transaction.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use blockauth::http::{self, Caller, ClientIp, Form, Routes};
+use blockauth::identifier::Identifier;
+use blockauth::refresh_family::{self, Account};
+use blockauth::store::{TransactError, s};
+use blockauth::user::{self, UserChange};
+use blockauth::{AuthError, Context, messages, password, rate_limit};
+
+pub fn routes(ctx: Arc<Context>) -> Router {
+    Routes::default()
+        .route("password/change", post(change))
+        .with_context(ctx)
+}
+
+async fn change(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    Caller { user, .. }: Caller,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let old_password = form.optional_text(&["old_password"]);
+    let new_password = form.text(&["new_password"]);
+    let Some(new_password) = new_password else {
+        return Err(form.invalid());
+    };
+    form.finish()?;
+    rate_limit::check(&ctx, "password_change", &user.id, &ip).await?;
+    if let Some(current) = &user.password_hash {
+        let Some(old_password) = old_password else {
+            return Err(AuthError::field("old_password", "This field is required."));
+        };
+        if !password::verify(old_password, Some(current.clone())).await {
+            return Err(AuthError::field(
+                "old_password",
+                "Your old password was entered incorrectly. Please enter it again.",
+            ));
+        }
+    }
+    let identifiers: Vec<(&str, &str)> = [("email", &user.email), ("phone", &user.phone)]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+        .collect();
+    ctx.settings
+        .password_policy
+        .validate("new_password", &new_password, &identifiers)?;
+    let password_hash = password::hash(new_password).await?;
+    let mut set = vec![("password_hash", s(password_hash))];
+    if user.password_hash.is_none() {
+        // A first password makes basic login possible.
+        let kind = if user.email.is_some() {
+            "EMAIL"
+        } else {
+            "PHONE"
+        };
+        set.push((
+            "authentication_types",
+            user::with_type(&user.authentication_types, kind),
+        ));
+    }
+    let notify = user
+        .email
+        .as_deref()
+        .map(Identifier::email)
+        .or(user.phone.as_deref().map(Identifier::phone))
+        .and_then(Result::ok);
+    let change = UserChange {
+        set,
+        end_sessions: true,
+    };
+    let signed_in =
+        match refresh_family::sign_in(&ctx, user, Vec::new(), Account::Existing(change)).await {
+            Ok(signed_in) => signed_in,
+            Err(TransactError::Condition(_)) => {
+                return Err(AuthError::Conflict {
+                    code: "conflict",
+                    detail: "The account changed meanwhile. Try again.",
+                });
+            }
+            Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
+        };
+    if let Some(to) = notify {
+        ctx.mailer
+            .send(&to, &messages::password_changed(&ctx.settings))
+            .await?;
+    }
+    Ok(http::ok(signed_in.body()))
+}

@@ -1,0 +1,6 @@
+//! The password-change Lambda function: its routes under lambda_http.
+
+#[tokio::main]
+async fn main() -> Result<(), blockauth::lambda::Error> {
+    blockauth::lambda::run(password_change::routes).await
+}

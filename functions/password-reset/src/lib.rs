@@ -1,0 +1,98 @@
+//! Password reset (`PASSWORD_RESET`): `password/reset/` sends a `password_reset` code
+//! (the same answer, and one message, whether or not the account exists);
+//! `password/reset/confirm/` sets the new password and ends every session of the account
+//! in the same transaction that uses the code.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::one_time_code::{self, Purpose};
+use blockauth::store::{TransactError, s};
+use blockauth::user::{self, UserChange};
+use blockauth::{AuthError, Context, messages, password, rate_limit};
+
+pub fn routes(ctx: Arc<Context>) -> Router {
+    Routes::default()
+        .route("password/reset", post(request))
+        .route("password/reset/confirm", post(confirm))
+        .with_context(ctx)
+}
+
+const CODE_SENT: &str =
+    "If an account uses this identifier, a password reset code has been sent to it.";
+
+async fn request(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let Some(identifier) = form.identifier() else {
+        return Err(form.invalid());
+    };
+    rate_limit::check(&ctx, "password_reset", &identifier.key(), &ip).await?;
+    rate_limit::spend_send_budget(&ctx, &identifier).await?;
+    let message = if user::exists(&ctx, &identifier).await? {
+        let code = one_time_code::issue(&ctx, Purpose::PasswordReset, &identifier).await?;
+        messages::code(&ctx.settings, Purpose::PasswordReset, &code)
+    } else {
+        messages::no_account(&ctx.settings, Purpose::PasswordReset)
+    };
+    ctx.mailer.send(&identifier, &message).await?;
+    Ok(http::message(CODE_SENT))
+}
+
+async fn confirm(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let identifier = form.identifier();
+    let code = form.text(&["otp", "code"]);
+    let new_password = form.text(&["new_password"]);
+    let (Some(identifier), Some(code), Some(new_password)) = (identifier, code, new_password)
+    else {
+        return Err(form.invalid());
+    };
+    rate_limit::check(&ctx, "password_reset_confirm", &identifier.key(), &ip).await?;
+    // A weak password is refused before the code is tried, so it costs no attempt.
+    ctx.settings.password_policy.validate(
+        "new_password",
+        &new_password,
+        &[(identifier.field(), identifier.value())],
+    )?;
+    let consume = one_time_code::check(&ctx, Purpose::PasswordReset, &identifier, &code)
+        .await?
+        .consume;
+    let mut user = user::find(&ctx, &identifier)
+        .await?
+        .ok_or(AuthError::INVALID_CODE)?;
+    let password_hash = password::hash(new_password).await?;
+    let change = UserChange {
+        set: vec![("password_hash", s(password_hash))],
+        end_sessions: true,
+    };
+    let writes = vec![consume, change.apply(&ctx, &mut user)];
+    match ctx.store.transact(writes).await {
+        Ok(()) => {}
+        Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
+            return Err(AuthError::INVALID_CODE);
+        }
+        Err(TransactError::Condition(_)) => {
+            return Err(AuthError::Conflict {
+                code: "conflict",
+                detail: "The account changed meanwhile. Try again.",
+            });
+        }
+        Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
+    }
+    ctx.mailer
+        .send(&identifier, &messages::password_changed(&ctx.settings))
+        .await?;
+    Ok(http::message(
+        "Your password has been reset and every session signed out. Sign in with the new password.",
+    ))
+}

@@ -1,0 +1,6 @@
+//! The password-reset Lambda function: its routes under lambda_http.
+
+#[tokio::main]
+async fn main() -> Result<(), blockauth::lambda::Error> {
+    blockauth::lambda::run(password_reset::routes).await
+}
