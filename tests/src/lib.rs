@@ -85,6 +85,17 @@ impl TestApp {
         self.send(self.http.post(self.url(path)).json(&body)).await
     }
 
+    /// POSTs `body` to a protected route with `Authorization: Bearer <access>`.
+    pub async fn post_as(&self, access: &str, path: &str, body: Value) -> Reply {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(access)
+                .json(&body),
+        )
+        .await
+    }
+
     /// POSTs raw bytes to `path`.
     pub async fn post_raw(&self, path: &str, bytes: Vec<u8>) -> Reply {
         self.send(
@@ -151,6 +162,22 @@ impl TestApp {
         assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
         confirmed
     }
+}
+
+/// The access token of a sign-in answer.
+pub fn access(reply: &Reply) -> String {
+    reply.body["access"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
+
+/// The refresh token of a sign-in answer.
+pub fn refresh(reply: &Reply) -> String {
+    reply.body["refresh"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned()
 }
 
 /// The code in a message: the digits after "code: " in its subject or "code is " in its text.

@@ -3,13 +3,18 @@
 use blockauth_tests::TestApp;
 use serde_json::{Value, json};
 
-const ROUTES: [&str; 6] = [
+const ROUTES: [&str; 11] = [
     "signup/",
     "signup/otp/resend/",
     "signup/confirm/",
     "login/basic/",
+    "login/passwordless/",
+    "login/passwordless/confirm/",
     "token/refresh/",
     "token/revoke/",
+    "password/reset/",
+    "password/reset/confirm/",
+    "email/change/confirm/",
 ];
 
 fn assert_drf_shape(body: &Value) {
@@ -148,5 +153,38 @@ async fn garbage_tokens_get_401() {
             assert_eq!(reply.status, 401, "{route} {token}");
             assert_eq!(reply.body["code"], "token_not_valid");
         }
+    }
+}
+
+#[tokio::test]
+async fn protected_routes_read_bodies_after_the_token() {
+    let app = TestApp::start_with(|s| s.request_limit = 1000).await;
+    let login = app
+        .sign_up("ada@example.com", blockauth_tests::PASSWORD)
+        .await;
+    let token = blockauth_tests::access(&login);
+    for route in ["password/change/", "email/change/"] {
+        for raw in [
+            &b"not json"[..],
+            b"[]",
+            b"{\"new_email\": 1, \"new_password\": []}",
+            b"{}",
+        ] {
+            let reply = app
+                .send(
+                    app.http
+                        .post(app.url(route))
+                        .bearer_auth(&token)
+                        .body(raw.to_vec()),
+                )
+                .await;
+            assert_eq!(reply.status, 400, "{route} {raw:?}: {:?}", reply.body);
+            assert_drf_shape(&reply.body);
+        }
+        let huge = vec![b' '; 70 * 1024];
+        let reply = app
+            .send(app.http.post(app.url(route)).bearer_auth(&token).body(huge))
+            .await;
+        assert_eq!(reply.status, 413, "{route}");
     }
 }

@@ -2,8 +2,12 @@
 
 mod aws;
 mod bad_input;
+mod email_change;
+mod enumeration;
 mod faults;
 mod login;
+mod password;
+mod passwordless;
 mod races;
 mod signup;
 mod token;
