@@ -143,7 +143,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
         FEATURES
             .iter()
             .filter(|(feature, _)| context.settings.enabled(*feature))
-            .map(|(_, routes)| routes(context.clone())),
+            .map(|(_, routes)| routes().with_context(context.clone())),
     );
 
     let listener = TcpListener::bind(options.listen)

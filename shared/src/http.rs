@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use serde_json::{Map, Value};
@@ -205,31 +206,59 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// What each feature function exposes: its routes, bound to a context.
-pub type FeatureRoutes = fn(Arc<Context>) -> Router;
+/// What each feature function exposes: its routes, declared once.
+pub type FeatureRoutes = fn() -> Routes;
 
 /// A feature's routes, declared once: each path answers with and without its last `/`.
-pub struct Routes(Router<Arc<Context>>);
+/// The (method, path) table is kept beside the router, so that the template's routes can
+/// be checked against the code's.
+pub struct Routes {
+    router: Router<Arc<Context>>,
+    table: Vec<(Method, String)>,
+}
 
 impl Default for Routes {
     fn default() -> Self {
-        Routes(Router::new())
+        Routes {
+            router: Router::new(),
+            table: Vec::new(),
+        }
     }
 }
 
 impl Routes {
-    pub fn route(self, path: &str, handler: MethodRouter<Arc<Context>>) -> Self {
+    pub fn post<H: Handler<T, Arc<Context>>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::POST, path, axum::routing::post(handler))
+    }
+
+    pub fn get<H: Handler<T, Arc<Context>>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::GET, path, axum::routing::get(handler))
+    }
+
+    pub fn delete<H: Handler<T, Arc<Context>>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::DELETE, path, axum::routing::delete(handler))
+    }
+
+    fn route(mut self, method: Method, path: &str, handler: MethodRouter<Arc<Context>>) -> Self {
         let path = path.trim_matches('/');
-        Routes(
-            self.0
-                .route(&format!("/{path}/"), handler.clone())
-                .route(&format!("/{path}"), handler),
-        )
+        let canonical = format!("/{path}/");
+        self.table.push((method, canonical.clone()));
+        // Two methods on one path (e.g. GET and DELETE) share one axum route.
+        let router = std::mem::take(&mut self.router);
+        self.router = router
+            .route(&canonical, handler.clone())
+            .route(&format!("/{path}"), handler);
+        self
+    }
+
+    /// Every (method, canonical path) these routes answer, relative to the base path.
+    pub fn table(&self) -> &[(Method, String)] {
+        &self.table
     }
 
     /// The routes bound to their context, answering 405 in JSON for a wrong method.
     pub fn with_context(self, ctx: Arc<Context>) -> Router {
-        self.0
+        self.router
             .method_not_allowed_fallback(|| async { AuthError::MethodNotAllowed })
             .with_state(ctx)
     }

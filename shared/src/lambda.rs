@@ -31,7 +31,7 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
         from: settings.email_from.clone(),
     };
     let ctx = Context::new(settings, store, mailer, &key);
-    let app = http::app(&ctx.settings, [routes(ctx.clone())])
+    let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])
         .layer(axum::middleware::map_request(client_ip));
     lambda_http::run(app).await
 }

@@ -6,10 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identifier::Identifier;
 use blockauth::one_time_code::{self, Purpose};
@@ -17,11 +15,10 @@ use blockauth::store::{TransactError, s};
 use blockauth::user::{self, UserChange};
 use blockauth::{AuthError, Context, messages, rate_limit};
 
-pub fn routes(ctx: Arc<Context>) -> Router {
+pub fn routes() -> Routes {
     Routes::default()
-        .route("email/change", post(request))
-        .route("email/change/confirm", post(confirm))
-        .with_context(ctx)
+        .post("email/change", request)
+        .post("email/change/confirm", confirm)
 }
 
 const EMAIL_TAKEN: AuthError = AuthError::Conflict {

@@ -6,10 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::rate_limit::LoginAttempt;
 use blockauth::refresh_family::Account;
@@ -17,10 +15,8 @@ use blockauth::store::TransactError;
 use blockauth::user::UserChange;
 use blockauth::{AuthError, Context, password, rate_limit, refresh_family, user};
 
-pub fn routes(ctx: Arc<Context>) -> Router {
-    Routes::default()
-        .route("login/basic", post(login))
-        .with_context(ctx)
+pub fn routes() -> Routes {
+    Routes::default().post("login/basic", login)
 }
 
 async fn login(

@@ -6,10 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{self, Purpose};
 use blockauth::refresh_family::{self, Account};
@@ -17,11 +15,10 @@ use blockauth::store::TransactError;
 use blockauth::user::{self, User, UserChange};
 use blockauth::{AuthError, Context, messages, rate_limit};
 
-pub fn routes(ctx: Arc<Context>) -> Router {
+pub fn routes() -> Routes {
     Routes::default()
-        .route("login/passwordless", post(request))
-        .route("login/passwordless/confirm", post(confirm))
-        .with_context(ctx)
+        .post("login/passwordless", request)
+        .post("login/passwordless/confirm", confirm)
 }
 
 const CODE_SENT: &str = "If this identifier can sign in, a login code has been sent to it.";

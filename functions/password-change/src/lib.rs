@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identifier::Identifier;
 use blockauth::refresh_family::{self, Account};
@@ -15,10 +13,8 @@ use blockauth::store::{TransactError, s};
 use blockauth::user::{self, UserChange};
 use blockauth::{AuthError, Context, messages, password, rate_limit};
 
-pub fn routes(ctx: Arc<Context>) -> Router {
-    Routes::default()
-        .route("password/change", post(change))
-        .with_context(ctx)
+pub fn routes() -> Routes {
+    Routes::default().post("password/change", change)
 }
 
 async fn change(

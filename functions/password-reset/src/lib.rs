@@ -5,21 +5,18 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{self, Purpose};
 use blockauth::store::{TransactError, s};
 use blockauth::user::{self, UserChange};
 use blockauth::{AuthError, Context, messages, password, rate_limit};
 
-pub fn routes(ctx: Arc<Context>) -> Router {
+pub fn routes() -> Routes {
     Routes::default()
-        .route("password/reset", post(request))
-        .route("password/reset/confirm", post(confirm))
-        .with_context(ctx)
+        .post("password/reset", request)
+        .post("password/reset/confirm", confirm)
 }
 
 const CODE_SENT: &str =

@@ -6,10 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::post;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{self, Purpose};
 use blockauth::refresh_family::Account;
@@ -19,12 +17,11 @@ use blockauth::{
     AuthError, Context, messages, password, pending_signup, rate_limit, refresh_family,
 };
 
-pub fn routes(ctx: Arc<Context>) -> Router {
+pub fn routes() -> Routes {
     Routes::default()
-        .route("signup", post(signup))
-        .route("signup/otp/resend", post(resend))
-        .route("signup/confirm", post(confirm))
-        .with_context(ctx)
+        .post("signup", signup)
+        .post("signup/otp/resend", resend)
+        .post("signup/confirm", confirm)
 }
 
 /// The one answer of `signup/` and `signup/otp/resend/`, whoever asks.

@@ -4,21 +4,18 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::refresh_family::SignIn;
 use blockauth::token::TokenType;
 use blockauth::{AuthError, Context, rate_limit, refresh_family, user};
 
-pub fn routes(ctx: Arc<Context>) -> Router {
+pub fn routes() -> Routes {
     Routes::default()
-        .route("token/refresh", post(refresh))
-        .route("token/revoke", post(revoke))
-        .with_context(ctx)
+        .post("token/refresh", refresh)
+        .post("token/revoke", revoke)
 }
 
 async fn refresh(
