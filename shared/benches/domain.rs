@@ -1,0 +1,85 @@
+//! The CPU work of one request, piece by piece: what a cold or warm Lambda spends besides
+//! waiting on DynamoDB. Run with `cargo bench -p blockauth`; results in
+//! `infra/measurements/benchmarks.md`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+use blockauth::identifier::Identifier;
+use blockauth::one_time_code::{self, Purpose};
+use blockauth::signing_key::SigningKey;
+use blockauth::token::{TokenType, Tokens};
+use blockauth::{Settings, messages, password};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn settings(c: &mut Criterion) {
+    let values: BTreeMap<String, String> = [
+        ("FEATURES", "SIGNUP,BASIC_LOGIN,TOKEN_REFRESH"),
+        ("REQUEST_LIMIT", "5"),
+        ("OTP_VALIDITY", "120"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    c.bench_function("settings: parse", |b| {
+        b.iter(|| Settings::from_values(black_box(&values)))
+    });
+}
+
+fn tokens(c: &mut Criterion) {
+    let settings = Settings::default();
+    let key = SigningKey::from_text(&"k".repeat(64)).expect("key");
+    let tokens = Tokens::new(&key, &settings);
+    c.bench_function("token: issue pair", |b| {
+        b.iter(|| tokens.issue(black_box("user-id"), black_box("family")))
+    });
+    let pair = tokens.issue("user-id", "family").expect("pair");
+    c.bench_function("token: verify", |b| {
+        b.iter(|| tokens.verify(black_box(&pair.access), TokenType::Access))
+    });
+}
+
+fn codes_and_messages(c: &mut Criterion) {
+    let settings = Settings::default();
+    c.bench_function("code: generate", |b| {
+        b.iter(|| one_time_code::generate(black_box(6)))
+    });
+    c.bench_function("message: render code mail", |b| {
+        b.iter(|| messages::code(&settings, Purpose::Signup, black_box("123456")))
+    });
+    c.bench_function("identifier: parse email", |b| {
+        b.iter(|| Identifier::email(black_box(" Ada.Lovelace@Example.com ")))
+    });
+    c.bench_function("password: validate", |b| {
+        b.iter(|| {
+            settings.password_policy.problems(
+                black_box("Correct-Horse-9-Battery"),
+                &[("email", "ada@example.com")],
+            )
+        })
+    });
+}
+
+fn passwords(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut group = c.benchmark_group("password");
+    group.sample_size(10);
+    group.bench_function("argon2id hash (m=19456, t=2, p=1)", |b| {
+        b.iter(|| runtime.block_on(password::hash(black_box("Correct-Horse-9-Battery".into()))))
+    });
+    let hash = runtime
+        .block_on(password::hash("Correct-Horse-9-Battery".into()))
+        .expect("hash");
+    group.bench_function("argon2id verify", |b| {
+        b.iter(|| {
+            runtime.block_on(password::verify(
+                black_box("Correct-Horse-9-Battery".into()),
+                Some(hash.clone()),
+            ))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, settings, tokens, codes_and_messages, passwords);
+criterion_main!(benches);
