@@ -60,6 +60,25 @@ impl Feature {
     }
 }
 
+impl Feature {
+    /// The function (crate under `functions/`, and Lambda function) that serves this flag.
+    pub fn function(self) -> &'static str {
+        match self {
+            Feature::Signup => "signup",
+            Feature::BasicLogin => "login-basic",
+            Feature::PasswordlessLogin => "login-passwordless",
+            Feature::WalletLogin => "login-wallet",
+            Feature::TokenRefresh => "token",
+            Feature::PasswordReset => "password-reset",
+            Feature::PasswordChange => "password-change",
+            Feature::EmailChange => "email-change",
+            Feature::WalletEmailAdd => "wallet-email",
+            Feature::SocialAuth => "social",
+            Feature::PasskeyAuth => "passkey",
+        }
+    }
+}
+
 impl FromStr for Feature {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
