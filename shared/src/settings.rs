@@ -58,9 +58,7 @@ impl Feature {
             Feature::PasskeyAuth => "PASSKEY_AUTH",
         }
     }
-}
 
-impl Feature {
     /// The function (crate under `functions/`, and Lambda function) that serves this flag.
     pub fn function(self) -> &'static str {
         match self {
