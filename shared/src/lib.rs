@@ -20,9 +20,11 @@ pub mod rate_limit;
 pub mod refresh_family;
 pub mod settings;
 pub mod signing_key;
+pub mod siwe;
 pub mod store;
 pub mod token;
 pub mod user;
+pub mod wallet;
 
 pub use context::Context;
 pub use error::AuthError;
