@@ -25,6 +25,7 @@ pub mod store;
 pub mod token;
 pub mod user;
 pub mod wallet;
+pub mod wallet_challenge;
 
 pub use context::Context;
 pub use error::AuthError;

@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 use crate::messages::Templates;
 use crate::password::PasswordPolicy;
+use crate::siwe;
 
 /// A feature flag: each is one Lambda function, deployed or omitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -133,6 +134,17 @@ pub struct Settings {
     pub login_failure_window: u64,
     /// `TEMPLATES_DIR`: a folder whose files override the built-in message templates.
     pub templates: Templates,
+    /// `WALLET_DOMAIN`: the RFC 3986 authority of the site that asks for the signature; a
+    /// Sign-In with Ethereum message for any other domain is refused.
+    pub wallet_domain: String,
+    /// `WALLET_URI`: the URI that messages must name (its scheme, when a message has one).
+    pub wallet_uri: String,
+    /// `WALLET_CHAIN_IDS`: the chains a message may name; challenges default to the first.
+    pub wallet_chain_ids: Vec<u64>,
+    /// `WALLET_NONCE_TTL`: seconds a challenge's nonce stays usable.
+    pub wallet_nonce_ttl: u64,
+    /// `WALLET_LOGIN_AUTO_CREATE`: a wallet login of an unknown address creates its account.
+    pub wallet_login_auto_create: bool,
 }
 
 impl Default for Settings {
@@ -163,6 +175,11 @@ impl Default for Settings {
             login_failure_limit: 20,
             login_failure_window: 3600,
             templates: Templates::default(),
+            wallet_domain: "localhost:3000".into(),
+            wallet_uri: "http://localhost:3000".into(),
+            wallet_chain_ids: vec![1],
+            wallet_nonce_ttl: 300,
+            wallet_login_auto_create: true,
         }
     }
 }
@@ -186,7 +203,7 @@ const PREFIX: &str = "BLOCKAUTH_";
 
 impl Settings {
     /// Every name this model reads; anything else in a settings file is a mistake.
-    pub const NAMES: [&'static str; 26] = [
+    pub const NAMES: [&'static str; 31] = [
         "FEATURES",
         "BASE_PATH",
         "TABLE_NAME",
@@ -213,6 +230,11 @@ impl Settings {
         "LOGIN_FAILURE_LIMIT",
         "LOGIN_FAILURE_WINDOW",
         "TEMPLATES_DIR",
+        "WALLET_DOMAIN",
+        "WALLET_URI",
+        "WALLET_CHAIN_IDS",
+        "WALLET_NONCE_TTL",
+        "WALLET_LOGIN_AUTO_CREATE",
     ];
 
     /// From `BLOCKAUTH_*` environment variables (Lambda).
@@ -322,6 +344,36 @@ impl Settings {
                 return Err(error("TEMPLATES_DIR", &format!("{v:?} is not a folder")));
             }
             s.templates = Templates::load(dir).map_err(|e| error("TEMPLATES_DIR", &e))?;
+        }
+        text(&get, "WALLET_DOMAIN", &mut s.wallet_domain)?;
+        if !siwe::is_authority(&s.wallet_domain) {
+            return Err(error(
+                "WALLET_DOMAIN",
+                "expected a host with an optional port, e.g. app.example.com",
+            ));
+        }
+        text(&get, "WALLET_URI", &mut s.wallet_uri)?;
+        if !siwe::is_uri(&s.wallet_uri) {
+            return Err(error(
+                "WALLET_URI",
+                "expected an absolute URI, e.g. https://app.example.com",
+            ));
+        }
+        if let Some(v) = get("WALLET_CHAIN_IDS") {
+            s.wallet_chain_ids = list(v)
+                .map(|id| {
+                    id.parse().map_err(|_| {
+                        error("WALLET_CHAIN_IDS", &format!("{id:?} is not a chain ID"))
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            if s.wallet_chain_ids.is_empty() {
+                return Err(error("WALLET_CHAIN_IDS", "name at least one chain ID"));
+            }
+        }
+        number(&get, "WALLET_NONCE_TTL", &mut s.wallet_nonce_ttl, 1)?;
+        if let Some(v) = get("WALLET_LOGIN_AUTO_CREATE") {
+            s.wallet_login_auto_create = boolean("WALLET_LOGIN_AUTO_CREATE", v)?;
         }
         Ok(s)
     }
@@ -478,6 +530,11 @@ mod tests {
             ("SEND_LIMIT", "-1"),
             ("PASSWORDLESS_AUTO_CREATE", "sometimes"),
             ("TEMPLATES_DIR", "/no/such/folder"),
+            ("WALLET_DOMAIN", "https://app.example.com"),
+            ("WALLET_URI", "app.example.com"),
+            ("WALLET_CHAIN_IDS", "1,mainnet"),
+            ("WALLET_CHAIN_IDS", " , "),
+            ("WALLET_NONCE_TTL", "0"),
         ] {
             let Err(err) = Settings::from_values(&values(&[(name, value)])) else {
                 panic!("{name}={value} was accepted");

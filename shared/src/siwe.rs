@@ -262,7 +262,7 @@ fn is_scheme(text: &str) -> bool {
 }
 
 /// An RFC 3986 authority: `[userinfo "@"] host [":" port]`, host a name or a bracketed IP.
-fn is_authority(text: &str) -> bool {
+pub(crate) fn is_authority(text: &str) -> bool {
     let host_port = match text.rsplit_once('@') {
         Some((user, rest)) if user.chars().all(|c| is_pchar(c) && c != '@') => rest,
         Some(_) => return false,
@@ -296,7 +296,7 @@ fn is_authority(text: &str) -> bool {
 }
 
 /// An absolute RFC 3986 URI: a scheme, `:`, and visible ASCII without spaces.
-fn is_uri(text: &str) -> bool {
+pub(crate) fn is_uri(text: &str) -> bool {
     text.split_once(':').is_some_and(|(scheme, rest)| {
         is_scheme(scheme)
             && !rest.is_empty()

@@ -1,8 +1,9 @@
 //! Users, and the items that make each identifier unique.
 //!
-//! Items: the user `pk = USER#<id>`, `sk = USER`; one per identifier
-//! `pk = IDENT#<identifier key>`, `sk = IDENT`, holding the user id. Both are written with
-//! `attribute_not_exists(pk)` in one transaction, so an identifier can never have two accounts.
+//! Items: the user `pk = USER#<id>`, `sk = USER`; one per identifier or wallet address
+//! `pk = IDENT#<account key>`, `sk = IDENT`, holding the user id. Both are written with
+//! `attribute_not_exists(pk)` in one transaction, so an identifier or an address can never
+//! have two accounts.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,7 @@ use crate::context::Context;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
 use crate::store::{self, Item, n, s};
+use crate::wallet::Address;
 
 pub const SORT_KEY: &str = "USER";
 const IDENT_SORT_KEY: &str = "IDENT";
@@ -37,15 +39,49 @@ pub fn partition(user_id: &str) -> String {
     format!("USER#{user_id}")
 }
 
-fn identifier_partition(identifier: &Identifier) -> String {
-    format!("IDENT#{}", identifier.key())
+/// What an account is known by, unique across accounts: an identifier or a wallet address.
+pub trait AccountKey {
+    /// The form used in store keys: `email:ada@example.com`, `wallet:0xab...`.
+    fn account_key(&self) -> String;
+}
+
+impl AccountKey for Identifier {
+    fn account_key(&self) -> String {
+        self.key()
+    }
+}
+
+impl AccountKey for Address {
+    fn account_key(&self) -> String {
+        format!("wallet:{}", self.lowercase())
+    }
+}
+
+fn owner_partition(known_by: &impl AccountKey) -> String {
+    format!("IDENT#{}", known_by.account_key())
 }
 
 impl User {
     /// A new verified user known by `identifier`, signing in now.
     pub fn new(identifier: &Identifier, password_hash: Option<String>, kind: &str) -> Self {
+        let mut user = Self::signing_up(password_hash, kind);
+        match identifier {
+            Identifier::Email(e) => user.email = Some(e.clone()),
+            Identifier::Phone(p) => user.phone = Some(p.clone()),
+        }
+        user
+    }
+
+    /// A new user known by its wallet `address`, signing in now.
+    pub fn with_wallet(address: &Address) -> Self {
+        let mut user = Self::signing_up(None, "WALLET");
+        user.wallet_address = Some(address.checksummed());
+        user
+    }
+
+    fn signing_up(password_hash: Option<String>, kind: &str) -> Self {
         let now = clock::now();
-        let mut user = User {
+        User {
             id: uuid::Uuid::new_v4().to_string(),
             email: None,
             phone: None,
@@ -56,12 +92,7 @@ impl User {
             last_login: Some(now),
             authentication_types: vec![kind.to_owned()],
             session_epoch: 0,
-        };
-        match identifier {
-            Identifier::Email(e) => user.email = Some(e.clone()),
-            Identifier::Phone(p) => user.phone = Some(p.clone()),
         }
-        user
     }
 
     /// The public view: never a secret or a hash.
@@ -124,19 +155,19 @@ impl User {
         })
     }
 
-    /// The writes that create this user known by `identifier`; the transaction fails on the
-    /// second (index 1) if the identifier already has an account.
-    pub fn create(&self, ctx: &Context, identifier: &Identifier) -> Vec<TransactWriteItem> {
+    /// The writes that create this user known by `known_by`; the transaction fails on the
+    /// second (index 1) if that identifier or address already has an account.
+    pub fn create(&self, ctx: &Context, known_by: &impl AccountKey) -> Vec<TransactWriteItem> {
         vec![
             ctx.store.put_new(self.to_item()),
-            claim(ctx, identifier, &self.id),
+            claim(ctx, known_by, &self.id),
         ]
     }
 }
 
-/// The write that makes `identifier` belong to `user_id`; it fails if it belongs to anyone.
-pub fn claim(ctx: &Context, identifier: &Identifier, user_id: &str) -> TransactWriteItem {
-    let mut owner = store::key(&identifier_partition(identifier), IDENT_SORT_KEY);
+/// The write that makes `known_by` belong to `user_id`; it fails if it belongs to anyone.
+pub fn claim(ctx: &Context, known_by: &impl AccountKey, user_id: &str) -> TransactWriteItem {
+    let mut owner = store::key(&owner_partition(known_by), IDENT_SORT_KEY);
     owner.insert("user_id".into(), s(user_id));
     ctx.store.put_new(owner)
 }
@@ -144,7 +175,7 @@ pub fn claim(ctx: &Context, identifier: &Identifier, user_id: &str) -> TransactW
 /// The write that frees `identifier`, only if it still belongs to `user_id`.
 pub fn release(ctx: &Context, identifier: &Identifier, user_id: &str) -> TransactWriteItem {
     ctx.store.delete_if(
-        &identifier_partition(identifier),
+        &owner_partition(identifier),
         IDENT_SORT_KEY,
         Some("user_id = :user"),
         HashMap::from([(":user".to_owned(), s(user_id))]),
@@ -159,6 +190,9 @@ pub struct UserChange {
     pub set: Vec<(&'static str, AttributeValue)>,
     /// End every session (refresh family) begun before this change.
     pub end_sessions: bool,
+    /// An attribute that must still be absent (e.g. `email` when one is being added), so
+    /// that of two parallel changes only one can set it.
+    pub require_absent: Option<&'static str>,
 }
 
 impl UserChange {
@@ -193,11 +227,16 @@ impl UserChange {
             }
             values.insert(format!(":a{i}"), value);
         }
+        let mut condition = "attribute_exists(pk) AND session_epoch = :epoch".to_owned();
+        if let Some(attribute) = self.require_absent {
+            condition.push_str(" AND attribute_not_exists(#absent)");
+            names.insert("#absent".to_owned(), attribute.to_owned());
+        }
         ctx.store.update_if(
             &partition(&user.id),
             SORT_KEY,
             &format!("SET {}", assignments.join(", ")),
-            Some("attribute_exists(pk) AND session_epoch = :epoch"),
+            Some(&condition),
             names,
             values,
         )
@@ -223,11 +262,11 @@ pub async fn get(ctx: &Context, user_id: &str) -> Result<Option<User>, AuthError
         .and_then(User::from_item))
 }
 
-/// The user known by `identifier`, if any.
-pub async fn find(ctx: &Context, identifier: &Identifier) -> Result<Option<User>, AuthError> {
+/// The user known by `known_by`, if any.
+pub async fn find(ctx: &Context, known_by: &impl AccountKey) -> Result<Option<User>, AuthError> {
     let owner = ctx
         .store
-        .get(&identifier_partition(identifier), IDENT_SORT_KEY)
+        .get(&owner_partition(known_by), IDENT_SORT_KEY)
         .await?;
     match owner.and_then(|item| store::text(&item, "user_id")) {
         Some(user_id) => get(ctx, &user_id).await,
@@ -239,7 +278,7 @@ pub async fn find(ctx: &Context, identifier: &Identifier) -> Result<Option<User>
 pub async fn exists(ctx: &Context, identifier: &Identifier) -> Result<bool, AuthError> {
     Ok(ctx
         .store
-        .get(&identifier_partition(identifier), IDENT_SORT_KEY)
+        .get(&owner_partition(identifier), IDENT_SORT_KEY)
         .await?
         .is_some())
 }

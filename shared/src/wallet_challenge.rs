@@ -1,0 +1,254 @@
+//! Sign-In with Ethereum challenges: `login/wallet/challenge/` issues an EIP-4361 message
+//! with a fresh nonce; `login/wallet/` checks a signed message against the settings and
+//! redeems its nonce, once.
+//!
+//! Item: `pk = WALLET_NONCE#<keyed hash of the nonce>`, `sk = WALLET_NONCE`, with the
+//! `address` (lowercase) and `chain_id` it was issued for, living `WALLET_NONCE_TTL`
+//! seconds. The nonce is consumed by a conditional delete inside the sign-in transaction,
+//! so of parallel logins with one nonce exactly one succeeds.
+
+use std::collections::HashMap;
+
+use aws_lc_rs::{hmac, rand};
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use time::OffsetDateTime;
+
+use crate::clock;
+use crate::context::Context;
+use crate::error::AuthError;
+use crate::one_time_code::hex;
+use crate::settings::Settings;
+use crate::siwe::SiweMessage;
+use crate::store::{self, n, s};
+use crate::wallet::Address;
+
+const SORT_KEY: &str = "WALLET_NONCE";
+
+/// Clocks differ: a message issued this many seconds "in the future" is still accepted.
+const CLOCK_SKEW: i64 = 60;
+
+pub const NONCE_INVALID: AuthError = AuthError::Unauthorized {
+    code: "nonce_invalid",
+    detail: "The nonce is unknown, used or expired. Ask for a new challenge.",
+};
+
+pub const MESSAGE_EXPIRED: AuthError = AuthError::Unauthorized {
+    code: "message_expired",
+    detail: "The signed message has expired. Ask for a new challenge.",
+};
+
+pub const MESSAGE_NOT_YET_VALID: AuthError = AuthError::Unauthorized {
+    code: "message_not_yet_valid",
+    detail: "The signed message is not valid yet.",
+};
+
+pub const SIGNATURE_INVALID: AuthError = AuthError::Unauthorized {
+    code: "signature_invalid",
+    detail: "The signature was not made by the message's address.",
+};
+
+fn partition(ctx: &Context, nonce: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &ctx.code_key);
+    let digest = hmac::sign(&key, format!("wallet_nonce\n{nonce}").as_bytes());
+    format!("WALLET_NONCE#{}", hex(digest.as_ref()))
+}
+
+/// 16 letters and digits from a CSPRNG (about 95 bits).
+fn generate_nonce() -> Result<String, AuthError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut nonce = String::with_capacity(16);
+    while nonce.len() < 16 {
+        let mut bytes = [0u8; 32];
+        rand::fill(&mut bytes).map_err(|_| AuthError::unavailable("random", &"rand::fill"))?;
+        // Only bytes below 248 = 4 * 62, so that every character is equally likely.
+        for b in bytes.into_iter().filter(|b| *b < 248) {
+            if nonce.len() < 16 {
+                nonce.push(char::from(ALPHABET[usize::from(b % 62)]));
+            }
+        }
+    }
+    Ok(nonce)
+}
+
+/// Issues a challenge for `address` on `chain_id`: stores its nonce and returns the message
+/// to sign.
+pub async fn issue(
+    ctx: &Context,
+    address: &Address,
+    chain_id: u64,
+) -> Result<SiweMessage, AuthError> {
+    let settings = &ctx.settings;
+    let nonce = generate_nonce()?;
+    let now = clock::now();
+    let expires_at = now + settings.wallet_nonce_ttl as i64;
+    let at = |seconds| {
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .map_err(|e| AuthError::unavailable("clock", &e))
+    };
+    let message = SiweMessage {
+        scheme: None,
+        domain: settings.wallet_domain.clone(),
+        address: *address,
+        statement: Some(statement(&settings.product_name)),
+        uri: settings.wallet_uri.clone(),
+        chain_id,
+        nonce: nonce.clone(),
+        issued_at: at(now)?,
+        expiration_time: Some(at(expires_at)?),
+        not_before: None,
+        request_id: None,
+        resources: Vec::new(),
+    };
+    let mut item = store::key(&partition(ctx, &nonce), SORT_KEY);
+    item.insert("address".into(), s(address.lowercase()));
+    item.insert("chain_id".into(), n(chain_id));
+    item.insert(store::table::TTL_ATTRIBUTE.into(), n(expires_at));
+    ctx.store.put(item).await?;
+    Ok(message)
+}
+
+/// "Sign in to <product>.", keeping only the characters EIP-4361 allows in a statement.
+fn statement(product: &str) -> String {
+    let product: String = product
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .filter(|c| !"\"%<>\\^`{|}".contains(*c))
+        .collect();
+    format!("Sign in to {}.", product.trim())
+}
+
+/// Checks what a signed message says against this API's settings and the time `now`.
+pub fn check(settings: &Settings, message: &SiweMessage, now: i64) -> Result<(), AuthError> {
+    if message.domain != settings.wallet_domain {
+        return Err(AuthError::field(
+            "message",
+            &format!(
+                "The message is for the domain {:?}; this API signs in for {:?}.",
+                message.domain, settings.wallet_domain
+            ),
+        ));
+    }
+    let expected_scheme = settings.wallet_uri.split(':').next();
+    if message.scheme.is_some() && message.scheme.as_deref() != expected_scheme {
+        return Err(AuthError::field(
+            "message",
+            "The message's scheme does not match this API's.",
+        ));
+    }
+    if message.uri != settings.wallet_uri {
+        return Err(AuthError::field(
+            "message",
+            &format!("The message's URI must be {:?}.", settings.wallet_uri),
+        ));
+    }
+    if !settings.wallet_chain_ids.contains(&message.chain_id) {
+        return Err(AuthError::field(
+            "message",
+            &format!("Chain ID {} is not accepted here.", message.chain_id),
+        ));
+    }
+    if message
+        .expiration_time
+        .is_some_and(|at| at.unix_timestamp() <= now)
+    {
+        return Err(MESSAGE_EXPIRED);
+    }
+    let not_yet = message
+        .not_before
+        .is_some_and(|at| at.unix_timestamp() > now)
+        || message.issued_at.unix_timestamp() > now + CLOCK_SKEW;
+    if not_yet {
+        return Err(MESSAGE_NOT_YET_VALID);
+    }
+    Ok(())
+}
+
+/// The write that uses up the message's nonce, if this API issued it for the message's
+/// address and chain and it is unexpired and unused: put it in the sign-in transaction.
+pub async fn redeem(ctx: &Context, message: &SiweMessage) -> Result<TransactWriteItem, AuthError> {
+    let pk = partition(ctx, &message.nonce);
+    let item = ctx.store.get(&pk, SORT_KEY).await?.ok_or(NONCE_INVALID)?;
+    let issued_for = store::text(&item, "address") == Some(message.address.lowercase())
+        && store::number(&item, "chain_id") == Some(message.chain_id as i64);
+    if !issued_for {
+        return Err(NONCE_INVALID);
+    }
+    Ok(ctx.store.delete_if(
+        &pk,
+        SORT_KEY,
+        Some("attribute_exists(pk) AND expires_at > :now"),
+        HashMap::from([(":now".to_owned(), n(clock::now()))]),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_fit_the_grammar_and_vary() {
+        let nonces: std::collections::HashSet<String> =
+            (0..100).map(|_| generate_nonce().unwrap()).collect();
+        assert_eq!(nonces.len(), 100);
+        assert!(
+            nonces
+                .iter()
+                .all(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_alphanumeric()))
+        );
+    }
+
+    #[test]
+    fn statements_keep_to_the_grammar() {
+        assert_eq!(statement("BlockAuth"), "Sign in to BlockAuth.");
+        assert_eq!(
+            statement("Café \"Ünïcode\" <App>"),
+            "Sign in to Caf ncode App."
+        );
+    }
+
+    fn message(settings: &Settings, now: i64) -> SiweMessage {
+        let at = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
+        SiweMessage {
+            scheme: None,
+            domain: settings.wallet_domain.clone(),
+            address: Address::parse("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").unwrap(),
+            statement: None,
+            uri: settings.wallet_uri.clone(),
+            chain_id: 1,
+            nonce: "abcdefgh".into(),
+            issued_at: at(now),
+            expiration_time: Some(at(now + 300)),
+            not_before: None,
+            request_id: None,
+            resources: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn messages_for_elsewhere_or_elsewhen_are_refused() {
+        let settings = Settings::default();
+        let now = 1_800_000_000;
+        let good = message(&settings, now);
+        assert_eq!(check(&settings, &good, now), Ok(()));
+        let with = |change: &dyn Fn(&mut SiweMessage)| {
+            let mut m = good.clone();
+            change(&mut m);
+            check(&settings, &m, now)
+        };
+        let field = |r: Result<(), AuthError>| matches!(r, Err(AuthError::Invalid(_)));
+        assert!(field(with(&|m| m.domain = "evil.example".into())));
+        assert!(field(with(&|m| m.uri = "https://evil.example".into())));
+        assert!(field(with(&|m| m.scheme = Some("https".into()))));
+        assert_eq!(with(&|m| m.scheme = Some("http".into())), Ok(()));
+        assert!(field(with(&|m| m.chain_id = 137)));
+        assert_eq!(check(&settings, &good, now + 300), Err(MESSAGE_EXPIRED));
+        assert_eq!(
+            with(&|m| m.not_before = Some(OffsetDateTime::from_unix_timestamp(now + 10).unwrap())),
+            Err(MESSAGE_NOT_YET_VALID)
+        );
+        assert_eq!(
+            with(&|m| m.issued_at = OffsetDateTime::from_unix_timestamp(now + 120).unwrap()),
+            Err(MESSAGE_NOT_YET_VALID)
+        );
+    }
+}
