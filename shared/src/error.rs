@@ -62,6 +62,11 @@ impl AuthError {
         detail: "The code is invalid or has expired.",
     };
 
+    pub const EMAIL_TAKEN: AuthError = AuthError::Conflict {
+        code: "email_taken",
+        detail: "This email address belongs to another account.",
+    };
+
     pub const INVALID_TOKEN: AuthError = AuthError::Unauthorized {
         code: "token_not_valid",
         detail: "Token is invalid or expired.",

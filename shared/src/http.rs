@@ -127,14 +127,38 @@ impl Form {
 
     /// An email address in `field` (e.g. `new_email`), normalised.
     pub fn email(&mut self, field: &str) -> Option<Identifier> {
+        self.parsed(field, Identifier::email)
+    }
+
+    /// A required text field read by `parse`, whose refusal becomes the field's error.
+    pub fn parsed<T>(
+        &mut self,
+        field: &str,
+        parse: impl FnOnce(&str) -> Result<T, &'static str>,
+    ) -> Option<T> {
         let raw = self.text(&[field])?;
-        match Identifier::email(&raw) {
-            Ok(email) => Some(email),
+        match parse(raw.trim()) {
+            Ok(value) => Some(value),
             Err(message) => {
                 self.error(field, message);
                 None
             }
         }
+    }
+
+    /// An optional whole number (a JSON number, or digits in a string as DRF accepts):
+    /// None when absent, or when bad, with the field's error kept for `finish`.
+    pub fn optional_integer(&mut self, field: &str) -> Option<u64> {
+        let (_, value) = self.lookup(&[field])?;
+        let number = match &value {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        if number.is_none() {
+            self.error(field, "A valid integer is required.");
+        }
+        number
     }
 
     /// The identifier: `email` or `phone`, or the alias `identifier` with `method`

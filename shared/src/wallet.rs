@@ -137,7 +137,7 @@ pub fn recover_signer(message: &[u8], signature: &str) -> Result<Address, Signat
 }
 
 fn decode_hex(digits: &str) -> Option<Vec<u8>> {
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits

@@ -21,11 +21,6 @@ pub fn routes() -> Routes {
         .post("email/change/confirm", confirm)
 }
 
-const EMAIL_TAKEN: AuthError = AuthError::Conflict {
-    code: "email_taken",
-    detail: "This email address belongs to another account.",
-};
-
 async fn request(
     State(ctx): State<Arc<Context>>,
     ClientIp(ip): ClientIp,
@@ -43,7 +38,7 @@ async fn request(
         ));
     }
     if user::exists(&ctx, &new_email).await? {
-        return Err(EMAIL_TAKEN);
+        return Err(AuthError::EMAIL_TAKEN);
     }
     rate_limit::spend_send_budget(&ctx, &new_email).await?;
     let code =
@@ -84,6 +79,7 @@ async fn confirm(
     let change = UserChange {
         set: vec![("email", s(new_email.value()))],
         end_sessions: false,
+        ..UserChange::default()
     };
     writes.push(change.apply(&ctx, &mut user));
     match ctx.store.transact(writes).await {
@@ -92,7 +88,7 @@ async fn confirm(
             return Err(AuthError::INVALID_CODE);
         }
         Err(TransactError::Condition(failed)) if failed.get(1) == Some(&true) => {
-            return Err(EMAIL_TAKEN);
+            return Err(AuthError::EMAIL_TAKEN);
         }
         Err(TransactError::Condition(_)) => {
             return Err(AuthError::Conflict {

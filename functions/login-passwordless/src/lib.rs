@@ -72,6 +72,7 @@ async fn confirm(
                     user::with_type(&user.authentication_types, "PASSWORDLESS"),
                 )],
                 end_sessions: false,
+                ..UserChange::default()
             };
             refresh_family::sign_in(&ctx, user, vec![consume], Account::Existing(change)).await
         }

@@ -71,6 +71,7 @@ async fn change(
     let change = UserChange {
         set,
         end_sessions: true,
+        ..UserChange::default()
     };
     let signed_in =
         match refresh_family::sign_in(&ctx, user, Vec::new(), Account::Existing(change)).await {

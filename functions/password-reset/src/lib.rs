@@ -71,6 +71,7 @@ async fn confirm(
     let change = UserChange {
         set: vec![("password_hash", s(password_hash))],
         end_sessions: true,
+        ..UserChange::default()
     };
     let writes = vec![consume, change.apply(&ctx, &mut user)];
     match ctx.store.transact(writes).await {

@@ -1,0 +1,129 @@
+//! Sign-In with Ethereum (`WALLET_LOGIN`): `login/wallet/challenge/` and `login/wallet/`.
+//!
+//! The challenge is a complete EIP-4361 message for `WALLET_DOMAIN` with a single-use
+//! nonce. A login checks the signed message's grammar, domain, URI, chain and times,
+//! recovers the EIP-191 signer, and redeems the nonce in the same transaction that signs
+//! the account in (creating it for a new address when `WALLET_LOGIN_AUTO_CREATE`).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::refresh_family::Account;
+use blockauth::siwe::{self, SiweMessage};
+use blockauth::store::TransactError;
+use blockauth::user::{self, User, UserChange};
+use blockauth::wallet::{self, Address};
+use blockauth::wallet_challenge::{self, NONCE_INVALID, SIGNATURE_INVALID};
+use blockauth::{AuthError, Context, clock, rate_limit, refresh_family};
+
+pub fn routes() -> Routes {
+    Routes::default()
+        .post("login/wallet/challenge", challenge)
+        .post("login/wallet", login)
+}
+
+const NO_ACCOUNT: AuthError = AuthError::Unauthorized {
+    code: "no_account",
+    detail: "No account uses this wallet.",
+};
+
+const RETRY: AuthError = AuthError::Conflict {
+    code: "conflict",
+    detail: "The account changed while signing in. Try again.",
+};
+
+async fn challenge(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let address = form.parsed("address", Address::parse);
+    let chain_id = form.optional_integer("chain_id");
+    let Some(address) = address else {
+        return Err(form.invalid());
+    };
+    form.finish()?;
+    let accepted = &ctx.settings.wallet_chain_ids;
+    let chain_id = chain_id.or(accepted.first().copied()).unwrap_or(1);
+    if !accepted.contains(&chain_id) {
+        return Err(AuthError::field(
+            "chain_id",
+            &format!("Chain ID {chain_id} is not accepted here."),
+        ));
+    }
+    rate_limit::check(&ctx, "wallet_challenge", &address.lowercase(), &ip).await?;
+    let message = wallet_challenge::issue(&ctx, &address, chain_id).await?;
+    Ok(http::ok(serde_json::json!({
+        "message": message.to_string(),
+        "nonce": message.nonce,
+        "issued_at": siwe::rfc3339(message.issued_at),
+        "expires_at": message.expiration_time.map(siwe::rfc3339),
+    })))
+}
+
+async fn login(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let text = form.text(&["message"]);
+    let signature = form.text(&["signature"]);
+    let claimed = form.optional_text(&["wallet_address"]);
+    let (Some(text), Some(signature)) = (text, signature) else {
+        return Err(form.invalid());
+    };
+    form.finish()?;
+    let message =
+        SiweMessage::parse(&text).map_err(|e| AuthError::field("message", &e.to_string()))?;
+    if let Some(claimed) = claimed {
+        match Address::parse(claimed.trim()) {
+            Ok(address) if address == message.address => {}
+            Ok(_) => {
+                return Err(AuthError::field(
+                    "wallet_address",
+                    "This is not the address in the message.",
+                ));
+            }
+            Err(problem) => return Err(AuthError::field("wallet_address", problem)),
+        }
+    }
+    rate_limit::check(&ctx, "wallet_login", &message.address.lowercase(), &ip).await?;
+    wallet_challenge::check(&ctx.settings, &message, clock::now())?;
+    let signer = wallet::recover_signer(text.as_bytes(), signature.trim())
+        .map_err(|e| AuthError::field("signature", e.message()))?;
+    if signer != message.address {
+        return Err(SIGNATURE_INVALID);
+    }
+    let consume = wallet_challenge::redeem(&ctx, &message).await?;
+    let address = message.address;
+    let signed_in = match user::find(&ctx, &address).await? {
+        Some(user) => {
+            let change = UserChange {
+                set: vec![(
+                    "authentication_types",
+                    user::with_type(&user.authentication_types, "WALLET"),
+                )],
+                ..UserChange::default()
+            };
+            refresh_family::sign_in(&ctx, user, vec![consume], Account::Existing(change)).await
+        }
+        None if ctx.settings.wallet_login_auto_create => {
+            let user = User::with_wallet(&address);
+            // [0] the nonce, [1] the user, [2] the address's owner item.
+            let mut writes = vec![consume];
+            writes.extend(user.create(&ctx, &address));
+            refresh_family::sign_in(&ctx, user, writes, Account::New).await
+        }
+        None => return Err(NO_ACCOUNT),
+    };
+    match signed_in {
+        Ok(signed_in) => Ok(http::ok(signed_in.body())),
+        Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
+            Err(NONCE_INVALID)
+        }
+        Err(TransactError::Condition(_)) => Err(RETRY),
+        Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
+    }
+}

@@ -1,0 +1,6 @@
+//! The login-wallet Lambda function: its routes under lambda_http.
+
+#[tokio::main]
+async fn main() -> Result<(), blockauth::lambda::Error> {
+    blockauth::lambda::run(login_wallet::routes).await
+}
