@@ -1,0 +1,461 @@
+//! `template.yaml` against the code: each function deploys exactly the routes its crate
+//! serves, behind its feature's parameter; every setting reaches every function, and the
+//! parameters' defaults give the code's defaults; the table is the one the code uses.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use blockauth::signing_key::SigningKey;
+use blockauth::store::table;
+use blockauth::{Feature, Settings};
+use blockauth_local::FEATURES;
+use saphyr::{LoadableYamlNode, Scalar, Yaml};
+
+/// A template node: scalars as their text, CloudFormation's short tags (`!Ref`) kept.
+#[derive(Debug, Clone)]
+enum Node {
+    Text(String),
+    List(Vec<Node>),
+    Map(Vec<(String, Node)>),
+    Tagged(String, Box<Node>),
+}
+
+impl Node {
+    fn from_yaml(yaml: &Yaml) -> Node {
+        match yaml {
+            Yaml::Value(scalar) => Node::Text(match scalar {
+                Scalar::Null => String::new(),
+                Scalar::Boolean(b) => b.to_string(),
+                Scalar::Integer(i) => i.to_string(),
+                Scalar::FloatingPoint(f) => f.to_string(),
+                Scalar::String(s) => s.to_string(),
+            }),
+            Yaml::Sequence(items) => Node::List(items.iter().map(Node::from_yaml).collect()),
+            Yaml::Mapping(entries) => Node::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| match Node::from_yaml(k) {
+                        Node::Text(key) => (key, Node::from_yaml(v)),
+                        other => panic!("a mapping key that is not text: {other:?}"),
+                    })
+                    .collect(),
+            ),
+            Yaml::Tagged(tag, inner) => {
+                let name = tag.suffix.clone();
+                assert_eq!(tag.handle, "!", "unexpected tag {tag:?}");
+                Node::Tagged(name, Box::new(Node::from_yaml(inner)))
+            }
+            other => panic!("unexpected YAML node {other:?}"),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Node::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The node at `path`, or a panic naming it.
+    fn at(&self, path: &[&str]) -> &Node {
+        path.iter().fold(self, |node, key| {
+            node.get(key)
+                .unwrap_or_else(|| panic!("template.yaml has no {}", path.join(".")))
+        })
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Node::Text(text) => text,
+            other => panic!("expected text, found {other:?}"),
+        }
+    }
+
+    fn entries(&self) -> &[(String, Node)] {
+        match self {
+            Node::Map(entries) => entries,
+            other => panic!("expected a mapping, found {other:?}"),
+        }
+    }
+
+    fn items(&self) -> &[Node] {
+        match self {
+            Node::List(items) => items,
+            other => panic!("expected a list, found {other:?}"),
+        }
+    }
+
+    /// An intrinsic function, short (`!Sub x`) or long (`{"Fn::Sub": x}`), as (name, argument).
+    fn intrinsic(&self) -> Option<(&str, &Node)> {
+        match self {
+            Node::Tagged(name, argument) => Some((name, argument)),
+            Node::Map(entries) if entries.len() == 1 => {
+                let (key, argument) = &entries[0];
+                let name = key
+                    .strip_prefix("Fn::")
+                    .or((key == "Ref").then_some("Ref"))?;
+                Some((name, argument))
+            }
+            _ => None,
+        }
+    }
+
+    /// `!Ref name`, if this node is one.
+    fn reference(&self) -> Option<&str> {
+        match self.intrinsic() {
+            Some(("Ref", name)) => Some(name.text()),
+            _ => None,
+        }
+    }
+}
+
+/// What a deployer must give (no default); everything else is at its default.
+const DEPLOYER_VALUES: [(&str, &str); 2] = [
+    ("SesIdentity", "example.com"),
+    ("EmailFrom", "BlockAuth <no-reply@example.com>"),
+];
+
+struct Template(Node);
+
+impl Template {
+    fn load() -> Template {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        let text = std::fs::read_to_string(path).expect("template.yaml at the repository root");
+        let documents = Yaml::load_from_str(&text).expect("template.yaml is YAML");
+        assert_eq!(documents.len(), 1, "template.yaml is one document");
+        Template(Node::from_yaml(&documents[0]))
+    }
+
+    fn resources(&self) -> &[(String, Node)] {
+        self.0.at(&["Resources"]).entries()
+    }
+
+    fn resource(&self, name: &str) -> &Node {
+        self.0.at(&["Resources", name])
+    }
+
+    /// Every function resource, with the feature whose crate it builds.
+    fn functions(&self) -> Vec<(&str, Feature, &Node)> {
+        self.resources()
+            .iter()
+            .filter(|(_, r)| r.at(&["Type"]).text() == "AWS::Serverless::Function")
+            .map(|(name, function)| {
+                assert_eq!(
+                    function.at(&["Metadata", "BuildMethod"]).text(),
+                    "rust-cargolambda"
+                );
+                let binary = function
+                    .at(&["Metadata", "BuildProperties", "Binary"])
+                    .text();
+                let feature = Feature::ALL
+                    .into_iter()
+                    .find(|f| f.function() == binary)
+                    .unwrap_or_else(|| panic!("{name} builds {binary:?}, which is no feature's"));
+                (name.as_str(), feature, function)
+            })
+            .collect()
+    }
+
+    /// A parameter's value at deployment: its default, or what a deployer gives.
+    fn parameter(&self, name: &str) -> Option<String> {
+        let parameter = self.0.at(&["Parameters"]).get(name)?;
+        let value = match parameter.get("Default") {
+            Some(default) => default.text().to_owned(),
+            None => DEPLOYER_VALUES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| {
+                    panic!("parameter {name} has no default: add it to DEPLOYER_VALUES")
+                })
+                .1
+                .to_owned(),
+        };
+        Some(value)
+    }
+
+    /// What `!Ref name` is: a parameter's value, a pseudo parameter, or a resource's name.
+    fn reference(&self, name: &str) -> String {
+        if let Some(value) = self.parameter(name) {
+            return value;
+        }
+        if let Some(pseudo) = name.strip_prefix("AWS::") {
+            return format!("<{pseudo}>");
+        }
+        assert!(
+            self.0.at(&["Resources"]).get(name).is_some(),
+            "!Ref {name}: no such parameter or resource"
+        );
+        format!("<{name}>")
+    }
+
+    /// A text value as deployed with the parameters' defaults.
+    fn evaluate(&self, node: &Node) -> String {
+        let Some((function, argument)) = node.intrinsic() else {
+            return node.text().to_owned();
+        };
+        match function {
+            "Ref" => self.reference(argument.text()),
+            "Sub" => self.substitute(argument.text()),
+            "Join" => {
+                let [separator, parts] = argument.items() else {
+                    panic!("!Join takes a separator and a list")
+                };
+                let parts: Vec<String> = parts.items().iter().map(|p| self.evaluate(p)).collect();
+                parts.join(separator.text())
+            }
+            "If" => {
+                let [condition, then, otherwise] = argument.items() else {
+                    panic!("!If takes a condition and two values")
+                };
+                if self.condition(condition.text()) {
+                    self.evaluate(then)
+                } else {
+                    self.evaluate(otherwise)
+                }
+            }
+            "GetAtt" => format!("<{}>", argument.text()),
+            other => panic!("the test cannot evaluate !{other}"),
+        }
+    }
+
+    /// `!Sub` text: `${Name}` is `!Ref Name`, `${Name.Attribute}` is `!GetAtt`.
+    fn substitute(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("a closed ${...}") + start;
+            let name = &rest[start + 2..end];
+            if name.contains('.') && !name.starts_with("AWS::") {
+                out.push_str(&format!("<{name}>"));
+            } else {
+                out.push_str(&self.reference(name));
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        let node = self.0.at(&["Conditions", name]);
+        match node.intrinsic() {
+            Some(("Equals", argument)) => {
+                let [a, b] = argument.items() else {
+                    panic!("!Equals takes two values")
+                };
+                self.evaluate(a) == self.evaluate(b)
+            }
+            other => panic!("condition {name}: the test cannot evaluate {other:?}"),
+        }
+    }
+
+    /// A function's environment: the global variables, then its own.
+    fn environment<'a>(&'a self, function: &'a Node) -> BTreeMap<&'a str, &'a Node> {
+        let global = self
+            .0
+            .at(&["Globals", "Function", "Environment", "Variables"]);
+        let own = function
+            .at(&["Properties"])
+            .get("Environment")
+            .map(|e| e.at(&["Variables"]));
+        global
+            .entries()
+            .iter()
+            .chain(own.map(Node::entries).unwrap_or_default())
+            .map(|(name, value)| (name.as_str(), value))
+            .collect()
+    }
+}
+
+#[test]
+fn each_function_deploys_exactly_the_routes_its_code_serves() {
+    let template = Template::load();
+    let base_path = template.reference("BasePath");
+    let functions = template.functions();
+    for (feature, routes) in FEATURES {
+        let (name, _, function) = functions
+            .iter()
+            .find(|(_, f, _)| *f == feature)
+            .unwrap_or_else(|| panic!("template.yaml has no function for {feature:?}"));
+        assert_eq!(*name, format!("{feature:?}Function"));
+        let served: BTreeSet<(String, String)> = routes()
+            .table()
+            .iter()
+            .flat_map(|(method, path)| {
+                let canonical = format!("{base_path}{path}");
+                let bare = canonical.trim_end_matches('/').to_owned();
+                [(method.to_string(), canonical), (method.to_string(), bare)]
+            })
+            .collect();
+        let events = function.at(&["Properties", "Events"]).entries();
+        let deployed: BTreeSet<(String, String)> = events
+            .iter()
+            .map(|(event, e)| {
+                assert_eq!(e.at(&["Type"]).text(), "HttpApi", "{name}.{event}");
+                let properties = e.at(&["Properties"]);
+                assert_eq!(properties.at(&["ApiId"]).reference(), Some("Api"));
+                (
+                    properties.at(&["Method"]).text().to_owned(),
+                    template.evaluate(properties.at(&["Path"])),
+                )
+            })
+            .collect();
+        assert_eq!(events.len(), deployed.len(), "{name} repeats a route");
+        assert_eq!(
+            deployed, served,
+            "{name}: template routes against code routes"
+        );
+    }
+    // The template deploys only what the code serves (the social and passkey functions
+    // join it with their crates).
+    for (name, feature, _) in &functions {
+        assert!(
+            FEATURES.iter().any(|(f, _)| f == feature),
+            "{name} deploys {feature:?}, which the code does not serve"
+        );
+    }
+}
+
+#[test]
+fn each_function_is_deployed_only_when_its_feature_is_enabled() {
+    let template = Template::load();
+    for (name, feature, function) in template.functions() {
+        let parameter = format!("Enable{feature:?}");
+        let declared = template.0.at(&["Parameters", &parameter]);
+        assert_eq!(declared.at(&["Default"]).text(), "true", "{parameter}");
+        let allowed: Vec<&str> = declared
+            .at(&["AllowedValues"])
+            .items()
+            .iter()
+            .map(Node::text)
+            .collect();
+        assert_eq!(allowed, ["true", "false"], "{parameter}");
+
+        let condition = function.at(&["Condition"]).text();
+        let Some(("Equals", argument)) = template.0.at(&["Conditions", condition]).intrinsic()
+        else {
+            panic!("{name}: condition {condition} is not an !Equals");
+        };
+        let [flag, on] = argument.items() else {
+            panic!("{condition}: !Equals takes two values")
+        };
+        assert_eq!(flag.reference(), Some(parameter.as_str()), "{condition}");
+        assert_eq!(on.text(), "true", "{condition}");
+
+        // Its log group comes and goes with it.
+        let logs = function
+            .at(&["Properties", "LoggingConfig", "LogGroup"])
+            .reference()
+            .unwrap_or_else(|| panic!("{name}: LogGroup is a !Ref"));
+        let log_group = template.resource(logs);
+        assert_eq!(log_group.at(&["Condition"]).text(), condition, "{logs}");
+        assert!(
+            log_group
+                .at(&["Properties"])
+                .get("RetentionInDays")
+                .is_some()
+        );
+    }
+}
+
+#[test]
+fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
+    let template = Template::load();
+    let names: BTreeSet<String> = Settings::NAMES.iter().map(|n| n.to_string()).collect();
+    let functions = template.functions();
+    for (name, _, function) in &functions {
+        let values: BTreeMap<String, String> = template
+            .environment(function)
+            .into_iter()
+            .filter_map(|(variable, value)| {
+                let setting = variable.strip_prefix("BLOCKAUTH_")?;
+                Some((setting.to_owned(), template.evaluate(value)))
+            })
+            .collect();
+        let passed: BTreeSet<String> = values.keys().cloned().collect();
+        assert_eq!(
+            passed, names,
+            "{name}: BLOCKAUTH_* variables against Settings::NAMES"
+        );
+
+        let deployed = Settings::from_values(&values)
+            .unwrap_or_else(|e| panic!("{name} would not start with the defaults: {e}"));
+        assert_eq!(deployed.table_name, "<Table>");
+        assert_eq!(deployed.signing_key_secret.as_deref(), Some("<SigningKey>"));
+        let features: BTreeSet<Feature> = functions.iter().map(|(_, f, _)| *f).collect();
+        assert_eq!(
+            deployed.features, features,
+            "{name}: FEATURES names the deployed ones"
+        );
+
+        // Every other setting is the code's default.
+        let expected = Settings {
+            table_name: deployed.table_name.clone(),
+            signing_key_secret: deployed.signing_key_secret.clone(),
+            features,
+            email_from: template.reference("EmailFrom"),
+            ..Settings::default()
+        };
+        assert_eq!(format!("{deployed:?}"), format!("{expected:?}"), "{name}");
+    }
+}
+
+#[test]
+fn the_table_is_the_one_the_code_uses() {
+    let template = Template::load();
+    let table_node = template.resource("Table");
+    assert_eq!(table_node.at(&["Type"]).text(), "AWS::DynamoDB::Table");
+    let properties = table_node.at(&["Properties"]);
+    let pairs = |key: &str, a: &str, b: &str| -> Vec<(String, String)> {
+        properties
+            .at(&[key])
+            .items()
+            .iter()
+            .map(|item| {
+                (
+                    item.at(&[a]).text().to_owned(),
+                    item.at(&[b]).text().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (pk, sk) = (table::PARTITION_KEY.to_owned(), table::SORT_KEY.to_owned());
+    assert_eq!(
+        pairs("KeySchema", "AttributeName", "KeyType"),
+        [
+            (pk.clone(), "HASH".to_owned()),
+            (sk.clone(), "RANGE".to_owned())
+        ]
+    );
+    assert_eq!(
+        pairs("AttributeDefinitions", "AttributeName", "AttributeType"),
+        [(pk, "S".to_owned()), (sk, "S".to_owned())]
+    );
+    for index in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
+        assert!(properties.get(index).is_none(), "the code uses no {index}");
+    }
+    let ttl = properties.at(&["TimeToLiveSpecification"]);
+    assert_eq!(ttl.at(&["AttributeName"]).text(), table::TTL_ATTRIBUTE);
+    assert_eq!(ttl.at(&["Enabled"]).text(), "true");
+    assert_eq!(properties.at(&["BillingMode"]).text(), "PAY_PER_REQUEST");
+}
+
+#[test]
+fn the_generated_signing_key_is_one_the_code_accepts() {
+    let template = Template::load();
+    let secret = template.resource("SigningKey");
+    assert_eq!(secret.at(&["Type"]).text(), "AWS::SecretsManager::Secret");
+    let generate = secret.at(&["Properties", "GenerateSecretString"]);
+    assert!(
+        generate.get("SecretStringTemplate").is_none(),
+        "the key is the whole secret string, not a JSON field"
+    );
+    // Spaces would be trimmed away by the code.
+    assert!(
+        generate
+            .get("IncludeSpace")
+            .is_none_or(|n| n.text() == "false")
+    );
+    let length: usize = generate.at(&["PasswordLength"]).text().parse().unwrap();
+    assert!(SigningKey::from_text(&"k".repeat(length)).is_ok());
+}
