@@ -1,6 +1,8 @@
 //! The test harness: a fresh local server per test (in-memory embedded DynamoDB, outbox mail
 //! in a temporary folder, a random key), and a client that speaks to it over HTTP.
 
+pub mod wallet;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -89,10 +89,10 @@ async fn login(
             Err(problem) => return Err(AuthError::field("wallet_address", problem)),
         }
     }
-    rate_limit::check(&ctx, "wallet_login", &message.address.lowercase(), &ip).await?;
-    wallet_challenge::check(&ctx.settings, &message, clock::now())?;
     let signer = wallet::recover_signer(text.as_bytes(), signature.trim())
         .map_err(|e| AuthError::field("signature", e.message()))?;
+    rate_limit::check(&ctx, "wallet_login", &message.address.lowercase(), &ip).await?;
+    wallet_challenge::check(&ctx.settings, &message, clock::now())?;
     if signer != message.address {
         return Err(SIGNATURE_INVALID);
     }

@@ -11,3 +11,4 @@ mod passwordless;
 mod races;
 mod signup;
 mod token;
+mod wallet;
