@@ -2,7 +2,7 @@
 //! enabled feature's routes on one address. The tests start it the same way, in memory.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,12 +26,15 @@ pub const FEATURES: [(Feature, FeatureRoutes); 7] = [
     (Feature::EmailChange, email_change::routes),
 ];
 
-/// Where the embedded DynamoDB keeps its data.
+/// Where the embedded DynamoDB keeps its data, or which DynamoDB to use instead.
 pub enum Storage {
     /// A fresh database in memory (tests).
     Memory,
     /// A SQLite file that survives restarts (the local server).
     File(PathBuf),
+    /// A DynamoDB already listening at this address, e.g. Amazon's DynamoDB Local (the
+    /// fidelity pass of the tests); nothing is embedded.
+    External(SocketAddr),
 }
 
 pub struct Options {
@@ -50,7 +53,8 @@ pub struct Running {
     pub base_url: String,
     pub address: SocketAddr,
     pub dynamodb_address: SocketAddr,
-    pub database: dynoxide::Database,
+    /// The embedded database; None when the DynamoDB is external.
+    pub database: Option<dynoxide::Database>,
     pub context: Arc<Context>,
     stop_api: watch::Sender<bool>,
     stop_dynamodb: watch::Sender<bool>,
@@ -60,6 +64,10 @@ pub struct Running {
 impl Running {
     /// Stops the embedded DynamoDB only, so that requests meet a failing dependency.
     pub fn stop_dynamodb(&self) {
+        assert!(
+            self.database.is_some(),
+            "stop_dynamodb needs the embedded DynamoDB (TestApp::start_embedded)"
+        );
         let _ = self.stop_dynamodb.send(true);
     }
 }
@@ -78,7 +86,7 @@ async fn stopped(mut signal: watch::Receiver<bool>) {
     let _ = signal.wait_for(|stop| *stop).await;
 }
 
-/// A DynamoDB client for the embedded server at `address` (dummy credentials).
+/// A DynamoDB client for a local server at `address` (dummy credentials).
 pub fn dynamodb_client(address: SocketAddr, retry: bool) -> aws_sdk_dynamodb::Client {
     let retry = if retry {
         aws_config::retry::RetryConfig::standard()
@@ -95,28 +103,34 @@ pub fn dynamodb_client(address: SocketAddr, retry: bool) -> aws_sdk_dynamodb::Cl
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
-/// Starts the embedded DynamoDB, creates the table if missing, and serves the API.
-pub async fn start(options: Options) -> Result<Running, String> {
-    let database = match &options.storage {
-        Storage::Memory => dynoxide::Database::memory(),
-        Storage::File(path) => {
+/// A DynamoDB for the server: the embedded database if any, its address, its tasks.
+type Dynamodb = (
+    Option<dynoxide::Database>,
+    SocketAddr,
+    Vec<tokio::task::JoinHandle<()>>,
+);
+
+/// The embedded DynamoDB (in `file`, or in memory) on 127.0.0.1, serving until `stop`
+/// says so, and its TTL sweep.
+async fn embedded(file: Option<&Path>, stop: watch::Receiver<bool>) -> Result<Dynamodb, String> {
+    let database = match file {
+        Some(path) => {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             }
             dynoxide::Database::new(&path.to_string_lossy())
         }
+        None => dynoxide::Database::memory(),
     }
     .map_err(|e| format!("embedded DynamoDB: {e}"))?;
 
-    let (stop_dynamodb, dynamodb_stopped) = watch::channel(false);
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("embedded DynamoDB listener: {e}"))?;
-    let dynamodb_address = listener.local_addr().map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
     let served = database.clone();
     let mut tasks = vec![tokio::spawn(async move {
-        if let Err(e) =
-            dynoxide::server::serve_with_shutdown(listener, served, stopped(dynamodb_stopped)).await
+        if let Err(e) = dynoxide::server::serve_with_shutdown(listener, served, stopped(stop)).await
         {
             tracing::error!(error = %e, "embedded DynamoDB stopped");
         }
@@ -133,6 +147,18 @@ pub async fn start(options: Options) -> Result<Running, String> {
             }
         }
     }));
+    Ok((Some(database), address, tasks))
+}
+
+/// Starts the embedded DynamoDB (unless the storage is external), creates the table if
+/// missing, and serves the API.
+pub async fn start(options: Options) -> Result<Running, String> {
+    let (stop_dynamodb, dynamodb_stopped) = watch::channel(false);
+    let (database, dynamodb_address, mut tasks) = match &options.storage {
+        Storage::External(address) => (None, *address, Vec::new()),
+        Storage::Memory => embedded(None, dynamodb_stopped).await?,
+        Storage::File(path) => embedded(Some(path), dynamodb_stopped).await?,
+    };
 
     let client = dynamodb_client(dynamodb_address, options.retry);
     table::create_if_missing(&client, &options.settings.table_name).await?;

@@ -1,10 +1,14 @@
 //! The test harness: a fresh local server per test (in-memory embedded DynamoDB, outbox mail
 //! in a temporary folder, a random key), and a client that speaks to it over HTTP.
+//!
+//! When `DYNAMODB_LOCAL` names an address (`infra/test` starts Amazon's DynamoDB Local
+//! there), servers use that DynamoDB instead, each with a table of its own.
 
 pub mod wallet;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use blockauth::Settings;
 use blockauth::mailer::{Mailer, Outbox};
@@ -45,26 +49,47 @@ impl TestApp {
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings::default();
         adjust(&mut settings);
-        let outbox = tempfile::tempdir().expect("temporary outbox");
-        let mailer = Mailer::Outbox(Outbox {
-            dir: outbox.path().to_owned(),
-            from: settings.email_from.clone(),
-            announce: false,
-        });
+        let (settings, mailer, outbox) = outbox_mailer(settings);
         Self::start_with_mailer(settings, mailer, outbox).await
+    }
+
+    /// A server on the embedded DynamoDB even in the DynamoDB Local pass, for tests that
+    /// stop it or sweep its expired items.
+    pub async fn start_embedded() -> Self {
+        let (settings, mailer, outbox) = outbox_mailer(Settings::default());
+        Self::start_on(settings, mailer, outbox, Storage::Memory).await
     }
 
     /// A server with the given settings and mailer (e.g. SES against moto).
     pub async fn start_with_mailer(
+        mut settings: Settings,
+        mailer: Mailer,
+        outbox: tempfile::TempDir,
+    ) -> Self {
+        let storage = match dynamodb_local() {
+            Some(address) => {
+                // DynamoDB Local is shared by every test: each gets its own table.
+                static TABLES: AtomicU32 = AtomicU32::new(0);
+                let n = TABLES.fetch_add(1, Ordering::Relaxed);
+                settings.table_name = format!("{}-{}-{n}", settings.table_name, std::process::id());
+                Storage::External(address)
+            }
+            None => Storage::Memory,
+        };
+        Self::start_on(settings, mailer, outbox, storage).await
+    }
+
+    async fn start_on(
         settings: Settings,
         mailer: Mailer,
         outbox: tempfile::TempDir,
+        storage: Storage,
     ) -> Self {
         let key = SigningKey::from_text(&SigningKey::generate_text().expect("key")).expect("key");
         let server = blockauth_local::start(Options {
             settings,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            storage: Storage::Memory,
+            storage,
             mailer,
             key,
             retry: false,
@@ -166,6 +191,17 @@ impl TestApp {
     }
 }
 
+/// Mail to a fresh temporary outbox.
+fn outbox_mailer(settings: Settings) -> (Settings, Mailer, tempfile::TempDir) {
+    let outbox = tempfile::tempdir().expect("temporary outbox");
+    let mailer = Mailer::Outbox(Outbox {
+        dir: outbox.path().to_owned(),
+        from: settings.email_from.clone(),
+        announce: false,
+    });
+    (settings, mailer, outbox)
+}
+
 /// The access token of a sign-in answer.
 pub fn access(reply: &Reply) -> String {
     reply.body["access"]
@@ -232,4 +268,14 @@ pub fn moto_url() -> Option<String> {
             None
         }
     }
+}
+
+/// The address of the DynamoDB Local that `infra/test` started, if this is its pass.
+pub fn dynamodb_local() -> Option<SocketAddr> {
+    let address = std::env::var("DYNAMODB_LOCAL").ok()?;
+    Some(
+        address
+            .parse()
+            .unwrap_or_else(|_| panic!("DYNAMODB_LOCAL={address:?}: expected 127.0.0.1:PORT")),
+    )
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 #[tokio::test]
 async fn dynamodb_down_gets_503_and_sends_nothing() {
-    let app = TestApp::start().await;
+    let app = TestApp::start_embedded().await;
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     app.server.stop_dynamodb();
     // Let the embedded server close its listener.
