@@ -12,3 +12,4 @@ mod races;
 mod signup;
 mod token;
 mod wallet;
+mod wallet_email;
