@@ -1,0 +1,285 @@
+//! The DynamoDB calls each route makes per request, counted from the AWS SDK's own
+//! operation spans (`DynamoDB.<Operation>`). Calls cost latency and money on every request,
+//! so a change that adds one must say so here. Its own test binary: it installs a global
+//! tracing subscriber, which would see every other test's calls too.
+
+use std::sync::{Arc, Mutex};
+
+use blockauth_tests::wallet::TestWallet;
+use blockauth_tests::{PASSWORD, TestApp, access};
+use serde_json::{Value, json};
+use tracing::span::{Attributes, Id};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+#[derive(Clone, Default)]
+struct Calls(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> Layer<S> for Calls {
+    fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+        if let Some(operation) = attrs.metadata().name().strip_prefix("DynamoDB.") {
+            self.0
+                .lock()
+                .expect("not poisoned")
+                .push(operation.to_owned());
+        }
+    }
+}
+
+impl Calls {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
+    }
+}
+
+struct Route<'a> {
+    app: &'a TestApp,
+    calls: &'a Calls,
+    table: Vec<(String, Vec<String>)>,
+}
+
+impl Route<'_> {
+    /// Sends one request, expects `status`, and records the calls it made.
+    async fn measure(
+        &mut self,
+        what: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+        status: u16,
+    ) -> Value {
+        self.calls.take();
+        let mut request = self.app.http.post(self.app.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let reply = self.app.send(request).await;
+        assert_eq!(reply.status, status, "{what}: {:?}", reply.body);
+        self.table.push((what.to_owned(), self.calls.take()));
+        reply.body
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_calls_per_request() {
+    let calls = Calls::default();
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(calls.clone()))
+        .expect("the only subscriber of this binary");
+    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let mut r = Route {
+        app: &app,
+        calls: &calls,
+        table: Vec::new(),
+    };
+    let ada = json!({"email": "ada@example.com", "password": PASSWORD});
+
+    r.measure("signup/ (new)", "signup/", None, ada.clone(), 200)
+        .await;
+    r.measure(
+        "signup/otp/resend/",
+        "signup/otp/resend/",
+        None,
+        json!({"email": "ada@example.com"}),
+        200,
+    )
+    .await;
+    let code = app.code_for("ada@example.com");
+    r.measure(
+        "signup/confirm/",
+        "signup/confirm/",
+        None,
+        json!({"email": "ada@example.com", "otp": code}),
+        200,
+    )
+    .await;
+    r.measure(
+        "signup/ (existing account)",
+        "signup/",
+        None,
+        ada.clone(),
+        200,
+    )
+    .await;
+    let logged_in = r
+        .measure("login/basic/", "login/basic/", None, ada.clone(), 200)
+        .await;
+    r.measure(
+        "login/basic/ (wrong password)",
+        "login/basic/",
+        None,
+        json!({"email": "ada@example.com", "password": "Wrong-Horse-9-Battery"}),
+        401,
+    )
+    .await;
+    let old = logged_in["refresh"].clone();
+    let rotated = r
+        .measure(
+            "token/refresh/",
+            "token/refresh/",
+            None,
+            json!({"refresh": old}),
+            200,
+        )
+        .await;
+    r.measure(
+        "token/refresh/ (reused token)",
+        "token/refresh/",
+        None,
+        json!({"refresh": old}),
+        401,
+    )
+    .await;
+    r.measure(
+        "token/revoke/",
+        "token/revoke/",
+        None,
+        json!({"refresh": rotated["refresh"]}),
+        204,
+    )
+    .await;
+
+    r.measure(
+        "login/passwordless/",
+        "login/passwordless/",
+        None,
+        json!({"email": "ada@example.com"}),
+        200,
+    )
+    .await;
+    let code = app.code_for("ada@example.com");
+    r.measure(
+        "login/passwordless/confirm/",
+        "login/passwordless/confirm/",
+        None,
+        json!({"email": "ada@example.com", "otp": code}),
+        200,
+    )
+    .await;
+    r.measure(
+        "password/reset/",
+        "password/reset/",
+        None,
+        json!({"email": "ada@example.com"}),
+        200,
+    )
+    .await;
+    let code = app.code_for("ada@example.com");
+    r.measure(
+        "password/reset/confirm/",
+        "password/reset/confirm/",
+        None,
+        json!({"email": "ada@example.com", "otp": code, "new_password": "Another-Horse-8-Battery"}),
+        200,
+    )
+    .await;
+    let session = app
+        .post(
+            "login/basic/",
+            json!({"email": "ada@example.com", "password": "Another-Horse-8-Battery"}),
+        )
+        .await;
+    let token = access(&session);
+    r.measure(
+        "password/change/ (protected)",
+        "password/change/",
+        Some(&token),
+        json!({"old_password": "Another-Horse-8-Battery", "new_password": PASSWORD}),
+        200,
+    )
+    .await;
+    let session = app.post("login/basic/", ada.clone()).await;
+    let token = access(&session);
+    r.measure(
+        "email/change/ (protected)",
+        "email/change/",
+        Some(&token),
+        json!({"new_email": "ada@new.example"}),
+        200,
+    )
+    .await;
+    let code = app.code_for("ada@new.example");
+    r.measure(
+        "email/change/confirm/",
+        "email/change/confirm/",
+        None,
+        json!({"email": "ada@new.example", "otp": code}),
+        200,
+    )
+    .await;
+
+    let wallet = TestWallet::number(1);
+    let challenge = r
+        .measure(
+            "login/wallet/challenge/",
+            "login/wallet/challenge/",
+            None,
+            json!({"address": wallet.address}),
+            200,
+        )
+        .await;
+    let message = challenge["message"].as_str().expect("a message").to_owned();
+    let new_wallet = r
+        .measure(
+            "login/wallet/ (new address)",
+            "login/wallet/",
+            None,
+            json!({"message": message, "signature": wallet.sign(&message)}),
+            200,
+        )
+        .await;
+    let token = new_wallet["access"].as_str().expect("a token").to_owned();
+    r.measure(
+        "wallet/email/add/ (protected)",
+        "wallet/email/add/",
+        Some(&token),
+        json!({"email": "w@example.com"}),
+        200,
+    )
+    .await;
+    let code = app.code_for("w@example.com");
+    r.measure(
+        "wallet/email/add/confirm/ (protected)",
+        "wallet/email/add/confirm/",
+        Some(&token),
+        json!({"email": "w@example.com", "otp": code}),
+        200,
+    )
+    .await;
+
+    println!("| request | DynamoDB calls |\n|---|---|");
+    for (what, operations) in &r.table {
+        println!(
+            "| `{what}` | {}: {} |",
+            operations.len(),
+            operations.join(", ")
+        );
+    }
+    let counts: Vec<(&str, usize)> = r.table.iter().map(|(w, o)| (w.as_str(), o.len())).collect();
+    assert_eq!(
+        counts, EXPECTED,
+        "update EXPECTED (and the README) when a route's calls change"
+    );
+}
+
+/// Calls per request, for the table printed above.
+const EXPECTED: [(&str, usize); 20] = [
+    ("signup/ (new)", 4),
+    ("signup/otp/resend/", 4),
+    ("signup/confirm/", 4),
+    ("signup/ (existing account)", 3),
+    ("login/basic/", 6),
+    ("login/basic/ (wrong password)", 4),
+    ("token/refresh/", 3),
+    ("token/refresh/ (reused token)", 4),
+    ("token/revoke/", 2),
+    ("login/passwordless/", 3),
+    ("login/passwordless/confirm/", 5),
+    ("password/reset/", 4),
+    ("password/reset/confirm/", 5),
+    ("password/change/ (protected)", 4),
+    ("email/change/ (protected)", 6),
+    ("email/change/confirm/", 4),
+    ("login/wallet/challenge/", 2),
+    ("login/wallet/ (new address)", 4),
+    ("wallet/email/add/ (protected)", 6),
+    ("wallet/email/add/confirm/ (protected)", 5),
+];
