@@ -364,6 +364,12 @@ fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
     let names: BTreeSet<String> = Settings::NAMES.iter().map(|n| n.to_string()).collect();
     let functions = template.functions();
     for (name, _, function) in &functions {
+        // Anything else is only for `sam local`, and absent when deployed.
+        for (variable, value) in template.environment(function) {
+            if !variable.starts_with("BLOCKAUTH_") {
+                assert_eq!(template.evaluate(value), "<NoValue>", "{name}: {variable}");
+            }
+        }
         let values: BTreeMap<String, String> = template
             .environment(function)
             .into_iter()
@@ -396,7 +402,12 @@ fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
             email_from: template.reference("EmailFrom"),
             ..Settings::default()
         };
-        assert_eq!(format!("{deployed:?}"), format!("{expected:?}"), "{name}");
+        let (deployed, expected) = (format!("{deployed:#?}"), format!("{expected:#?}"));
+        let first_difference = deployed.lines().zip(expected.lines()).find(|(d, e)| d != e);
+        assert!(
+            deployed == expected,
+            "{name}: deployed with the defaults, (template, code): {first_difference:?}"
+        );
     }
 }
 
