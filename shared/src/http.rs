@@ -325,10 +325,7 @@ impl FromRequestParts<Arc<Context>> for Caller {
             .filter(|t| !t.is_empty())
             .ok_or(missing)?;
         let claims = ctx.tokens.verify(token, crate::token::TokenType::Access)?;
-        let user = crate::user::get(ctx, &claims.user_id)
-            .await?
-            .ok_or(AuthError::INVALID_TOKEN)?;
-        crate::refresh_family::verify_alive(ctx, &claims, &user).await?;
+        let user = crate::refresh_family::session_user(ctx, &claims).await?;
         Ok(Caller { claims, user })
     }
 }

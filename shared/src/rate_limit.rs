@@ -8,6 +8,10 @@
 //! Item: `pk = RATE#<subject>#<identifier>#<ip>#<window start>`, `sk = RATE`, with `hits`
 //! and `expires_at` (the end of the window).
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
@@ -34,13 +38,14 @@ impl RateLimit {
     }
 
     /// Counts one request; 429 with the seconds until the window ends when over the limit.
+    /// Returns the counter's key.
     pub async fn hit(
         self,
         ctx: &Context,
         subject: &str,
         identifier: &str,
         ip: &str,
-    ) -> Result<(), AuthError> {
+    ) -> Result<String, AuthError> {
         let (pk, now, end) = self.window_of(subject, identifier, ip);
         let counted = ctx
             .store
@@ -56,42 +61,12 @@ impl RateLimit {
             .send()
             .await;
         match counted {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(pk),
             Err(e) if store::is_condition_failed(&e) => Err(AuthError::Throttled {
                 retry_after: (end - now).max(1) as u64,
             }),
             Err(e) => Err(store::unavailable(&e)),
         }
-    }
-
-    /// Gives back one hit of the current window (a reserved attempt that turned out fine).
-    pub async fn refund(
-        self,
-        ctx: &Context,
-        subject: &str,
-        identifier: &str,
-        ip: &str,
-    ) -> Result<(), AuthError> {
-        let (pk, _, _) = self.window_of(subject, identifier, ip);
-        ctx.store
-            .client()
-            .update_item()
-            .table_name(ctx.store.table())
-            .set_key(Some(store::key(&pk, "RATE")))
-            .update_expression("ADD hits :minus_one")
-            .condition_expression("hits > :zero")
-            .expression_attribute_values(":minus_one", n(-1))
-            .expression_attribute_values(":zero", n(0))
-            .send()
-            .await
-            .map(|_| ())
-            .or_else(|e| {
-                if store::is_condition_failed(&e) {
-                    Ok(())
-                } else {
-                    Err(store::unavailable(&e))
-                }
-            })
     }
 }
 
@@ -108,6 +83,7 @@ pub async fn check(
     }
     .hit(ctx, subject, identifier, ip)
     .await
+    .map(drop)
 }
 
 /// Counts one message to `identifier` against its send budget.
@@ -118,36 +94,45 @@ pub async fn spend_send_budget(ctx: &Context, identifier: &Identifier) -> Result
     }
     .hit(ctx, "send", &identifier.key(), ANY_IP)
     .await
+    .map(drop)
 }
 
 /// The cap on failed password logins of one identifier, from any IP. An attempt is
 /// reserved before the password is checked (so parallel guesses cannot pass the cap) and
-/// given back when the password was right.
-pub struct LoginAttempt<'a> {
-    ctx: &'a Context,
-    identifier: String,
+/// given back, inside the sign-in transaction, when the password was right.
+pub struct LoginAttempt {
+    /// The counter the attempt was reserved on.
+    counter: String,
 }
 
-impl<'a> LoginAttempt<'a> {
-    fn limit(ctx: &Context) -> RateLimit {
-        RateLimit {
+impl LoginAttempt {
+    pub async fn reserve(ctx: &Context, identifier: &Identifier) -> Result<Self, AuthError> {
+        let counter = RateLimit {
             limit: ctx.settings.login_failure_limit,
             window: ctx.settings.login_failure_window,
         }
+        .hit(ctx, "login_failure", &identifier.key(), ANY_IP)
+        .await?;
+        Ok(LoginAttempt { counter })
     }
 
-    pub async fn reserve(ctx: &'a Context, identifier: &Identifier) -> Result<Self, AuthError> {
-        let identifier = identifier.key();
-        Self::limit(ctx)
-            .hit(ctx, "login_failure", &identifier, ANY_IP)
-            .await?;
-        Ok(LoginAttempt { ctx, identifier })
-    }
-
-    /// The password was right: this attempt does not count as a failure.
-    pub async fn succeeded(self) -> Result<(), AuthError> {
-        Self::limit(self.ctx)
-            .refund(self.ctx, "login_failure", &self.identifier, ANY_IP)
-            .await
+    /// The password was right: the write that gives the attempt back, for the transaction
+    /// that signs in. Unconditional, so it can never fail that transaction; the TTL is kept
+    /// (or set, should the counter have expired meanwhile).
+    pub fn succeeded(self, ctx: &Context) -> TransactWriteItem {
+        ctx.store.update_if(
+            &self.counter,
+            "RATE",
+            "ADD hits :minus_one SET expires_at = if_not_exists(expires_at, :end)",
+            None,
+            HashMap::new(),
+            HashMap::from([
+                (":minus_one".to_owned(), n(-1)),
+                (
+                    ":end".to_owned(),
+                    n(clock::now() + ctx.settings.login_failure_window as i64),
+                ),
+            ]),
+        )
     }
 }

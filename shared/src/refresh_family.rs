@@ -78,17 +78,23 @@ pub async fn sign_in(
     Ok(SignIn { tokens, user })
 }
 
-/// Checks that the session of verified `claims` is alive for `user`: not logged out, not
-/// ended by a password change or reset.
-pub async fn verify_alive(ctx: &Context, claims: &Claims, user: &User) -> Result<(), AuthError> {
-    let family = ctx
+/// The user of the session of verified `claims`, if that session is alive: not logged out,
+/// not ended by a password change or reset. The user and its family are read in one call.
+pub async fn session_user(ctx: &Context, claims: &Claims) -> Result<User, AuthError> {
+    let pk = user::partition(&claims.user_id);
+    let family_key = family_sort_key(&claims.sid);
+    let items = ctx
         .store
-        .get(&user::partition(&user.id), &family_sort_key(&claims.sid))
+        .get_many(&[(&pk, user::SORT_KEY), (&pk, &family_key)])
         .await?;
-    match family {
-        Some(item) if store::number(&item, "epoch") == Some(user.session_epoch) => Ok(()),
-        _ => Err(AuthError::INVALID_TOKEN),
+    let (Some(Some(user)), Some(Some(family))) = (items.first(), items.get(1)) else {
+        return Err(AuthError::INVALID_TOKEN);
+    };
+    let user = User::from_item(user).ok_or(AuthError::INVALID_TOKEN)?;
+    if store::number(family, "epoch") != Some(user.session_epoch) {
+        return Err(AuthError::INVALID_TOKEN);
     }
+    Ok(user)
 }
 
 /// Exchanges a verified refresh token for a new pair in the same family, retiring the old

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
 
 use crate::clock;
 use crate::error::AuthError;
@@ -101,7 +101,8 @@ impl From<TransactError> for AuthError {
     }
 }
 
-/// Conflicting transactions are retried this many times before the request gets 503.
+/// Conflicting transactions (and unread batch keys) are tried this many times before the
+/// request gets 503.
 const TRANSACTION_TRIES: u32 = 4;
 
 impl Store {
@@ -132,6 +133,58 @@ impl Store {
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(out.item.filter(|item| !is_expired(item)))
+    }
+
+    /// The items at `keys`, strongly consistent, in one BatchGetItem (at most 100 keys),
+    /// in the order asked; None where absent or expired.
+    pub async fn get_many(&self, keys: &[(&str, &str)]) -> Result<Vec<Option<Item>>, AuthError> {
+        let mut wanted: Vec<Item> = keys.iter().map(|(pk, sk)| key(pk, sk)).collect();
+        let mut found: Vec<Item> = Vec::new();
+        for attempt in 1..=TRANSACTION_TRIES {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(wanted))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| AuthError::unavailable("dynamodb request", &e))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| unavailable(&e))?;
+            found.extend(
+                out.responses
+                    .and_then(|mut tables| tables.remove(&self.table))
+                    .unwrap_or_default(),
+            );
+            // DynamoDB may leave keys unread under load; ask again for those.
+            wanted = out
+                .unprocessed_keys
+                .and_then(|mut tables| tables.remove(&self.table))
+                .map(|left| left.keys)
+                .unwrap_or_default();
+            if wanted.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+        }
+        if !wanted.is_empty() {
+            return Err(AuthError::unavailable("dynamodb", &"keys left unprocessed"));
+        }
+        Ok(keys
+            .iter()
+            .map(|(pk, sk)| {
+                found
+                    .iter()
+                    .find(|item| {
+                        text(item, table::PARTITION_KEY).as_deref() == Some(*pk)
+                            && text(item, table::SORT_KEY).as_deref() == Some(*sk)
+                    })
+                    .filter(|item| !is_expired(item))
+                    .cloned()
+            })
+            .collect())
     }
 
     /// Writes an item, replacing any item at its key.

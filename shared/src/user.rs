@@ -136,7 +136,7 @@ impl User {
         item
     }
 
-    fn from_item(item: &Item) -> Option<Self> {
+    pub(crate) fn from_item(item: &Item) -> Option<Self> {
         Some(User {
             id: store::text(item, "id")?,
             email: store::text(item, "email"),

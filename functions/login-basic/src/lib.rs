@@ -37,7 +37,6 @@ async fn login(
     let Some(user) = user.filter(|_| matches) else {
         return Err(AuthError::INVALID_CREDENTIALS);
     };
-    attempt.succeeded().await?;
     if !user.is_verified {
         return Err(AuthError::Forbidden {
             code: "account_not_verified",
@@ -47,7 +46,7 @@ async fn login(
     match refresh_family::sign_in(
         &ctx,
         user,
-        Vec::new(),
+        vec![attempt.succeeded(&ctx)],
         Account::Existing(UserChange::default()),
     )
     .await

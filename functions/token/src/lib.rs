@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::refresh_family::SignIn;
 use blockauth::token::TokenType;
-use blockauth::{AuthError, Context, rate_limit, refresh_family, user};
+use blockauth::{AuthError, Context, rate_limit, refresh_family};
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -32,10 +32,7 @@ async fn refresh(
         let signed_in = refresh_family::rotate(&ctx, &claims).await?;
         return Ok(http::ok(signed_in.body()));
     }
-    let user = user::get(&ctx, &claims.user_id)
-        .await?
-        .ok_or(AuthError::INVALID_TOKEN)?;
-    refresh_family::verify_alive(&ctx, &claims, &user).await?;
+    let user = refresh_family::session_user(&ctx, &claims).await?;
     // Without rotation the refresh token stays the same; only the access token is new.
     let mut tokens = ctx.tokens.issue(&claims.user_id, &claims.sid)?;
     tokens.refresh = token;
