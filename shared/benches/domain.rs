@@ -8,8 +8,9 @@ use std::hint::black_box;
 use blockauth::identifier::Identifier;
 use blockauth::one_time_code::{self, Purpose};
 use blockauth::signing_key::SigningKey;
+use blockauth::siwe::SiweMessage;
 use blockauth::token::{TokenType, Tokens};
-use blockauth::{Settings, messages, password};
+use blockauth::{Settings, messages, password, wallet};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn settings(c: &mut Criterion) {
@@ -60,6 +61,32 @@ fn codes_and_messages(c: &mut Criterion) {
     });
 }
 
+fn wallets(c: &mut Criterion) {
+    let text = "localhost:3000 wants you to sign in with your Ethereum account:
+0x337C1a59Da3c795D91344DacAaA362Ef73019cAC
+
+Sign in to BlockAuth.
+
+URI: http://localhost:3000
+Version: 1
+Chain ID: 1
+Nonce: Fixture0Nonce123
+Issued At: 2026-11-24T10:00:00Z";
+    c.bench_function("siwe: parse message", |b| {
+        b.iter(|| SiweMessage::parse(black_box(text)))
+    });
+    // Signed by eth-account (tests/wallet/vectors.json, "siwe, statement" of wallet 1).
+    let signature = "0x8493aed4cc964cc25fe52a2cb734a623fd2d32b5d391193c589585e717692f81206d56e0123cee242de63c099a6d721a984f7e771491e64af9865cd018a76d7d1b";
+    let signer = wallet::recover_signer(text.as_bytes(), signature).expect("a valid signature");
+    assert_eq!(
+        signer.checksummed(),
+        "0x337C1a59Da3c795D91344DacAaA362Ef73019cAC"
+    );
+    c.bench_function("wallet: recover EIP-191 signer", |b| {
+        b.iter(|| wallet::recover_signer(black_box(text.as_bytes()), black_box(signature)))
+    });
+}
+
 fn passwords(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let mut group = c.benchmark_group("password");
@@ -81,5 +108,12 @@ fn passwords(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, settings, tokens, codes_and_messages, passwords);
+criterion_group!(
+    benches,
+    settings,
+    tokens,
+    codes_and_messages,
+    wallets,
+    passwords
+);
 criterion_main!(benches);
