@@ -1,6 +1,9 @@
 //! `template.yaml` against the code: each function deploys exactly the routes its crate
 //! serves, behind its feature's parameter; every setting reaches every function, and the
-//! parameters' defaults give the code's defaults; the table is the one the code uses.
+//! parameters' defaults give the code's defaults; the table is the one the code uses; each
+//! function's policy allows exactly what its code calls (`permissions`).
+
+mod permissions;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,0 +1,459 @@
+//! Each function's policy in `template.yaml` allows exactly what its code calls. Every
+//! function runs as its own server, on one shared embedded DynamoDB reached through a proxy
+//! of its own that records the IAM action of each call (a transaction's items count as
+//! their own actions, as IAM checks them); a walk through every flow then compares what
+//! each function did with what its policy allows, and which messages it sent with its SES
+//! and SNS permissions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use blockauth::mailer::{Mailer, Outbox};
+use blockauth::signing_key::SigningKey;
+use blockauth::{Feature, Settings};
+use blockauth_local::{FEATURES, Options, Running, Storage};
+use blockauth_tests::wallet::TestWallet;
+use blockauth_tests::{PASSWORD, code_in};
+use serde_json::{Value, json};
+
+use super::{Node, Template};
+
+type Actions = Arc<Mutex<BTreeSet<String>>>;
+
+/// A proxy to the DynamoDB at `backend` that records the IAM action of every call.
+async fn recording_proxy(backend: SocketAddr) -> (SocketAddr, Actions) {
+    let actions = Actions::default();
+    let recorded = actions.clone();
+    let http = reqwest::Client::new();
+    let forward = move |headers: HeaderMap, body: Bytes| {
+        let (http, recorded) = (http.clone(), recorded.clone());
+        async move {
+            let target = headers
+                .get("x-amz-target")
+                .and_then(|t| t.to_str().ok())
+                .and_then(|t| t.rsplit('.').next())
+                .unwrap_or_default()
+                .to_owned();
+            recorded.lock().unwrap().extend(iam_actions(&target, &body));
+            let mut request = http.post(format!("http://{backend}/")).body(body);
+            for (name, value) in &headers {
+                if name != "host" && name != "content-length" {
+                    request = request.header(name, value);
+                }
+            }
+            let response = request.send().await.expect("the embedded DynamoDB answers");
+            let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+            let mut answer = HeaderMap::new();
+            for (name, value) in response.headers() {
+                if !matches!(
+                    name.as_str(),
+                    "content-length" | "transfer-encoding" | "connection"
+                ) {
+                    answer.insert(name.clone(), value.clone());
+                }
+            }
+            let body = response.bytes().await.expect("a body");
+            (status, answer, body)
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(forward);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, actions)
+}
+
+/// The IAM actions a DynamoDB call needs: its operation's, or its transaction items'.
+fn iam_actions(operation: &str, body: &[u8]) -> Vec<String> {
+    if operation != "TransactWriteItems" {
+        return vec![operation.to_owned()];
+    }
+    let request: Value = serde_json::from_slice(body).expect("a JSON request");
+    let items = request["TransactItems"].as_array().expect("TransactItems");
+    items
+        .iter()
+        .flat_map(|item| item.as_object().expect("an item").keys())
+        .map(|kind| match kind.as_str() {
+            "ConditionCheck" => "ConditionCheckItem".to_owned(),
+            other => format!("{other}Item"),
+        })
+        .collect()
+}
+
+struct Function {
+    feature: Feature,
+    server: Running,
+    proxy: SocketAddr,
+    actions: Actions,
+    outbox: tempfile::TempDir,
+}
+
+/// Every function the code serves, each on its own server, all on one table.
+struct Deployment {
+    database: Running,
+    functions: Vec<Function>,
+    key: SigningKey,
+    http: reqwest::Client,
+}
+
+/// The walk's settings: limits out of the way, as it sends several requests per identifier.
+fn settings() -> Settings {
+    Settings {
+        request_limit: 1000,
+        send_limit: 1000,
+        ..Settings::default()
+    }
+}
+
+fn outbox(dir: &tempfile::TempDir) -> Mailer {
+    Mailer::Outbox(Outbox {
+        dir: dir.path().to_owned(),
+        from: Settings::default().email_from,
+        announce: false,
+    })
+}
+
+impl Deployment {
+    async fn start() -> Deployment {
+        let key = SigningKey::from_text(&SigningKey::generate_text().unwrap()).unwrap();
+        let unused = tempfile::tempdir().unwrap();
+        let database = blockauth_local::start(Options {
+            settings: settings(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            storage: Storage::Memory,
+            mailer: outbox(&unused),
+            key: key.clone(),
+            retry: false,
+        })
+        .await
+        .unwrap();
+        let mut deployment = Deployment {
+            database,
+            functions: Vec::new(),
+            key,
+            http: reqwest::Client::new(),
+        };
+        for (feature, _) in FEATURES {
+            let (proxy, actions) = recording_proxy(deployment.database.dynamodb_address).await;
+            let outbox = tempfile::tempdir().unwrap();
+            let server = deployment.serve(feature, proxy, &outbox, settings()).await;
+            // Start-up checked the table; the function's own calls start now.
+            actions.lock().unwrap().clear();
+            deployment.functions.push(Function {
+                feature,
+                server,
+                proxy,
+                actions,
+                outbox,
+            });
+        }
+        deployment
+    }
+
+    /// A server of `feature` alone, with `settings`, its calls through `proxy`.
+    async fn serve(
+        &self,
+        feature: Feature,
+        proxy: SocketAddr,
+        outbox_dir: &tempfile::TempDir,
+        settings: Settings,
+    ) -> Running {
+        blockauth_local::start(Options {
+            settings: Settings {
+                features: BTreeSet::from([feature]),
+                ..settings
+            },
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            storage: Storage::External(proxy),
+            mailer: outbox(outbox_dir),
+            key: self.key.clone(),
+            retry: false,
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Another server of `feature`, with other settings, recorded as that function.
+    async fn variant(&self, feature: Feature, settings: Settings) -> Running {
+        let function = self.function(feature);
+        let before = function.actions.lock().unwrap().clone();
+        let server = self
+            .serve(feature, function.proxy, &function.outbox, settings)
+            .await;
+        // Only what requests make counts, not the start-up's look at the table.
+        *function.actions.lock().unwrap() = before;
+        server
+    }
+
+    fn function(&self, feature: Feature) -> &Function {
+        self.functions
+            .iter()
+            .find(|f| f.feature == feature)
+            .unwrap()
+    }
+
+    /// POSTs to `path` on the function that serves it; expects `status`.
+    async fn post(&self, path: &str, token: Option<&str>, body: Value, status: u16) -> Value {
+        let canonical = format!("/{path}");
+        let (feature, _) = FEATURES
+            .iter()
+            .find(|(_, routes)| routes().table().iter().any(|(_, p)| *p == canonical))
+            .unwrap_or_else(|| panic!("no function serves {path}"));
+        let server = &self.function(*feature).server;
+        self.post_to(server, path, token, body, status).await
+    }
+
+    async fn post_to(
+        &self,
+        server: &Running,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+        status: u16,
+    ) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}/{path}", server.base_url))
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, status, "{path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Every message any function wrote, oldest first: (file name, function, content).
+    fn messages(&self) -> Vec<(String, Feature, String)> {
+        let mut all: Vec<_> = self
+            .functions
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_dir(f.outbox.path()).unwrap().map(|entry| {
+                    let path = entry.unwrap().path();
+                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                    (name, f.feature, std::fs::read_to_string(&path).unwrap())
+                })
+            })
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// The code in the newest message to `to`.
+    fn code_for(&self, to: &str) -> String {
+        self.messages()
+            .iter()
+            .rev()
+            .find(|(_, _, m)| m.lines().any(|l| l.trim_end() == format!("To: {to}")))
+            .and_then(|(_, _, m)| code_in(m).or_else(|| sms_code(m)))
+            .unwrap_or_else(|| panic!("no code sent to {to}"))
+    }
+
+    /// Signs up `identifier` (`email` or `phone`) and returns the confirm answer.
+    async fn sign_up(&self, field: &str, identifier: &str) -> Value {
+        let id = json!({ field: identifier });
+        let mut body = id.clone();
+        body["password"] = json!(PASSWORD);
+        self.post("signup/", None, body, 200).await;
+        self.post("signup/otp/resend/", None, id.clone(), 200).await;
+        let mut wrong = id.clone();
+        wrong["otp"] = json!("000000");
+        self.post("signup/confirm/", None, wrong, 400).await;
+        let mut right = id;
+        right["otp"] = json!(self.code_for(identifier));
+        self.post("signup/confirm/", None, right, 200).await
+    }
+}
+
+/// An SMS starts with its code: "123456 is your ... code".
+fn sms_code(message: &str) -> Option<String> {
+    let text = message.split("\n\n").nth(1)?;
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    (!digits.is_empty()).then_some(digits)
+}
+
+fn token<'a>(reply: &'a Value, kind: &str) -> &'a str {
+    reply[kind].as_str().expect("a token")
+}
+
+/// Every flow once, including the paths that write differently: wrong codes, refresh
+/// token reuse, accounts created on first login, SMS where the code sends SMS.
+async fn walk(deployment: &Deployment) {
+    let d = deployment;
+    let (ada, phone) = ("ada@example.com", "+14155550101");
+    let by_mail = d.sign_up("email", ada).await;
+    let by_phone = d.sign_up("phone", phone).await;
+
+    let login = json!({"email": ada, "password": PASSWORD});
+    d.post(
+        "login/basic/",
+        None,
+        json!({"email": ada, "password": "wrong"}),
+        401,
+    )
+    .await;
+    let session = d.post("login/basic/", None, login.clone(), 200).await;
+    let old = json!({ "refresh": token(&session, "refresh") });
+    d.post("token/refresh/", None, old.clone(), 200).await;
+    d.post("token/refresh/", None, old, 401).await;
+    let revoke = json!({ "refresh": token(&by_mail, "refresh") });
+    d.post("token/revoke/", None, revoke, 204).await;
+    // ROTATE_REFRESH_TOKENS=false refreshes differently.
+    let without_rotation = Settings {
+        rotate_refresh_tokens: false,
+        ..settings()
+    };
+    let kept = d.variant(Feature::TokenRefresh, without_rotation).await;
+    let refresh = json!({ "refresh": token(&by_phone, "refresh") });
+    d.post_to(&kept, "token/refresh/", None, refresh, 200).await;
+
+    for (field, identifier) in [("email", "grace@example.com"), ("phone", "+14155550102")] {
+        d.post(
+            "login/passwordless/",
+            None,
+            json!({ field: identifier }),
+            200,
+        )
+        .await;
+        let code = d.code_for(identifier);
+        let confirm = json!({ field: identifier, "otp": code });
+        d.post("login/passwordless/confirm/", None, confirm, 200)
+            .await;
+    }
+
+    let new_password = "Another-Horse-7-Battery";
+    d.post("password/reset/", None, json!({"phone": phone}), 200)
+        .await;
+    d.post("password/reset/", None, json!({"email": ada}), 200)
+        .await;
+    let reset = json!({"email": ada, "otp": d.code_for(ada), "new_password": new_password});
+    d.post("password/reset/confirm/", None, reset, 200).await;
+
+    // The phone account is told of its new password by SMS.
+    let change = json!({"old_password": PASSWORD, "new_password": new_password});
+    d.post(
+        "password/change/",
+        Some(token(&by_phone, "access")),
+        change,
+        200,
+    )
+    .await;
+    let login = json!({"email": ada, "password": new_password});
+    let session = d.post("login/basic/", None, login, 200).await;
+    // The mail account by mail; its new session is the one the change returns.
+    let change = json!({"old_password": new_password, "new_password": PASSWORD});
+    let session = d
+        .post(
+            "password/change/",
+            Some(token(&session, "access")),
+            change,
+            200,
+        )
+        .await;
+    let access = token(&session, "access");
+
+    let moved = "ada.lovelace@example.com";
+    d.post(
+        "email/change/",
+        Some(access),
+        json!({"new_email": moved}),
+        200,
+    )
+    .await;
+    let confirm = json!({"email": moved, "otp": d.code_for(moved)});
+    d.post("email/change/confirm/", None, confirm, 200).await;
+
+    let wallet = TestWallet::number(1);
+    let challenge = d
+        .post(
+            "login/wallet/challenge/",
+            None,
+            json!({"address": wallet.address}),
+            200,
+        )
+        .await;
+    let message = challenge["message"].as_str().expect("a message");
+    let signed = json!({"message": message, "signature": wallet.sign(message)});
+    let session = d.post("login/wallet/", None, signed, 200).await;
+    let access = token(&session, "access");
+    let added = "wallet@example.com";
+    d.post(
+        "wallet/email/add/",
+        Some(access),
+        json!({"email": added}),
+        200,
+    )
+    .await;
+    let confirm = json!({"email": added, "otp": d.code_for(added)});
+    d.post("wallet/email/add/confirm/", Some(access), confirm, 200)
+        .await;
+}
+
+/// The actions a function's policy allows, by service: `{"dynamodb": {"GetItem", ..}}`.
+fn allowed(function: &Node) -> BTreeMap<String, BTreeSet<String>> {
+    let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for policy in function.at(&["Properties", "Policies"]).items() {
+        for statement in policy.at(&["Statement"]).items() {
+            assert_eq!(statement.at(&["Effect"]).text(), "Allow");
+            let actions = match statement.at(&["Action"]) {
+                Node::List(actions) => actions.iter().map(Node::text).collect(),
+                single => vec![single.text()],
+            };
+            for action in actions {
+                let (service, name) = action.split_once(':').expect("service:Action");
+                let names = allowed.entry(service.to_owned()).or_default();
+                names.insert(name.to_owned());
+            }
+        }
+    }
+    allowed
+}
+
+#[tokio::test]
+async fn each_policy_allows_exactly_what_its_function_calls() {
+    let template = Template::load();
+    let deployment = Deployment::start().await;
+    walk(&deployment).await;
+
+    let messages = deployment.messages();
+    let mut seen: Vec<String> = Vec::new();
+    for function in &deployment.functions {
+        let name = format!("{:?}Function", function.feature);
+        let allowed = allowed(template.resource(&name));
+        let called = function.actions.lock().unwrap().clone();
+        assert_eq!(
+            allowed.get("dynamodb").cloned().unwrap_or_default(),
+            called,
+            "{name}: DynamoDB actions in the policy against those the walk made"
+        );
+        let sent = |suffix: &str| {
+            messages
+                .iter()
+                .any(|(file, f, _)| *f == function.feature && file.ends_with(suffix))
+        };
+        let grants =
+            |service: &str, action: &str| allowed.get(service).is_some_and(|a| a.contains(action));
+        assert_eq!(grants("ses", "SendEmail"), sent(".eml"), "{name}: mail");
+        assert_eq!(grants("sns", "Publish"), sent(".sms.txt"), "{name}: SMS");
+        assert_eq!(
+            allowed.get("secretsmanager"),
+            Some(&BTreeSet::from(["GetSecretValue".to_owned()])),
+            "{name}: the signing key"
+        );
+        let services: Vec<&String> = allowed.keys().collect();
+        assert!(
+            services
+                .iter()
+                .all(|s| ["dynamodb", "secretsmanager", "ses", "sns"].contains(&s.as_str())),
+            "{name}: {services:?}"
+        );
+        seen.push(name);
+    }
+    assert_eq!(seen.len(), template.functions().len());
+}
