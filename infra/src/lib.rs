@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Every feature function this server can mount, by its flag.
-pub const FEATURES: [(Feature, FeatureRoutes); 7] = [
+pub const FEATURES: [(Feature, FeatureRoutes); 9] = [
     (Feature::Signup, signup::routes),
     (Feature::BasicLogin, login_basic::routes),
     (Feature::PasswordlessLogin, login_passwordless::routes),
@@ -24,6 +24,8 @@ pub const FEATURES: [(Feature, FeatureRoutes); 7] = [
     (Feature::PasswordReset, password_reset::routes),
     (Feature::PasswordChange, password_change::routes),
     (Feature::EmailChange, email_change::routes),
+    (Feature::WalletLogin, login_wallet::routes),
+    (Feature::WalletEmailAdd, wallet_email::routes),
 ];
 
 /// Where the embedded DynamoDB keeps its data, or which DynamoDB to use instead.
