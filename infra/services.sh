@@ -36,6 +36,11 @@ start_moto() {
   service_pids+=($!)
 }
 
+# Empties the moto on 127.0.0.1:$1 (mail, secrets, identities), as if it had just started.
+reset_moto() {
+  python3 -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/moto-api/reset", method="POST"))' "$1"
+}
+
 # DynamoDB Local, in memory, on port $1, logging to target/tools/dynamodb-local.log.
 start_dynamodb_local() {
   local jar_dir
