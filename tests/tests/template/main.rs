@@ -149,6 +149,11 @@ impl Template {
                 let binary = function
                     .at(&["Metadata", "BuildProperties", "Binary"])
                     .text();
+                // SAM builds in the crate's folder, where cargo picks that crate.
+                let crate_dir = format!("functions/{binary}");
+                assert_eq!(function.at(&["Properties", "CodeUri"]).text(), crate_dir);
+                let manifest = format!("{}/../{crate_dir}/Cargo.toml", env!("CARGO_MANIFEST_DIR"));
+                assert!(std::path::Path::new(&manifest).exists(), "{manifest}");
                 let feature = Feature::ALL
                     .into_iter()
                     .find(|f| f.function() == binary)
