@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use blockauth::Settings;
 use blockauth::mailer::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
-use blockauth_local::{Options, Storage, start};
+use blockauth_local::{FEATURES, Options, Storage, start};
 
 struct Args {
     listen: SocketAddr,
@@ -67,7 +67,13 @@ async fn run() -> Result<(), String> {
         from: settings.email_from.clone(),
         announce: true,
     });
-    let features: Vec<&str> = settings.features.iter().map(|f| f.name()).collect();
+    // What is served: the enabled features that have a function here.
+    let features: Vec<&str> = FEATURES
+        .iter()
+        .map(|(feature, _)| *feature)
+        .filter(|feature| settings.enabled(*feature))
+        .map(|feature| feature.name())
+        .collect();
     let running = start(Options {
         settings,
         listen: args.listen,
