@@ -67,6 +67,12 @@ impl AuthError {
         detail: "This email address belongs to another account.",
     };
 
+    /// A conditional write lost to a concurrent change of the same account.
+    pub const CHANGED_MEANWHILE: AuthError = AuthError::Conflict {
+        code: "conflict",
+        detail: "The account changed meanwhile. Try again.",
+    };
+
     pub const INVALID_TOKEN: AuthError = AuthError::Unauthorized {
         code: "token_not_valid",
         detail: "Token is invalid or expired.",

@@ -91,10 +91,7 @@ async fn confirm(
             return Err(AuthError::EMAIL_TAKEN);
         }
         Err(TransactError::Condition(_)) => {
-            return Err(AuthError::Conflict {
-                code: "conflict",
-                detail: "The account changed meanwhile. Try again.",
-            });
+            return Err(AuthError::CHANGED_MEANWHILE);
         }
         Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
     }

@@ -23,11 +23,6 @@ pub fn routes() -> Routes {
 
 const CODE_SENT: &str = "If this identifier can sign in, a login code has been sent to it.";
 
-const RETRY: AuthError = AuthError::Conflict {
-    code: "conflict",
-    detail: "The account changed while signing in. Try again.",
-};
-
 async fn request(
     State(ctx): State<Arc<Context>>,
     ClientIp(ip): ClientIp,
@@ -90,7 +85,7 @@ async fn confirm(
         Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
             Err(AuthError::INVALID_CODE)
         }
-        Err(TransactError::Condition(_)) => Err(RETRY),
+        Err(TransactError::Condition(_)) => Err(AuthError::CHANGED_MEANWHILE),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

@@ -29,11 +29,6 @@ const NO_ACCOUNT: AuthError = AuthError::Unauthorized {
     detail: "No account uses this wallet.",
 };
 
-const RETRY: AuthError = AuthError::Conflict {
-    code: "conflict",
-    detail: "The account changed while signing in. Try again.",
-};
-
 async fn challenge(
     State(ctx): State<Arc<Context>>,
     ClientIp(ip): ClientIp,
@@ -123,7 +118,7 @@ async fn login(
         Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
             Err(NONCE_INVALID)
         }
-        Err(TransactError::Condition(_)) => Err(RETRY),
+        Err(TransactError::Condition(_)) => Err(AuthError::CHANGED_MEANWHILE),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

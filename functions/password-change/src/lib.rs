@@ -77,10 +77,7 @@ async fn change(
         match refresh_family::sign_in(&ctx, user, Vec::new(), Account::Existing(change)).await {
             Ok(signed_in) => signed_in,
             Err(TransactError::Condition(_)) => {
-                return Err(AuthError::Conflict {
-                    code: "conflict",
-                    detail: "The account changed meanwhile. Try again.",
-                });
+                return Err(AuthError::CHANGED_MEANWHILE);
             }
             Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
         };

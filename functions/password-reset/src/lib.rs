@@ -80,10 +80,7 @@ async fn confirm(
             return Err(AuthError::INVALID_CODE);
         }
         Err(TransactError::Condition(_)) => {
-            return Err(AuthError::Conflict {
-                code: "conflict",
-                detail: "The account changed meanwhile. Try again.",
-            });
+            return Err(AuthError::CHANGED_MEANWHILE);
         }
         Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
     }
