@@ -202,6 +202,20 @@ fn outbox_mailer(settings: Settings) -> (Settings, Mailer, tempfile::TempDir) {
     (settings, mailer, outbox)
 }
 
+/// Runs `n` requests at once, the `i`th made by `request(i)`; their results, in order.
+pub async fn parallel<T, F>(n: usize, request: impl Fn(usize) -> F) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = (0..n).map(|i| tokio::spawn(request(i))).collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(task.await.expect("a parallel request panicked"));
+    }
+    results
+}
+
 /// The access token of a sign-in answer.
 pub fn access(reply: &Reply) -> String {
     reply.body["access"]

@@ -140,23 +140,17 @@ async fn two_accounts_racing_for_one_address_one_wins() {
         .filter_map(|m| blockauth_tests::code_in(m))
         .collect();
     assert_eq!(codes.len(), 2);
-    let tasks: Vec<_> = codes
-        .into_iter()
-        .map(|code| {
-            let app = app.clone();
-            tokio::spawn(async move {
-                app.post(
-                    "email/change/confirm/",
-                    json!({"email": "prize@example.com", "otp": code}),
-                )
-                .await
-            })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.unwrap());
-    }
+    let replies = blockauth_tests::parallel(codes.len(), |i| {
+        let (app, code) = (app.clone(), codes[i].clone());
+        async move {
+            app.post(
+                "email/change/confirm/",
+                json!({"email": "prize@example.com", "otp": code}),
+            )
+            .await
+        }
+    })
+    .await;
     let winners: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
     assert_eq!(winners.len(), 1, "{replies:?}");
     let loser = replies.iter().find(|r| r.status != 200).unwrap();

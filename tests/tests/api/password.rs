@@ -149,25 +149,22 @@ async fn twenty_parallel_reset_confirms_have_one_winner() {
     app.post("password/reset/", json!({"email": "ada@example.com"}))
         .await;
     let code = app.code_for("ada@example.com");
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let app = app.clone();
-            let code = code.clone();
-            tokio::spawn(async move {
-                let password = format!("Parallel-Pass-{i:02}");
-                let reply = app
-                    .post(
-                        "password/reset/confirm/",
-                        json!({"email": "ada@example.com", "otp": code, "new_password": password}),
-                    )
-                    .await;
-                (reply.status, password)
-            })
-        })
-        .collect();
+    let results = blockauth_tests::parallel(20, |i| {
+        let (app, code) = (app.clone(), code.clone());
+        async move {
+            let password = format!("Parallel-Pass-{i:02}");
+            let reply = app
+                .post(
+                    "password/reset/confirm/",
+                    json!({"email": "ada@example.com", "otp": code, "new_password": password}),
+                )
+                .await;
+            (reply.status, password)
+        }
+    })
+    .await;
     let mut winners = Vec::new();
-    for task in tasks {
-        let (status, password) = task.await.unwrap();
+    for (status, password) in results {
         assert!(status == 200 || status == 400, "{status}");
         if status == 200 {
             winners.push(password);

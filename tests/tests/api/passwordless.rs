@@ -179,24 +179,18 @@ async fn twenty_parallel_passwordless_confirms_make_one_account() {
     app.post("login/passwordless/", json!({"email": "ada@example.com"}))
         .await;
     let code = app.code_for("ada@example.com");
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let app = app.clone();
-            let code = code.clone();
-            tokio::spawn(async move {
-                app.post(
-                    "login/passwordless/confirm/",
-                    json!({"email": "ada@example.com", "otp": code}),
-                )
-                .await
-                .status
-            })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
+    let statuses = blockauth_tests::parallel(20, |_| {
+        let (app, code) = (app.clone(), code.clone());
+        async move {
+            app.post(
+                "login/passwordless/confirm/",
+                json!({"email": "ada@example.com", "otp": code}),
+            )
+            .await
+            .status
+        }
+    })
+    .await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,

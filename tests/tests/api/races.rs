@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use blockauth_tests::{PASSWORD, TestApp};
+use blockauth_tests::{PASSWORD, TestApp, parallel};
 use serde_json::json;
 
 async fn statuses(
@@ -11,18 +11,11 @@ async fn statuses(
     path: &'static str,
     body: serde_json::Value,
 ) -> Vec<u16> {
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let app = app.clone();
-            let body = body.clone();
-            tokio::spawn(async move { app.post(path, body).await.status })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for task in tasks {
-        out.push(task.await.unwrap());
-    }
-    out
+    parallel(n, |_| {
+        let (app, body) = (app.clone(), body.clone());
+        async move { app.post(path, body).await.status }
+    })
+    .await
 }
 
 fn count(statuses: &[u16], status: u16) -> usize {

@@ -220,16 +220,11 @@ async fn twenty_parallel_logins_with_one_nonce_make_one_session() {
     let wallet = TestWallet::number(3);
     let message = challenge(&app, &wallet).await;
     let signature = wallet.sign(&message);
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let (app, message, signature) = (app.clone(), message.clone(), signature.clone());
-            tokio::spawn(async move { login(&app, &message, &signature).await })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.unwrap());
-    }
+    let replies = blockauth_tests::parallel(20, |_| {
+        let (app, message, signature) = (app.clone(), message.clone(), signature.clone());
+        async move { login(&app, &message, &signature).await }
+    })
+    .await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),

@@ -190,24 +190,19 @@ async fn parallel_confirms_attach_one_email_once() {
     app.post_as(&token, ADD, json!({"email": "one@example.com"}))
         .await;
     let code = app.code_for("one@example.com");
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let (app, token, code) = (app.clone(), token.clone(), code.clone());
-            tokio::spawn(async move {
-                app.post_as(
-                    &token,
-                    CONFIRM,
-                    json!({"email": "one@example.com", "otp": code}),
-                )
-                .await
-                .status
-            })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
+    let statuses = blockauth_tests::parallel(20, |_| {
+        let (app, token, code) = (app.clone(), token.clone(), code.clone());
+        async move {
+            app.post_as(
+                &token,
+                CONFIRM,
+                json!({"email": "one@example.com", "otp": code}),
+            )
+            .await
+            .status
+        }
+    })
+    .await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
@@ -225,21 +220,16 @@ async fn parallel_confirms_attach_one_email_once() {
     for email in ["x@example.com", "y@example.com"] {
         app.post_as(&token, ADD, json!({"email": email})).await;
     }
-    let confirms: Vec<_> = ["x@example.com", "y@example.com"]
-        .into_iter()
-        .map(|email| {
-            let (app, token) = (app.clone(), token.clone());
-            let code = app.code_for(email);
-            tokio::spawn(async move {
-                app.post_as(&token, CONFIRM, json!({"email": email, "otp": code}))
-                    .await
-            })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in confirms {
-        replies.push(task.await.unwrap());
-    }
+    let emails = ["x@example.com", "y@example.com"];
+    let replies = blockauth_tests::parallel(emails.len(), |i| {
+        let (app, token, email) = (app.clone(), token.clone(), emails[i]);
+        let code = app.code_for(email);
+        async move {
+            app.post_as(&token, CONFIRM, json!({"email": email, "otp": code}))
+                .await
+        }
+    })
+    .await;
     let won: Vec<&Reply> = replies.iter().filter(|r| r.status == 200).collect();
     assert_eq!(won.len(), 1, "{replies:?}");
     let lost = replies.iter().find(|r| r.status != 200).unwrap();
