@@ -329,3 +329,25 @@ impl FromRequestParts<Arc<Context>> for Caller {
         Ok(Caller { claims, user })
     }
 }
+
+/// A route open to everyone that acts for the caller when a token comes with the request:
+/// no header is `None`, a header with a bad token is still 401.
+impl axum::extract::OptionalFromRequestParts<Arc<Context>> for Caller {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<Context>,
+    ) -> Result<Option<Self>, AuthError> {
+        if parts
+            .headers
+            .contains_key(ctx.settings.auth_header().as_str())
+        {
+            <Caller as FromRequestParts<Arc<Context>>>::from_request_parts(parts, ctx)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}

@@ -64,6 +64,15 @@ fn built_in(kind: &str) -> Template {
             ],
             "Your {product} password was just changed. If it was not you, reset it now.",
         ),
+        "address_taken" => (
+            "Someone asked to use your address on {product}",
+            &[
+                "Someone signed in to another {product} account asked to {action}, but this address already belongs to your account. Nothing was changed, and no code was sent.",
+                "If it was you, sign in to the account that uses this address instead.",
+                FOOTER_TEXT,
+            ],
+            "Someone asked {product} to {action}, but it already belongs to your account. Nothing was changed.",
+        ),
         _ => (
             "Your {product} email address was changed",
             &[
@@ -84,10 +93,11 @@ fn built_in(kind: &str) -> Template {
     }
 }
 
-pub const KINDS: [&str; 5] = [
+pub const KINDS: [&str; 6] = [
     "code",
     "account_exists",
     "no_account",
+    "address_taken",
     "password_changed",
     "email_changed",
 ];
@@ -199,23 +209,60 @@ fn action(purpose: Purpose) -> &'static str {
         Purpose::Signup => "confirm your new account",
         Purpose::Login => "sign in",
         Purpose::PasswordReset => "reset your password",
-        Purpose::EmailChange => "confirm your new email address",
-        Purpose::WalletEmail => "add this email address to your wallet account",
+        Purpose::EmailChange => "move an account to this email address",
+        Purpose::WalletEmail => "add this email address to a wallet account",
+    }
+}
+
+/// What a code bound to the account known as `account` lets its holder do: the message
+/// names the account that asked, so that the address's owner knows whose change it is.
+fn account_action(purpose: Purpose, account: &str) -> String {
+    match purpose {
+        Purpose::WalletEmail => format!("add this email address to the wallet account {account}"),
+        _ => format!("move the account {account} to this email address"),
     }
 }
 
 /// A message carrying a one-time code for `purpose`.
 pub fn code(settings: &Settings, purpose: Purpose, code: &str) -> Message {
+    code_to(settings, action(purpose), code)
+}
+
+/// A message carrying a code for `purpose` bound to the account known as `account` (its
+/// email, phone or wallet address), which the message names.
+pub fn code_for_account(
+    settings: &Settings,
+    purpose: Purpose,
+    code: &str,
+    account: &str,
+) -> Message {
+    code_to(settings, &account_action(purpose, account), code)
+}
+
+fn code_to(settings: &Settings, action: &str, code: &str) -> Message {
     let validity = lifetime(settings.otp_validity);
     settings.templates.render(
         "code",
         &[
             ("product", &settings.product_name),
             ("code", code),
-            ("action", action(purpose)),
+            ("action", action),
             ("validity", &validity),
         ],
         Some(code),
+    )
+}
+
+/// Sent instead of a code when an account asks for an address that belongs to another
+/// account: the asker gets the same answer as for a free address, the owner this notice.
+pub fn address_taken(settings: &Settings, purpose: Purpose) -> Message {
+    settings.templates.render(
+        "address_taken",
+        &[
+            ("product", &settings.product_name),
+            ("action", action(purpose)),
+        ],
+        None,
     )
 }
 
@@ -282,6 +329,7 @@ mod tests {
         for m in [
             account_exists(&settings),
             no_account(&settings, Purpose::PasswordReset),
+            address_taken(&settings, Purpose::EmailChange),
             password_changed(&settings),
             email_changed(&settings, "new@example.com"),
         ] {

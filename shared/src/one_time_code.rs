@@ -2,14 +2,15 @@
 //! `OTP_MAX_ATTEMPTS` wrong tries, valid `OTP_VALIDITY` seconds. A new code for the same
 //! (identifier, purpose) replaces the old one.
 //!
-//! Item: `pk = CODE#<purpose>#<identifier key>`, `sk = CODE`, with `hash`, `attempts` and
-//! `expires_at`. A correct code is consumed inside the caller's transaction, by a delete
-//! conditioned on the same hash, so that of many parallel confirms exactly one succeeds.
+//! Item: `pk = CODE#<purpose>#<identifier key>`, `sk = CODE` (or `CODE#<user id>` for a
+//! code bound to one account, see [`CodeFor`]), with `hash`, `attempts` and `expires_at`.
+//! A correct code is consumed inside the caller's transaction, by a delete conditioned on
+//! the same hash, so that of many parallel confirms exactly one succeeds.
 
 use std::collections::HashMap;
 
 use aws_lc_rs::{constant_time, hmac, rand};
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use crate::clock;
 use crate::context::Context;
@@ -63,43 +64,211 @@ pub fn generate(length: u32) -> Result<String, AuthError> {
     }
 }
 
-fn digest(ctx: &Context, purpose: Purpose, identifier: &Identifier, code: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &ctx.code_key);
-    let message = format!("{}\n{}\n{}", purpose.name(), identifier.key(), code);
-    hex(hmac::sign(&key, message.as_bytes()).as_ref())
-}
-
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Issues a new code for (`purpose`, `identifier`), replacing any earlier one, and returns it
-/// so that it can be sent.
-pub async fn issue(
-    ctx: &Context,
-    purpose: Purpose,
-    identifier: &Identifier,
-) -> Result<String, AuthError> {
-    let code = generate(ctx.settings.otp_length)?;
-    ctx.store
-        .put(code_item(ctx, purpose, identifier, &code))
-        .await?;
-    Ok(code)
+/// Whom a code is for. Most codes belong to an identifier alone; a code that acts on one
+/// account (moving it to a new email) belongs to that account too, so that a request by
+/// another account never replaces it, and it can be checked only as that account's.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeFor<'a> {
+    pub purpose: Purpose,
+    pub identifier: &'a Identifier,
+    /// The account the code acts on, if it is bound to one.
+    pub account: Option<&'a str>,
 }
 
-/// Like [`issue`], for a code that acts on the account `user_id` (e.g. moving it to a new
-/// email): whoever redeems the code learns which account from the code itself.
-pub async fn issue_for_user(
+impl<'a> CodeFor<'a> {
+    pub fn new(purpose: Purpose, identifier: &'a Identifier) -> Self {
+        CodeFor {
+            purpose,
+            identifier,
+            account: None,
+        }
+    }
+
+    pub fn account(purpose: Purpose, identifier: &'a Identifier, user_id: &'a str) -> Self {
+        CodeFor {
+            purpose,
+            identifier,
+            account: Some(user_id),
+        }
+    }
+
+    fn partition(&self) -> String {
+        partition(self.purpose, self.identifier)
+    }
+
+    fn sort_key(&self) -> String {
+        match self.account {
+            Some(user_id) => format!("{SORT_KEY}#{user_id}"),
+            None => SORT_KEY.to_owned(),
+        }
+    }
+
+    fn digest(&self, ctx: &Context, code: &str) -> String {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &ctx.code_key);
+        let mut message = format!(
+            "{}\n{}\n{}",
+            self.purpose.name(),
+            self.identifier.key(),
+            code
+        );
+        if let Some(user_id) = self.account {
+            message = format!("{message}\n{user_id}");
+        }
+        hex(hmac::sign(&key, message.as_bytes()).as_ref())
+    }
+
+    /// The item of a fresh `code` (for callers that write it in a transaction of their own).
+    pub fn item(&self, ctx: &Context, code: &str) -> Item {
+        let mut item = store::key(&self.partition(), &self.sort_key());
+        item.insert("hash".into(), s(self.digest(ctx, code)));
+        item.insert("attempts".into(), n(0));
+        if let Some(user_id) = self.account {
+            item.insert("user_id".into(), s(user_id));
+        }
+        item.insert(
+            store::table::TTL_ATTRIBUTE.into(),
+            n(clock::now() + ctx.settings.otp_validity as i64),
+        );
+        item
+    }
+
+    /// Issues a new code, replacing this one's earlier code, and returns it so that it can
+    /// be sent. Routes that answer everyone alike issue one even when nobody will get it,
+    /// so that known and unknown identifiers cost the same write.
+    pub async fn issue(&self, ctx: &Context) -> Result<String, AuthError> {
+        let code = generate(ctx.settings.otp_length)?;
+        ctx.store.put(self.item(ctx, &code)).await?;
+        Ok(code)
+    }
+
+    /// Checks `code`; a wrong one counts as an attempt. When it is right, returns the write
+    /// that consumes it, for the caller to put in the transaction that acts on it: the code
+    /// is then used exactly when that transaction succeeds, and of parallel confirms only
+    /// one can.
+    pub async fn check(&self, ctx: &Context, code: &str) -> Result<CodeMatch, AuthError> {
+        if !well_formed(ctx, code) {
+            return Err(AuthError::INVALID_CODE);
+        }
+        let item = ctx
+            .store
+            .get(&self.partition(), &self.sort_key())
+            .await?
+            .ok_or(AuthError::INVALID_CODE)?;
+        match self.matches(ctx, &item, code) {
+            Some(stored) => self.consume(ctx, &stored),
+            None => {
+                self.count_attempt(ctx, &item).await?;
+                Err(AuthError::INVALID_CODE)
+            }
+        }
+    }
+
+    /// The stored hash when `code` is this item's live code.
+    fn matches(&self, ctx: &Context, item: &Item, code: &str) -> Option<String> {
+        let stored = store::text(item, "hash")?;
+        let attempts = store::number(item, "attempts").unwrap_or(i64::MAX);
+        if attempts >= i64::from(ctx.settings.otp_max_attempts) {
+            return None;
+        }
+        let presented = self.digest(ctx, code);
+        constant_time::verify_slices_are_equal(stored.as_bytes(), presented.as_bytes())
+            .is_ok()
+            .then_some(stored)
+    }
+
+    /// The condition under which the code item read with `stored` is still that live code.
+    fn live(ctx: &Context, stored: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (":hash".to_owned(), s(stored)),
+            (":max".to_owned(), n(ctx.settings.otp_max_attempts)),
+            (":now".to_owned(), n(clock::now())),
+        ])
+    }
+
+    /// Counts a wrong try against the code that was read (not a newer one that replaced it).
+    async fn count_attempt(&self, ctx: &Context, item: &Item) -> Result<(), AuthError> {
+        let Some(stored) = store::text(item, "hash") else {
+            return Ok(());
+        };
+        let counted = ctx
+            .store
+            .client()
+            .update_item()
+            .table_name(ctx.store.table())
+            .set_key(Some(store::key(&self.partition(), &self.sort_key())))
+            .update_expression("ADD attempts :one")
+            .condition_expression(LIVE)
+            .expression_attribute_names("#hash", "hash")
+            .set_expression_attribute_values(Some(Self::live(ctx, &stored)))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match counted {
+            Ok(_) => Ok(()),
+            Err(e) if store::is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(store::unavailable(&e)),
+        }
+    }
+
+    fn consume(&self, ctx: &Context, stored: &str) -> Result<CodeMatch, AuthError> {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(ctx.store.table())
+            .set_key(Some(store::key(&self.partition(), &self.sort_key())))
+            .condition_expression(LIVE)
+            .expression_attribute_names("#hash", "hash")
+            .set_expression_attribute_values(Some(Self::live(ctx, stored)))
+            .build()
+            .map_err(|e| AuthError::unavailable("dynamodb request", &e))?;
+        Ok(CodeMatch {
+            consume: TransactWriteItem::builder().delete(delete).build(),
+            user_id: self.account.map(str::to_owned),
+        })
+    }
+}
+
+/// A code item is its live code while this holds.
+const LIVE: &str = "#hash = :hash AND attempts < :max AND expires_at > :now";
+
+fn well_formed(ctx: &Context, code: &str) -> bool {
+    code.len() == ctx.settings.otp_length as usize && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Checks `code` against every account's code of (`purpose`, `identifier`), for a confirm
+/// that comes without a token: the code itself says which account it moves. A wrong code
+/// counts as an attempt against each of them.
+pub async fn check_any_account(
     ctx: &Context,
     purpose: Purpose,
     identifier: &Identifier,
-    user_id: &str,
-) -> Result<String, AuthError> {
-    let code = generate(ctx.settings.otp_length)?;
-    let mut item = code_item(ctx, purpose, identifier, &code);
-    item.insert("user_id".into(), s(user_id));
-    ctx.store.put(item).await?;
-    Ok(code)
+    code: &str,
+) -> Result<CodeMatch, AuthError> {
+    if !well_formed(ctx, code) {
+        return Err(AuthError::INVALID_CODE);
+    }
+    let items = ctx
+        .store
+        .query_prefix(&partition(purpose, identifier), &format!("{SORT_KEY}#"))
+        .await?;
+    let candidates: Vec<(String, &Item)> = items
+        .iter()
+        .filter_map(|item| Some((store::text(item, "user_id")?, item)))
+        .collect();
+    for (user_id, item) in &candidates {
+        let code_for = CodeFor::account(purpose, identifier, user_id);
+        if let Some(stored) = code_for.matches(ctx, item, code) {
+            return code_for.consume(ctx, &stored);
+        }
+    }
+    for (user_id, item) in &candidates {
+        CodeFor::account(purpose, identifier, user_id)
+            .count_attempt(ctx, item)
+            .await?;
+    }
+    Err(AuthError::INVALID_CODE)
 }
 
 /// A correct code, not yet used.
@@ -108,84 +277,6 @@ pub struct CodeMatch {
     pub consume: TransactWriteItem,
     /// The account the code was issued for, if it was bound to one.
     pub user_id: Option<String>,
-}
-
-/// The item of a fresh code (for callers that write it in a transaction of their own).
-pub fn code_item(ctx: &Context, purpose: Purpose, identifier: &Identifier, code: &str) -> Item {
-    let mut item = store::key(&partition(purpose, identifier), SORT_KEY);
-    item.insert("hash".into(), s(digest(ctx, purpose, identifier, code)));
-    item.insert("attempts".into(), n(0));
-    item.insert(
-        store::table::TTL_ATTRIBUTE.into(),
-        n(clock::now() + ctx.settings.otp_validity as i64),
-    );
-    item
-}
-
-/// Checks `code`; a wrong one counts as an attempt. When it is right, returns the write that
-/// consumes it, for the caller to put in the transaction that acts on it: the code is then
-/// used exactly when that transaction succeeds, and of parallel confirms only one can.
-pub async fn check(
-    ctx: &Context,
-    purpose: Purpose,
-    identifier: &Identifier,
-    code: &str,
-) -> Result<CodeMatch, AuthError> {
-    let length = ctx.settings.otp_length as usize;
-    if code.len() != length || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AuthError::INVALID_CODE);
-    }
-    let pk = partition(purpose, identifier);
-    let item = ctx
-        .store
-        .get(&pk, SORT_KEY)
-        .await?
-        .ok_or(AuthError::INVALID_CODE)?;
-    let stored = store::text(&item, "hash").unwrap_or_default();
-    let attempts = store::number(&item, "attempts").unwrap_or(i64::MAX);
-    if attempts >= i64::from(ctx.settings.otp_max_attempts) {
-        return Err(AuthError::INVALID_CODE);
-    }
-    let presented = digest(ctx, purpose, identifier, code);
-    let values = HashMap::from([
-        (":hash".to_owned(), s(stored.clone())),
-        (":max".to_owned(), n(ctx.settings.otp_max_attempts)),
-        (":now".to_owned(), n(clock::now())),
-    ]);
-    let condition = "#hash = :hash AND attempts < :max AND expires_at > :now";
-    if constant_time::verify_slices_are_equal(stored.as_bytes(), presented.as_bytes()).is_err() {
-        // Count the wrong try against this very code (not a newer one that replaced it).
-        let counted = ctx
-            .store
-            .client()
-            .update_item()
-            .table_name(ctx.store.table())
-            .set_key(Some(store::key(&pk, SORT_KEY)))
-            .update_expression("ADD attempts :one")
-            .condition_expression(condition)
-            .expression_attribute_names("#hash", "hash")
-            .set_expression_attribute_values(Some(values))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        return match counted {
-            Ok(_) => Err(AuthError::INVALID_CODE),
-            Err(e) if store::is_condition_failed(&e) => Err(AuthError::INVALID_CODE),
-            Err(e) => Err(store::unavailable(&e)),
-        };
-    }
-    let delete = aws_sdk_dynamodb::types::Delete::builder()
-        .table_name(ctx.store.table())
-        .set_key(Some(store::key(&pk, SORT_KEY)))
-        .condition_expression(condition)
-        .expression_attribute_names("#hash", "hash")
-        .set_expression_attribute_values(Some(values))
-        .build()
-        .map_err(|e| AuthError::unavailable("dynamodb request", &e))?;
-    Ok(CodeMatch {
-        consume: TransactWriteItem::builder().delete(delete).build(),
-        user_id: store::text(&item, "user_id"),
-    })
 }
 
 #[cfg(test)]

@@ -203,6 +203,27 @@ fn hash_now(password: &str) -> Result<String, AuthError> {
 
 /// Whether `password` matches the PHC string; with no stored hash, the same work is done
 /// against a dummy hash so that an unknown account answers in about the same time.
+/// The argon2id hash of `password` with the salt of the PHC string `like` (a fresh salt
+/// when there is none): equal passwords then give equal strings, so one run compares a
+/// password with every hash that shares the salt. The same work either way.
+pub async fn hash_like(password: String, like: Option<String>) -> Result<String, AuthError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = like
+            .as_deref()
+            .and_then(|phc| PasswordHash::new(phc).ok())
+            .and_then(|parsed| parsed.salt);
+        match salt {
+            Some(salt) => hasher()
+                .hash_password_with_salt(password.as_bytes(), salt.as_ref())
+                .map(|h| h.to_string())
+                .map_err(|e| AuthError::unavailable("password hashing", &e)),
+            None => hash_now(&password),
+        }
+    })
+    .await
+    .map_err(|e| AuthError::unavailable("password hashing", &e))?
+}
+
 pub async fn verify(password: String, stored: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let dummy = stored.is_none();

@@ -1,9 +1,13 @@
 //! Rate limits, counted by atomic conditional updates so that parallel requests cannot slip
 //! past them:
 //! - every route: `REQUEST_LIMIT` per `REQUEST_WINDOW` per (identifier, subject, client IP);
-//! - every message sent: `SEND_LIMIT` per `SEND_WINDOW` per identifier, from any IP;
-//! - password logins: `LOGIN_FAILURE_LIMIT` failures per `LOGIN_FAILURE_WINDOW` per
-//!   identifier, from any IP.
+//! - every message sent: `SEND_LIMIT` per `SEND_WINDOW` per (identifier, client network),
+//!   and `SEND_TOTAL_LIMIT` per identifier from all networks;
+//! - password tries: `LOGIN_FAILURE_LIMIT` failures per `LOGIN_FAILURE_WINDOW` per
+//!   (identifier, client network), and `LOGIN_FAILURE_TOTAL_LIMIT` per identifier from the
+//!   networks it never signed in from.
+//!
+//! A client network is an IPv4 address or an IPv6 /64 (`http::ClientIp`).
 //!
 //! Item: `pk = RATE#<subject>#<identifier>#<ip>#<window start>`, `sk = RATE`, with `hits`
 //! and `expires_at` (the end of the window).
@@ -86,53 +90,95 @@ pub async fn check(
     .map(drop)
 }
 
-/// Counts one message to `identifier` against its send budget.
-pub async fn spend_send_budget(ctx: &Context, identifier: &Identifier) -> Result<(), AuthError> {
+/// Counts one message to `identifier` asked for from `network`: against that network's
+/// share (`SEND_LIMIT`), then against the identifier's total from every network
+/// (`SEND_TOTAL_LIMIT`), which bounds mail bombing. One stranger's network cannot use up the
+/// owner's share; strangers on many networks can delay codes for one `SEND_WINDOW`, and
+/// every code they ask for goes to the owner anyway.
+pub async fn spend_send_budget(
+    ctx: &Context,
+    identifier: &Identifier,
+    network: &str,
+) -> Result<(), AuthError> {
+    let window = ctx.settings.send_window;
+    let key = identifier.key();
     RateLimit {
         limit: ctx.settings.send_limit,
-        window: ctx.settings.send_window,
+        window,
     }
-    .hit(ctx, "send", &identifier.key(), ANY_IP)
+    .hit(ctx, "send", &key, network)
+    .await?;
+    RateLimit {
+        limit: ctx.settings.send_total_limit,
+        window,
+    }
+    .hit(ctx, "send", &key, ANY_IP)
     .await
     .map(drop)
 }
 
-/// The cap on failed password logins of one identifier, from any IP. An attempt is
-/// reserved before the password is checked (so parallel guesses cannot pass the cap) and
-/// given back, inside the sign-in transaction, when the password was right.
+/// The cap on failed password tries of one account: `LOGIN_FAILURE_LIMIT` per client
+/// network, and `LOGIN_FAILURE_TOTAL_LIMIT` from all the networks the account never signed
+/// in from, together. A stranger guessing from many networks can therefore wall off only
+/// unfamiliar networks: the owner still gets in from one they signed in from before.
+/// Attempts are reserved before the password is checked (so parallel guesses cannot pass
+/// the cap) and given back, inside the transaction that acts on the right password.
 pub struct LoginAttempt {
-    /// The counter the attempt was reserved on.
-    counter: String,
+    /// The counters the attempt was reserved on.
+    counters: Vec<String>,
 }
 
 impl LoginAttempt {
-    pub async fn reserve(ctx: &Context, identifier: &Identifier) -> Result<Self, AuthError> {
-        let counter = RateLimit {
-            limit: ctx.settings.login_failure_limit,
-            window: ctx.settings.login_failure_window,
+    /// Reserves one try on `account` (an identifier's key) from `network`; `familiar` says
+    /// whether the account signed in from that network before.
+    pub async fn reserve(
+        ctx: &Context,
+        account: &str,
+        network: &str,
+        familiar: bool,
+    ) -> Result<Self, AuthError> {
+        let window = ctx.settings.login_failure_window;
+        let mut counters = vec![
+            RateLimit {
+                limit: ctx.settings.login_failure_limit,
+                window,
+            }
+            .hit(ctx, "login_failure", account, network)
+            .await?,
+        ];
+        if !familiar {
+            counters.push(
+                RateLimit {
+                    limit: ctx.settings.login_failure_total_limit,
+                    window,
+                }
+                .hit(ctx, "login_failure", account, ANY_IP)
+                .await?,
+            );
         }
-        .hit(ctx, "login_failure", &identifier.key(), ANY_IP)
-        .await?;
-        Ok(LoginAttempt { counter })
+        Ok(LoginAttempt { counters })
     }
 
-    /// The password was right: the write that gives the attempt back, for the transaction
-    /// that signs in. Unconditional, so it can never fail that transaction; the TTL is kept
-    /// (or set, should the counter have expired meanwhile).
-    pub fn succeeded(self, ctx: &Context) -> TransactWriteItem {
-        ctx.store.update_if(
-            &self.counter,
-            "RATE",
-            "ADD hits :minus_one SET expires_at = if_not_exists(expires_at, :end)",
-            None,
-            HashMap::new(),
-            HashMap::from([
-                (":minus_one".to_owned(), n(-1)),
-                (
-                    ":end".to_owned(),
-                    n(clock::now() + ctx.settings.login_failure_window as i64),
-                ),
-            ]),
-        )
+    /// The password was right: the writes that give the attempt back, for the transaction
+    /// that acts on it. Unconditional, so they can never fail that transaction; the TTL is
+    /// kept (or set, should a counter have expired meanwhile).
+    pub fn succeeded(self, ctx: &Context) -> Vec<TransactWriteItem> {
+        let end = clock::now() + ctx.settings.login_failure_window as i64;
+        self.counters
+            .iter()
+            .map(|counter| {
+                ctx.store.update_if(
+                    counter,
+                    "RATE",
+                    "ADD hits :minus_one SET expires_at = if_not_exists(expires_at, :end)",
+                    None,
+                    HashMap::new(),
+                    HashMap::from([
+                        (":minus_one".to_owned(), n(-1)),
+                        (":end".to_owned(), n(end)),
+                    ]),
+                )
+            })
+            .collect()
     }
 }

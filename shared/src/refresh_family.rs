@@ -49,14 +49,16 @@ fn family_sort_key(sid: &str) -> String {
     format!("{FAMILY_PREFIX}{sid}")
 }
 
-/// Starts a new login session for `user`: issues tokens and writes the family together with
-/// `writes` (the caller's, first, so their indexes in a failed condition are the caller's)
-/// in one transaction.
+/// Starts a new login session for `user`, signing in from the client `network`: issues
+/// tokens and writes the family (and the network, now familiar to the account) together
+/// with `writes` (the caller's, first, so their indexes in a failed condition are the
+/// caller's) in one transaction.
 pub async fn sign_in(
     ctx: &Context,
     mut user: User,
     mut writes: Vec<TransactWriteItem>,
     account: Account,
+    network: &str,
 ) -> Result<SignIn, TransactError> {
     if let Account::Existing(mut change) = account {
         change.set.push(("last_login", n(clock::now())));
@@ -74,6 +76,7 @@ pub async fn sign_in(
         n(tokens.refresh_claims.exp),
     );
     writes.push(ctx.store.put_any(family));
+    writes.push(user::remember_network(ctx, &user.id, network));
     ctx.store.transact(writes).await?;
     Ok(SignIn { tokens, user })
 }

@@ -125,12 +125,16 @@ pub struct Settings {
     pub password_policy: PasswordPolicy,
     /// `PASSWORDLESS_AUTO_CREATE`: a passwordless login of an unknown identifier creates it.
     pub passwordless_auto_create: bool,
-    /// `SEND_LIMIT` messages per `SEND_WINDOW` seconds to one identifier, from any IP.
+    /// `SEND_LIMIT` messages per `SEND_WINDOW` seconds to one identifier asked for from one
+    /// client network, and `SEND_TOTAL_LIMIT` from all networks together (mail bombing).
     pub send_limit: u32,
+    pub send_total_limit: u32,
     pub send_window: u64,
     /// `LOGIN_FAILURE_LIMIT` failed password logins per `LOGIN_FAILURE_WINDOW` seconds for
-    /// one identifier, from any IP.
+    /// one identifier from one client network, and `LOGIN_FAILURE_TOTAL_LIMIT` from every
+    /// network the account never signed in from, together.
     pub login_failure_limit: u32,
+    pub login_failure_total_limit: u32,
     pub login_failure_window: u64,
     /// `TEMPLATES_DIR`: a folder whose files override the built-in message templates.
     pub templates: Templates,
@@ -171,8 +175,10 @@ impl Default for Settings {
             password_policy: PasswordPolicy::default(),
             passwordless_auto_create: true,
             send_limit: 5,
+            send_total_limit: 20,
             send_window: 3600,
             login_failure_limit: 20,
+            login_failure_total_limit: 100,
             login_failure_window: 3600,
             templates: Templates::default(),
             wallet_domain: "localhost:3000".into(),
@@ -203,7 +209,7 @@ const PREFIX: &str = "BLOCKAUTH_";
 
 impl Settings {
     /// Every name this model reads; anything else in a settings file is a mistake.
-    pub const NAMES: [&'static str; 31] = [
+    pub const NAMES: [&'static str; 33] = [
         "FEATURES",
         "BASE_PATH",
         "TABLE_NAME",
@@ -226,8 +232,10 @@ impl Settings {
         "PASSWORD_MIN_LENGTH",
         "PASSWORDLESS_AUTO_CREATE",
         "SEND_LIMIT",
+        "SEND_TOTAL_LIMIT",
         "SEND_WINDOW",
         "LOGIN_FAILURE_LIMIT",
+        "LOGIN_FAILURE_TOTAL_LIMIT",
         "LOGIN_FAILURE_WINDOW",
         "TEMPLATES_DIR",
         "WALLET_DOMAIN",
@@ -335,8 +343,15 @@ impl Settings {
             s.passwordless_auto_create = boolean("PASSWORDLESS_AUTO_CREATE", v)?;
         }
         number(&get, "SEND_LIMIT", &mut s.send_limit, 1)?;
+        number(&get, "SEND_TOTAL_LIMIT", &mut s.send_total_limit, 1)?;
         number(&get, "SEND_WINDOW", &mut s.send_window, 1)?;
         number(&get, "LOGIN_FAILURE_LIMIT", &mut s.login_failure_limit, 1)?;
+        number(
+            &get,
+            "LOGIN_FAILURE_TOTAL_LIMIT",
+            &mut s.login_failure_total_limit,
+            1,
+        )?;
         number(&get, "LOGIN_FAILURE_WINDOW", &mut s.login_failure_window, 1)?;
         if let Some(v) = get("TEMPLATES_DIR").filter(|v| !v.is_empty()) {
             let dir = std::path::Path::new(v);

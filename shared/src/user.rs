@@ -1,18 +1,21 @@
 //! Users, and the items that make each identifier unique.
 //!
 //! Items: the user `pk = USER#<id>`, `sk = USER`; one per identifier or wallet address
-//! `pk = IDENT#<account key>`, `sk = IDENT`, holding the user id. Both are written with
+//! `pk = IDENT#<account key>`, `sk = IDENT`, holding the user id; one per client network the
+//! user signed in from in the last 90 days, `pk = USER#<id>`, `sk = NETWORK#<keyed hash>`. Both are written with
 //! `attribute_not_exists(pk)` in one transaction, so an identifier or an address can never
 //! have two accounts.
 
 use std::collections::HashMap;
 
+use aws_lc_rs::hmac;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
+use crate::one_time_code::hex;
 use crate::store::{self, Item, n, s};
 use crate::wallet::Address;
 
@@ -95,6 +98,25 @@ impl User {
         }
     }
 
+    /// How messages name this account: its email, else its phone, else its wallet address.
+    pub fn known_as(&self) -> &str {
+        [&self.email, &self.phone, &self.wallet_address]
+            .into_iter()
+            .find_map(Option::as_deref)
+            .unwrap_or(&self.id)
+    }
+
+    /// Where failed password tries of this account are counted (`rate_limit::LoginAttempt`):
+    /// the key of its email, else of its phone, as `login/basic/` counts them.
+    pub fn password_key(&self) -> String {
+        let identifier = match (&self.email, &self.phone) {
+            (Some(email), _) => Identifier::email(email),
+            (None, Some(phone)) => Identifier::phone(phone),
+            (None, None) => return format!("user:{}", self.id),
+        };
+        identifier.map_or_else(|_| format!("user:{}", self.id), |i| i.key())
+    }
+
     /// The public view: never a secret or a hash.
     pub fn view(&self) -> serde_json::Value {
         serde_json::json!({
@@ -170,6 +192,16 @@ pub fn claim(ctx: &Context, known_by: &impl AccountKey, user_id: &str) -> Transa
     let mut owner = store::key(&owner_partition(known_by), IDENT_SORT_KEY);
     owner.insert("user_id".into(), s(user_id));
     ctx.store.put_new(owner)
+}
+
+/// A transaction step that writes nothing and fails if `known_by` belongs to an account.
+pub fn check_free(ctx: &Context, known_by: &impl AccountKey) -> TransactWriteItem {
+    ctx.store.check_if(
+        &owner_partition(known_by),
+        IDENT_SORT_KEY,
+        "attribute_not_exists(pk)",
+        HashMap::new(),
+    )
 }
 
 /// The write that frees `identifier`, only if it still belongs to `user_id`.
@@ -272,6 +304,65 @@ pub async fn find(ctx: &Context, known_by: &impl AccountKey) -> Result<Option<Us
         Some(user_id) => get(ctx, &user_id).await,
         None => Ok(None),
     }
+}
+
+/// The user known by `identifier`, and whether it signed in from `network` before. An
+/// identifier without an account reads a user id nobody has, so both take the same two
+/// reads and their timing tells nobody which it was.
+pub async fn find_for_sign_in(
+    ctx: &Context,
+    identifier: &Identifier,
+    network: &str,
+) -> Result<(Option<User>, bool), AuthError> {
+    let owner = ctx
+        .store
+        .get(&owner_partition(identifier), IDENT_SORT_KEY)
+        .await?;
+    let user_id = owner.and_then(|item| store::text(&item, "user_id"));
+    let pk = partition(user_id.as_deref().unwrap_or(NOBODY));
+    let items = ctx
+        .store
+        .get_many(&[(&pk, SORT_KEY), (&pk, &network_sort_key(ctx, network))])
+        .await?;
+    let user = items
+        .first()
+        .and_then(Option::as_ref)
+        .and_then(User::from_item);
+    let familiar = user.is_some() && items.get(1).is_some_and(Option::is_some);
+    Ok((user, familiar))
+}
+
+/// A user id that no account has (random UUIDs are never nil).
+const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
+
+/// How long a network an account signed in from stays familiar to it.
+const FAMILIAR_FOR: i64 = 90 * 24 * 3600;
+
+/// The sort key of a network an account signed in from: a keyed hash, never the address.
+fn network_sort_key(ctx: &Context, network: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &ctx.code_key);
+    let tag = hmac::sign(&key, format!("network\n{network}").as_bytes());
+    format!("NETWORK#{}", hex(&tag.as_ref()[..16]))
+}
+
+/// The write that remembers that `user_id` signed in from `network`, so that strangers'
+/// failed tries from other networks never wall it off (see `rate_limit::LoginAttempt`).
+pub fn remember_network(ctx: &Context, user_id: &str, network: &str) -> TransactWriteItem {
+    let mut item = store::key(&partition(user_id), &network_sort_key(ctx, network));
+    item.insert(
+        store::table::TTL_ATTRIBUTE.into(),
+        n(clock::now() + FAMILIAR_FOR),
+    );
+    ctx.store.put_any(item)
+}
+
+/// Whether `user_id` signed in from `network` within `FAMILIAR_FOR`.
+pub async fn knows_network(ctx: &Context, user_id: &str, network: &str) -> Result<bool, AuthError> {
+    Ok(ctx
+        .store
+        .get(&partition(user_id), &network_sort_key(ctx, network))
+        .await?
+        .is_some())
 }
 
 /// Whether `identifier` belongs to an account (one read).

@@ -123,6 +123,16 @@ impl TestApp {
         .await
     }
 
+    /// POSTs `body` as JSON to `path` from the loopback address `127.0.0.<host>`: another
+    /// client network as far as the server's rate limits can tell.
+    pub async fn post_from(&self, host: u8, path: &str, body: Value) -> Reply {
+        let client = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, host]))
+            .build()
+            .expect("client");
+        self.send(client.post(self.url(path)).json(&body)).await
+    }
+
     /// POSTs raw bytes to `path`.
     pub async fn post_raw(&self, path: &str, bytes: Vec<u8>) -> Reply {
         self.send(

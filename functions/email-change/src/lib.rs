@@ -1,8 +1,9 @@
 //! Email change (`EMAIL_CHANGE`): `email/change/` (protected) sends an `email_change` code
-//! to the new address, bound to the caller's account; `email/change/confirm/` moves the
-//! account to the new address in one transaction (the new address claimed, the old one
-//! released, the user updated), so two accounts can never share an email, and tells the
-//! old address.
+//! to the new address, bound to the caller's account and naming it (an address that has an
+//! account gets the same answer, and its owner a notice instead); `email/change/confirm/`
+//! moves the account whose code it is (with a token, only the caller's) to the new address
+//! in one transaction (the new address claimed, the old one released, the user updated), so
+//! two accounts can never share an email, and tells the old address.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identifier::Identifier;
-use blockauth::one_time_code::{self, Purpose};
+use blockauth::one_time_code::{self, CodeFor, Purpose};
 use blockauth::store::{TransactError, s};
 use blockauth::user::{self, UserChange};
 use blockauth::{AuthError, Context, messages, rate_limit};
@@ -20,6 +21,9 @@ pub fn routes() -> Routes {
         .post("email/change", request)
         .post("email/change/confirm", confirm)
 }
+
+/// The one answer of `email/change/`, whether or not the address is free.
+const CODE_SENT: &str = "If the address can be used, a confirmation code has been sent to it.";
 
 async fn request(
     State(ctx): State<Arc<Context>>,
@@ -37,22 +41,24 @@ async fn request(
             "This is already the email address of your account.",
         ));
     }
-    if user::exists(&ctx, &new_email).await? {
-        return Err(AuthError::EMAIL_TAKEN);
-    }
-    rate_limit::spend_send_budget(&ctx, &new_email).await?;
-    let code =
-        one_time_code::issue_for_user(&ctx, Purpose::EmailChange, &new_email, &user.id).await?;
-    let message = messages::code(&ctx.settings, Purpose::EmailChange, &code);
+    rate_limit::spend_send_budget(&ctx, &new_email, &ip).await?;
+    // The code is bound to the caller's account, so no other account's request replaces it.
+    // It is issued even for a taken address (and never sent), so both answers cost the same.
+    let code_for = CodeFor::account(Purpose::EmailChange, &new_email, &user.id);
+    let code = code_for.issue(&ctx).await?;
+    let message = if user::exists(&ctx, &new_email).await? {
+        messages::address_taken(&ctx.settings, Purpose::EmailChange)
+    } else {
+        messages::code_for_account(&ctx.settings, Purpose::EmailChange, &code, user.known_as())
+    };
     ctx.mailer.send(&new_email, &message).await?;
-    Ok(http::message(
-        "A confirmation code has been sent to the new address.",
-    ))
+    Ok(http::message(CODE_SENT))
 }
 
 async fn confirm(
     State(ctx): State<Arc<Context>>,
     ClientIp(ip): ClientIp,
+    caller: Option<Caller>,
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let new_email = form.email("email");
@@ -61,7 +67,17 @@ async fn confirm(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "email_change_confirm", &new_email.key(), &ip).await?;
-    let matched = one_time_code::check(&ctx, Purpose::EmailChange, &new_email, &code).await?;
+    // With a token, only the caller's own change; without one, the code says whose it is.
+    let matched = match &caller {
+        Some(caller) => {
+            CodeFor::account(Purpose::EmailChange, &new_email, &caller.user.id)
+                .check(&ctx, &code)
+                .await?
+        }
+        None => {
+            one_time_code::check_any_account(&ctx, Purpose::EmailChange, &new_email, &code).await?
+        }
+    };
     let user_id = matched.user_id.ok_or(AuthError::INVALID_CODE)?;
     let mut user = user::get(&ctx, &user_id)
         .await?

@@ -1,8 +1,9 @@
 //! Basic login (`BASIC_LOGIN`): `login/basic/` with an identifier and a password.
 //!
-//! A wrong password and an unknown identifier get the same 401 in about the same time:
-//! the password is checked against a dummy hash when there is no account. Failed attempts
-//! on one identifier are capped across all IPs (`LOGIN_FAILURE_LIMIT`).
+//! A wrong password and an unknown identifier get the same 401 after the same work: the same
+//! reads (`user::find_for_sign_in`), and the password checked against a dummy hash when
+//! there is no account. Failed attempts on one identifier are capped per client network and
+//! in total from unfamiliar networks (`rate_limit::LoginAttempt`).
 
 use std::sync::Arc;
 
@@ -30,8 +31,8 @@ async fn login(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "login_basic", &identifier.key(), &ip).await?;
-    let attempt = LoginAttempt::reserve(&ctx, &identifier).await?;
-    let user = user::find(&ctx, &identifier).await?;
+    let (user, familiar) = user::find_for_sign_in(&ctx, &identifier, &ip).await?;
+    let attempt = LoginAttempt::reserve(&ctx, &identifier.key(), &ip, familiar).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = password::verify(password, stored).await;
     let Some(user) = user.filter(|_| matches) else {
@@ -46,8 +47,9 @@ async fn login(
     match refresh_family::sign_in(
         &ctx,
         user,
-        vec![attempt.succeeded(&ctx)],
+        attempt.succeeded(&ctx),
         Account::Existing(UserChange::default()),
+        &ip,
     )
     .await
     {

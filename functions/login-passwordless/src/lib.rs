@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
-use blockauth::one_time_code::{self, Purpose};
+use blockauth::one_time_code::{CodeFor, Purpose};
 use blockauth::refresh_family::{self, Account};
 use blockauth::store::TransactError;
 use blockauth::user::{self, User, UserChange};
@@ -32,11 +32,14 @@ async fn request(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "login_passwordless", &identifier.key(), &ip).await?;
-    rate_limit::spend_send_budget(&ctx, &identifier).await?;
+    rate_limit::spend_send_budget(&ctx, &identifier, &ip).await?;
     let can_sign_in =
         ctx.settings.passwordless_auto_create || user::exists(&ctx, &identifier).await?;
+    // Written even when it is not sent, so that both answers take the same work.
+    let code = CodeFor::new(Purpose::Login, &identifier)
+        .issue(&ctx)
+        .await?;
     let message = if can_sign_in {
-        let code = one_time_code::issue(&ctx, Purpose::Login, &identifier).await?;
         messages::code(&ctx.settings, Purpose::Login, &code)
     } else {
         messages::no_account(&ctx.settings, Purpose::Login)
@@ -56,7 +59,8 @@ async fn confirm(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "login_passwordless_confirm", &identifier.key(), &ip).await?;
-    let consume = one_time_code::check(&ctx, Purpose::Login, &identifier, &code)
+    let consume = CodeFor::new(Purpose::Login, &identifier)
+        .check(&ctx, &code)
         .await?
         .consume;
     let signed_in = match user::find(&ctx, &identifier).await? {
@@ -69,14 +73,14 @@ async fn confirm(
                 end_sessions: false,
                 ..UserChange::default()
             };
-            refresh_family::sign_in(&ctx, user, vec![consume], Account::Existing(change)).await
+            refresh_family::sign_in(&ctx, user, vec![consume], Account::Existing(change), &ip).await
         }
         None if ctx.settings.passwordless_auto_create => {
             let user = User::new(&identifier, None, "PASSWORDLESS");
             // [0] the code, [1] the user, [2] the identifier's owner item.
             let mut writes = vec![consume];
             writes.extend(user.create(&ctx, &identifier));
-            refresh_family::sign_in(&ctx, user, writes, Account::New).await
+            refresh_family::sign_in(&ctx, user, writes, Account::New, &ip).await
         }
         None => return Err(AuthError::INVALID_CODE),
     };

@@ -102,14 +102,14 @@ async fn login(
                 )],
                 ..UserChange::default()
             };
-            refresh_family::sign_in(&ctx, user, vec![consume], Account::Existing(change)).await
+            refresh_family::sign_in(&ctx, user, vec![consume], Account::Existing(change), &ip).await
         }
         None if ctx.settings.wallet_login_auto_create => {
             let user = User::with_wallet(&address);
             // [0] the nonce, [1] the user, [2] the address's owner item.
             let mut writes = vec![consume];
             writes.extend(user.create(&ctx, &address));
-            refresh_family::sign_in(&ctx, user, writes, Account::New).await
+            refresh_family::sign_in(&ctx, user, writes, Account::New, &ip).await
         }
         None => return Err(NO_ACCOUNT),
     };

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identifier::Identifier;
+use blockauth::rate_limit::LoginAttempt;
 use blockauth::refresh_family::{self, Account};
 use blockauth::store::{TransactError, s};
 use blockauth::user::{self, UserChange};
@@ -30,16 +31,22 @@ async fn change(
     };
     form.finish()?;
     rate_limit::check(&ctx, "password_change", &user.id, &ip).await?;
+    // A wrong old password counts against the account's failed-login cap, as at login, so a
+    // stolen access token gives no more guesses than the sign-in form.
+    let mut refund = Vec::new();
     if let Some(current) = &user.password_hash {
         let Some(old_password) = old_password else {
             return Err(AuthError::field("old_password", "This field is required."));
         };
+        let familiar = user::knows_network(&ctx, &user.id, &ip).await?;
+        let attempt = LoginAttempt::reserve(&ctx, &user.password_key(), &ip, familiar).await?;
         if !password::verify(old_password, Some(current.clone())).await {
             return Err(AuthError::field(
                 "old_password",
                 "Your old password was entered incorrectly. Please enter it again.",
             ));
         }
+        refund = attempt.succeeded(&ctx);
     }
     let identifiers: Vec<(&str, &str)> = [("email", &user.email), ("phone", &user.phone)]
         .into_iter()
@@ -74,7 +81,7 @@ async fn change(
         ..UserChange::default()
     };
     let signed_in =
-        match refresh_family::sign_in(&ctx, user, Vec::new(), Account::Existing(change)).await {
+        match refresh_family::sign_in(&ctx, user, refund, Account::Existing(change), &ip).await {
             Ok(signed_in) => signed_in,
             Err(TransactError::Condition(_)) => {
                 return Err(AuthError::CHANGED_MEANWHILE);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
-use blockauth::one_time_code::{self, Purpose};
+use blockauth::one_time_code::{CodeFor, Purpose};
 use blockauth::store::{TransactError, s};
 use blockauth::user::{self, UserChange};
 use blockauth::{AuthError, Context, messages, password, rate_limit};
@@ -31,9 +31,14 @@ async fn request(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "password_reset", &identifier.key(), &ip).await?;
-    rate_limit::spend_send_budget(&ctx, &identifier).await?;
-    let message = if user::exists(&ctx, &identifier).await? {
-        let code = one_time_code::issue(&ctx, Purpose::PasswordReset, &identifier).await?;
+    rate_limit::spend_send_budget(&ctx, &identifier, &ip).await?;
+    // A code is written whether or not there is an account (and sent only if there is), so
+    // that both take the same read and write.
+    let exists = user::exists(&ctx, &identifier).await?;
+    let code = CodeFor::new(Purpose::PasswordReset, &identifier)
+        .issue(&ctx)
+        .await?;
+    let message = if exists {
         messages::code(&ctx.settings, Purpose::PasswordReset, &code)
     } else {
         messages::no_account(&ctx.settings, Purpose::PasswordReset)
@@ -61,7 +66,8 @@ async fn confirm(
         &new_password,
         &[(identifier.field(), identifier.value())],
     )?;
-    let consume = one_time_code::check(&ctx, Purpose::PasswordReset, &identifier, &code)
+    let consume = CodeFor::new(Purpose::PasswordReset, &identifier)
+        .check(&ctx, &code)
         .await?
         .consume;
     let mut user = user::find(&ctx, &identifier)

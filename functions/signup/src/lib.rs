@@ -1,21 +1,22 @@
 //! Signup (`SIGNUP`): `signup/`, `signup/otp/resend/`, `signup/confirm/`.
 //!
-//! `signup/` stores a pending signup with the password's hash and sends a code; an
-//! identifier that already has an account gets the same answer, and its owner a notice.
-//! `signup/confirm/` consumes the code and creates the verified user in one transaction.
+//! `signup/` records the password's hash in the identifier's pending signup and sends a
+//! code; an identifier that already has an account gets the same answer (after the same
+//! work), and its owner a notice. `signup/confirm/` consumes the code and creates the
+//! verified user in one transaction, with the password the pending signup was started with
+//! (see `blockauth::pending_signup` for why a second signup never takes it over).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
-use blockauth::one_time_code::{self, Purpose};
+use blockauth::one_time_code::{self, CodeFor, Purpose};
+use blockauth::pending_signup::PendingSignup;
 use blockauth::refresh_family::Account;
 use blockauth::store::TransactError;
 use blockauth::user::{self, User};
-use blockauth::{
-    AuthError, Context, messages, password, pending_signup, rate_limit, refresh_family,
-};
+use blockauth::{AuthError, Context, messages, pending_signup, rate_limit, refresh_family};
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -26,6 +27,10 @@ pub fn routes() -> Routes {
 
 /// The one answer of `signup/` and `signup/otp/resend/`, whoever asks.
 const CODE_SENT: &str = "If this identifier can be used, a confirmation code has been sent to it.";
+
+/// A parallel signup for the same identifier can create the pending signup between our read
+/// and our write; the next try sees it. Every try has at least one winner, so few are needed.
+const TRIES: usize = 3;
 
 async fn signup(
     State(ctx): State<Arc<Context>>,
@@ -43,25 +48,36 @@ async fn signup(
         &password,
         &[(identifier.field(), identifier.value())],
     )?;
-    rate_limit::spend_send_budget(&ctx, &identifier).await?;
-    // Hash even for an existing account, so both answers take the same time.
-    let password_hash = password::hash(password).await?;
-    if user::exists(&ctx, &identifier).await? {
-        let notice = messages::account_exists(&ctx.settings);
-        ctx.mailer.send(&identifier, &notice).await?;
+    rate_limit::spend_send_budget(&ctx, &identifier, &ip).await?;
+    let code = one_time_code::generate(ctx.settings.otp_length)?;
+    let code_for = CodeFor::new(Purpose::Signup, &identifier);
+    // The same reads, one argon2 run and one transaction whether or not the identifier has
+    // an account: the transaction's first step checks that it has none.
+    for _ in 0..TRIES {
+        let pending = PendingSignup::find(&ctx, &identifier)
+            .await?
+            .unwrap_or_default();
+        let hash = pending.hash(password.clone()).await?;
+        let writes = vec![
+            user::check_free(&ctx, &identifier),
+            pending.record(&ctx, &identifier, &hash),
+            ctx.store.put_any(code_for.item(&ctx, &code)),
+        ];
+        let message = match ctx.store.transact(writes).await {
+            Ok(()) => messages::code(&ctx.settings, Purpose::Signup, &code),
+            Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
+                messages::account_exists(&ctx.settings)
+            }
+            Err(TransactError::Condition(_)) => continue,
+            Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
+        };
+        ctx.mailer.send(&identifier, &message).await?;
         return Ok(http::message(CODE_SENT));
     }
-    let code = one_time_code::generate(ctx.settings.otp_length)?;
-    let code_item = one_time_code::code_item(&ctx, Purpose::Signup, &identifier, &code);
-    ctx.store
-        .transact(vec![
-            pending_signup::save(&ctx, &identifier, &password_hash),
-            ctx.store.put_any(code_item),
-        ])
-        .await?;
-    let message = messages::code(&ctx.settings, Purpose::Signup, &code);
-    ctx.mailer.send(&identifier, &message).await?;
-    Ok(http::message(CODE_SENT))
+    Err(AuthError::unavailable(
+        "signup",
+        &"the pending signup kept changing",
+    ))
 }
 
 async fn resend(
@@ -73,12 +89,17 @@ async fn resend(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "signup_resend", &identifier.key(), &ip).await?;
-    rate_limit::spend_send_budget(&ctx, &identifier).await?;
-    // Every answer sends one message, so that known and unknown identifiers look alike.
-    let message = if pending_signup::find(&ctx, &identifier).await?.is_some() {
-        let code = one_time_code::issue(&ctx, Purpose::Signup, &identifier).await?;
+    rate_limit::spend_send_budget(&ctx, &identifier, &ip).await?;
+    // Every answer reads the same items, writes a code (sent only for a pending signup) and
+    // sends one message, so that known and unknown identifiers look and time alike.
+    let pending = PendingSignup::find(&ctx, &identifier).await?;
+    let exists = user::exists(&ctx, &identifier).await?;
+    let code = CodeFor::new(Purpose::Signup, &identifier)
+        .issue(&ctx)
+        .await?;
+    let message = if pending.is_some() {
         messages::code(&ctx.settings, Purpose::Signup, &code)
-    } else if user::exists(&ctx, &identifier).await? {
+    } else if exists {
         messages::account_exists(&ctx.settings)
     } else {
         messages::no_account(&ctx.settings, Purpose::Signup)
@@ -94,16 +115,20 @@ async fn confirm(
 ) -> Result<Response, AuthError> {
     let identifier = form.identifier();
     let code = form.text(&["otp", "code"]);
+    let password = form.optional_text(&["password"]);
     let (Some(identifier), Some(code)) = (identifier, code) else {
         return Err(form.invalid());
     };
+    form.finish()?;
     rate_limit::check(&ctx, "signup_confirm", &identifier.key(), &ip).await?;
-    let consume = one_time_code::check(&ctx, Purpose::Signup, &identifier, &code)
+    let consume = CodeFor::new(Purpose::Signup, &identifier)
+        .check(&ctx, &code)
         .await?
         .consume;
-    let password_hash = pending_signup::find(&ctx, &identifier)
+    let pending = PendingSignup::find(&ctx, &identifier)
         .await?
         .ok_or(AuthError::INVALID_CODE)?;
+    let password_hash = pending.chosen(password).await?;
     let kind = match identifier {
         blockauth::identifier::Identifier::Email(_) => "EMAIL",
         blockauth::identifier::Identifier::Phone(_) => "PHONE",
@@ -113,7 +138,7 @@ async fn confirm(
     let mut writes = vec![consume];
     writes.extend(user.create(&ctx, &identifier));
     writes.push(pending_signup::remove(&ctx, &identifier));
-    match refresh_family::sign_in(&ctx, user, writes, Account::New).await {
+    match refresh_family::sign_in(&ctx, user, writes, Account::New, &ip).await {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         Err(TransactError::Condition(failed))
             if failed.get(2) == Some(&true) && failed.first() != Some(&true) =>

@@ -1,7 +1,8 @@
 //! Adding an email to a wallet account (`WALLET_EMAIL_ADD`, protected):
 //! `wallet/email/add/` sends a `wallet_email` code to the address, bound to the caller's
-//! account, which stays unchanged; `wallet/email/add/confirm/` attaches the verified
-//! address in the transaction that signs the caller in afresh. The address is claimed by a
+//! account and naming it (an address that has an account gets the same answer, and its
+//! owner a notice instead); the account stays unchanged until `wallet/email/add/confirm/`
+//! attaches the verified address in the transaction that signs the caller in afresh. The address is claimed by a
 //! conditional write, and the account must still have no email, so neither two accounts
 //! nor two parallel confirms can share or overwrite one.
 
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
-use blockauth::one_time_code::{self, Purpose};
+use blockauth::one_time_code::{CodeFor, Purpose};
 use blockauth::refresh_family::Account;
 use blockauth::store::{TransactError, s};
 use blockauth::user::{self, UserChange};
@@ -48,15 +49,20 @@ async fn request(
     if user.email.is_some() {
         return Err(HAS_EMAIL);
     }
-    if user::exists(&ctx, &email).await? {
-        return Err(AuthError::EMAIL_TAKEN);
-    }
-    rate_limit::spend_send_budget(&ctx, &email).await?;
-    let code = one_time_code::issue_for_user(&ctx, Purpose::WalletEmail, &email, &user.id).await?;
-    let message = messages::code(&ctx.settings, Purpose::WalletEmail, &code);
+    rate_limit::spend_send_budget(&ctx, &email, &ip).await?;
+    // Bound to the caller's account, and issued (never sent) for a taken address too, so
+    // that both answers cost the same and tell nothing.
+    let code = CodeFor::account(Purpose::WalletEmail, &email, &user.id)
+        .issue(&ctx)
+        .await?;
+    let message = if user::exists(&ctx, &email).await? {
+        messages::address_taken(&ctx.settings, Purpose::WalletEmail)
+    } else {
+        messages::code_for_account(&ctx.settings, Purpose::WalletEmail, &code, user.known_as())
+    };
     ctx.mailer.send(&email, &message).await?;
     Ok(http::message(
-        "A confirmation code has been sent to the email address.",
+        "If the address can be used, a confirmation code has been sent to it.",
     ))
 }
 
@@ -72,11 +78,10 @@ async fn confirm(
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, "wallet_email_confirm", &user.id, &ip).await?;
-    let matched = one_time_code::check(&ctx, Purpose::WalletEmail, &email, &code).await?;
-    // A code sent for another account does not work here.
-    if matched.user_id.as_deref() != Some(user.id.as_str()) {
-        return Err(AuthError::INVALID_CODE);
-    }
+    // Only a code sent for the caller's own account works here.
+    let matched = CodeFor::account(Purpose::WalletEmail, &email, &user.id)
+        .check(&ctx, &code)
+        .await?;
     // [0] the code, [1] the address claimed, then the user (which must still have no email).
     let writes = vec![matched.consume, user::claim(&ctx, &email, &user.id)];
     let change = UserChange {
@@ -84,7 +89,7 @@ async fn confirm(
         require_absent: Some("email"),
         ..UserChange::default()
     };
-    match refresh_family::sign_in(&ctx, user, writes, Account::Existing(change)).await {
+    match refresh_family::sign_in(&ctx, user, writes, Account::Existing(change), &ip).await {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
             Err(AuthError::INVALID_CODE)

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use blockauth_tests::{PASSWORD, TestApp, access};
+use blockauth_tests::{PASSWORD, TestApp, access, code_in};
 use serde_json::json;
 
 #[tokio::test]
@@ -54,10 +54,17 @@ async fn email_change_moves_the_account_and_tells_the_old_address() {
 }
 
 #[tokio::test]
-async fn an_address_of_another_account_is_409() {
+async fn an_address_of_another_account_gets_the_same_answer_and_its_owner_a_notice() {
     let app = TestApp::start().await;
     let ada = app.sign_up("ada@example.com", PASSWORD).await;
     app.sign_up("grace@example.com", PASSWORD).await;
+    let free = app
+        .post_as(
+            &access(&ada),
+            "email/change/",
+            json!({"new_email": "free@example.com"}),
+        )
+        .await;
     let taken = app
         .post_as(
             &access(&ada),
@@ -65,8 +72,14 @@ async fn an_address_of_another_account_is_409() {
             json!({"new_email": "GRACE@example.com"}),
         )
         .await;
-    assert_eq!(taken.status, 409);
-    assert_eq!(taken.body["code"], "email_taken");
+    assert_eq!((taken.status, &taken.body), (free.status, &free.body));
+    assert_eq!(taken.status, 200);
+    let mail = app.messages_to("grace@example.com");
+    assert_eq!(mail.len(), 2, "the signup code, then one notice");
+    assert!(code_in(&mail[1]).is_none(), "no code: {}", mail[1]);
+    assert!(mail[1].contains("already belongs to your account"));
+    // The code for a free address names the account that asked.
+    assert!(app.messages_to("free@example.com")[0].contains("ada@example.com"));
     let same = app
         .post_as(
             &access(&ada),

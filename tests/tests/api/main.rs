@@ -1,5 +1,6 @@
 //! The API over HTTP, as clients use it, against a fresh local server per test.
 
+mod attacks;
 mod aws;
 mod bad_input;
 mod email_change;

@@ -1,0 +1,346 @@
+//! A stranger's moves against the flows: each test is a step somebody else takes first or
+//! in between, often from other client networks (`TestApp::post_from`), and what the owner
+//! must still be able to do afterwards.
+
+use blockauth_tests::{PASSWORD, TestApp, access, code_in, parallel};
+use serde_json::json;
+
+const ADA: &str = "ada@example.com";
+/// A valid password that a stranger chose.
+const STRANGER: &str = "Stranger-Chosen-7!";
+
+async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
+    app.post(
+        "login/basic/",
+        json!({"email": email, "password": password}),
+    )
+    .await
+    .status
+}
+
+async fn sign_up_step(app: &TestApp, host: u8, password: &str) {
+    let reply = app
+        .post_from(host, "signup/", json!({"email": ADA, "password": password}))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+}
+
+#[tokio::test]
+async fn a_second_signup_never_sets_the_password_of_the_account() {
+    let app = TestApp::start().await;
+    sign_up_step(&app, 1, PASSWORD).await;
+    sign_up_step(&app, 9, STRANGER).await;
+    // The owner has the newest code (the stranger's signup sent it to the owner's inbox).
+    let code = app.code_for(ADA);
+    let seeds_body = app
+        .post("signup/confirm/", json!({"email": ADA, "otp": code}))
+        .await;
+    assert_eq!(seeds_body.status, 400, "{:?}", seeds_body.body);
+    assert!(seeds_body.body["password"].is_array());
+    let confirmed = app
+        .post(
+            "signup/confirm/",
+            json!({"email": ADA, "otp": code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert_eq!(login_status(&app, ADA, PASSWORD).await, 200);
+    assert_eq!(login_status(&app, ADA, STRANGER).await, 401);
+}
+
+#[tokio::test]
+async fn a_stranger_who_signs_up_first_cannot_own_the_account() {
+    let app = TestApp::start().await;
+    sign_up_step(&app, 9, STRANGER).await;
+    sign_up_step(&app, 1, PASSWORD).await;
+    let code = app.code_for(ADA);
+    let confirmed = app
+        .post(
+            "signup/confirm/",
+            json!({"email": ADA, "otp": code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert_eq!(login_status(&app, ADA, PASSWORD).await, 200);
+    assert_eq!(login_status(&app, ADA, STRANGER).await, 401);
+}
+
+#[tokio::test]
+async fn the_same_password_twice_still_confirms_with_the_code_alone() {
+    let app = TestApp::start().await;
+    sign_up_step(&app, 1, PASSWORD).await;
+    sign_up_step(&app, 1, PASSWORD).await;
+    let code = app.code_for(ADA);
+    let confirmed = app
+        .post("signup/confirm/", json!({"email": ADA, "otp": code}))
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+}
+
+#[tokio::test]
+async fn a_password_the_signup_never_saw_is_refused_and_spends_nothing() {
+    let app = TestApp::start().await;
+    sign_up_step(&app, 1, PASSWORD).await;
+    let code = app.code_for(ADA);
+    let wrong = app
+        .post(
+            "signup/confirm/",
+            json!({"email": ADA, "otp": code, "password": STRANGER}),
+        )
+        .await;
+    assert_eq!(wrong.status, 400, "{:?}", wrong.body);
+    assert!(wrong.body["password"].is_array());
+    let confirmed = app
+        .post(
+            "signup/confirm/",
+            json!({"email": ADA, "otp": code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+}
+
+#[tokio::test]
+async fn resends_and_later_signups_never_extend_a_pending_signup() {
+    let app = TestApp::start().await;
+    let expires_at = || async {
+        let item = app
+            .server
+            .context
+            .store
+            .get(&format!("SIGNUP#email:{ADA}"), "SIGNUP")
+            .await
+            .unwrap()
+            .expect("a pending signup");
+        blockauth::store::number(&item, "expires_at").unwrap()
+    };
+    sign_up_step(&app, 1, PASSWORD).await;
+    let first = expires_at().await;
+    assert!(first - blockauth::clock::now() <= blockauth::pending_signup::LIFETIME);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let resent = app.post("signup/otp/resend/", json!({"email": ADA})).await;
+    assert_eq!(resent.status, 200);
+    sign_up_step(&app, 9, STRANGER).await;
+    assert_eq!(expires_at().await, first);
+}
+
+#[tokio::test]
+async fn strangers_signing_up_in_parallel_leave_the_owner_s_signup_intact() {
+    let app = std::sync::Arc::new(TestApp::start().await);
+    sign_up_step(&app, 1, PASSWORD).await;
+    let replies = parallel(8, |i| {
+        let app = app.clone();
+        async move {
+            app.post_from(
+                10 + i as u8,
+                "signup/",
+                json!({"email": ADA, "password": format!("{STRANGER}{i}")}),
+            )
+            .await
+            .status
+        }
+    })
+    .await;
+    assert!(replies.iter().all(|s| *s == 200), "{replies:?}");
+    let code = app.code_for(ADA);
+    let confirmed = app
+        .post(
+            "signup/confirm/",
+            json!({"email": ADA, "otp": code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert_eq!(login_status(&app, ADA, PASSWORD).await, 200);
+    assert_eq!(login_status(&app, ADA, &format!("{STRANGER}3")).await, 401);
+}
+
+const NEW_ADDRESS: &str = "ada@new.example";
+
+#[tokio::test]
+async fn another_account_asking_for_my_new_address_never_replaces_my_code() {
+    let app = TestApp::start().await;
+    let ada = app.sign_up(ADA, PASSWORD).await;
+    let eve = app.sign_up("eve@example.com", PASSWORD).await;
+    let ask = |token: String| {
+        let app = &app;
+        async move {
+            let reply = app
+                .post_as(&token, "email/change/", json!({"new_email": NEW_ADDRESS}))
+                .await;
+            assert_eq!(reply.status, 200, "{:?}", reply.body);
+        }
+    };
+    ask(access(&ada)).await;
+    let ada_code = app.code_for(NEW_ADDRESS);
+    ask(access(&eve)).await;
+    let mail = app.messages_to(NEW_ADDRESS);
+    assert!(mail[0].contains(ADA) && mail[1].contains("eve@example.com"));
+    let eve_code = code_in(&mail[1]).unwrap();
+    // Signed in as Ada, the owner of the address types the newest code: Eve's. Refused.
+    let captured = app
+        .post_as(
+            &access(&ada),
+            "email/change/confirm/",
+            json!({"email": NEW_ADDRESS, "otp": eve_code}),
+        )
+        .await;
+    assert_eq!(captured.status, 400, "{:?}", captured.body);
+    assert_eq!(captured.body["code"], "otp_invalid");
+    // Ada's own code still moves Ada.
+    let moved = app
+        .post_as(
+            &access(&ada),
+            "email/change/confirm/",
+            json!({"email": NEW_ADDRESS, "otp": ada_code}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(moved.body["user"]["id"], ada.body["user"]["id"]);
+}
+
+#[tokio::test]
+async fn without_a_token_the_code_says_whose_change_it_is() {
+    let app = TestApp::start().await;
+    let ada = app.sign_up(ADA, PASSWORD).await;
+    let eve = app.sign_up("eve@example.com", PASSWORD).await;
+    for token in [access(&ada), access(&eve)] {
+        let reply = app
+            .post_as(&token, "email/change/", json!({"new_email": NEW_ADDRESS}))
+            .await;
+        assert_eq!(reply.status, 200);
+    }
+    let ada_code = code_in(&app.messages_to(NEW_ADDRESS)[0]).unwrap();
+    let moved = app
+        .post(
+            "email/change/confirm/",
+            json!({"email": NEW_ADDRESS, "otp": ada_code}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    assert_eq!(moved.body["user"]["id"], ada.body["user"]["id"]);
+    assert_eq!(login_status(&app, NEW_ADDRESS, PASSWORD).await, 200);
+    assert_eq!(login_status(&app, "eve@example.com", PASSWORD).await, 200);
+}
+
+#[tokio::test]
+async fn wrong_old_passwords_count_against_the_failed_login_cap() {
+    let app = TestApp::start_with(|s| {
+        s.request_limit = 1000;
+        s.login_failure_limit = 3;
+    })
+    .await;
+    let token = access(&app.sign_up(ADA, PASSWORD).await);
+    let change = |old: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.post_as(
+                &token,
+                "password/change/",
+                json!({"old_password": old, "new_password": "Brand-New-Pass-77"}),
+            )
+            .await
+        }
+    };
+    for _ in 0..3 {
+        let wrong = change("Wrong-Guess-1!").await;
+        assert_eq!(wrong.status, 400, "{:?}", wrong.body);
+        assert!(wrong.body["old_password"].is_array());
+    }
+    let capped = change(PASSWORD).await;
+    assert_eq!(capped.status, 429, "{:?}", capped.body);
+    // The same cap as the sign-in form's.
+    assert_eq!(login_status(&app, ADA, PASSWORD).await, 429);
+}
+
+#[tokio::test]
+async fn strangers_failing_from_many_networks_cannot_lock_the_owner_out() {
+    let app = TestApp::start_with(|s| {
+        s.request_limit = 1000;
+        s.login_failure_limit = 3;
+        s.login_failure_total_limit = 6;
+    })
+    .await;
+    // The owner signed up, and so signed in, from 127.0.0.1.
+    app.sign_up(ADA, PASSWORD).await;
+    let guess = json!({"email": ADA, "password": "Wrong-Guess-1!"});
+    let mut statuses = Vec::new();
+    for host in 10..14 {
+        for _ in 0..3 {
+            statuses.push(
+                app.post_from(host, "login/basic/", guess.clone())
+                    .await
+                    .status,
+            );
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        6,
+        "{statuses:?}"
+    );
+    assert!(statuses[6..].iter().all(|s| *s == 429), "{statuses:?}");
+    // A network the account never signed in from meets the wall, even with the password...
+    let right = json!({"email": ADA, "password": PASSWORD});
+    let unfamiliar = app.post_from(20, "login/basic/", right.clone()).await;
+    assert_eq!(unfamiliar.status, 429);
+    assert!(unfamiliar.header("retry-after").is_some());
+    // ...and the owner's own network does not.
+    let owner = app.post_from(1, "login/basic/", right).await;
+    assert_eq!(owner.status, 200, "{:?}", owner.body);
+}
+
+#[tokio::test]
+async fn one_network_s_failures_never_use_up_another_s_share() {
+    let app = TestApp::start_with(|s| {
+        s.request_limit = 1000;
+        s.login_failure_limit = 3;
+    })
+    .await;
+    app.sign_up(ADA, PASSWORD).await;
+    let guess = json!({"email": ADA, "password": "Wrong-Guess-1!"});
+    for _ in 0..3 {
+        assert_eq!(
+            app.post_from(9, "login/basic/", guess.clone()).await.status,
+            401
+        );
+    }
+    assert_eq!(app.post_from(9, "login/basic/", guess).await.status, 429);
+    let right = json!({"email": ADA, "password": PASSWORD});
+    assert_eq!(app.post_from(30, "login/basic/", right).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_use_up_the_owner_s_code_budget_and_mail_stays_bounded() {
+    let app = TestApp::start_with(|s| {
+        s.request_limit = 1000;
+        s.send_limit = 2;
+        s.send_total_limit = 5;
+    })
+    .await;
+    app.sign_up(ADA, PASSWORD).await;
+    let reset = json!({"email": ADA});
+    let stranger: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(
+                app.post_from(9, "password/reset/", reset.clone())
+                    .await
+                    .status,
+            );
+        }
+        statuses
+    };
+    assert_eq!(stranger, [200, 200, 429]);
+    // The owner's network has its own share.
+    assert_eq!(
+        app.post_from(1, "password/reset/", reset.clone())
+            .await
+            .status,
+        200
+    );
+    // Strangers on many networks meet the total, which bounds the mail the owner gets
+    // (the signup's code counted too).
+    for host in 10..20 {
+        app.post_from(host, "password/reset/", reset.clone()).await;
+    }
+    assert_eq!(app.messages_to(ADA).len(), 5);
+}
