@@ -1,91 +1,218 @@
 //! Nothing tells a caller whether an identifier has an account: not the status, not the
-//! body, not (beyond noise) the time.
+//! body, not the time (paired samples, judged by a sign test and a floor).
 
 use std::time::{Duration, Instant};
 
-use blockauth_tests::{PASSWORD, Reply, TestApp};
+use blockauth::identifier::Identifier;
+use blockauth::user::User;
+use blockauth_tests::wallet::TestWallet;
+use blockauth_tests::{PASSWORD, Reply, TestApp, access};
 use serde_json::{Value, json};
 
-async fn timed(app: &TestApp, path: &str, body: Value) -> (Reply, Duration) {
+use crate::wallet::wallet_login;
+
+/// A paired difference smaller than this is not a leak anyone can measure over a network,
+/// and the machine's own jitter; the leaks this guards against were 0.5 to 8 ms.
+const FLOOR: Duration = Duration::from_micros(250);
+/// Pairs are taken in batches until the verdict is clear, up to `MAX_PAIRS`.
+const BATCH: usize = 30;
+const MAX_PAIRS: usize = 150;
+
+/// `MAX_PAIRS` accounts, `known<i>@example.com` with `PASSWORD`, written straight to the
+/// table (signing each up over HTTP would take seconds of argon2). Each pair asks about a
+/// fresh known and a fresh unknown identifier, as an attacker probing a list would, so that
+/// neither side finds its rate-limit counters already written.
+async fn known_accounts(app: &TestApp) -> impl Fn(usize) -> String {
+    let ctx = &app.server.context;
+    let hash = blockauth::password::hash(PASSWORD.to_owned())
+        .await
+        .expect("hash");
+    for i in 0..MAX_PAIRS {
+        let identifier = Identifier::email(&known(i)).expect("email");
+        let user = User::new(&identifier, Some(hash.clone()), "EMAIL");
+        ctx.store
+            .transact(user.create(ctx, &identifier))
+            .await
+            .expect("account written");
+    }
+    known
+}
+
+fn known(i: usize) -> String {
+    format!("known{i}@example.com")
+}
+
+fn unknown(i: usize) -> String {
+    format!("nobody{i}@example.com")
+}
+
+/// A server whose limits never get in the way of many requests.
+async fn unthrottled() -> TestApp {
+    TestApp::start_with(|s| {
+        s.request_limit = 100_000;
+        s.send_limit = 100_000;
+        s.send_total_limit = 100_000;
+        s.login_failure_limit = 100_000;
+        s.login_failure_total_limit = 100_000;
+    })
+    .await
+}
+
+async fn timed(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (Reply, Duration) {
+    let mut request = app.http.post(app.url(path)).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
     let started = Instant::now();
-    let reply = app.post(path, body).await;
+    let reply = app.send(request).await;
     (reply, started.elapsed())
 }
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-/// Asks `path` for known and unknown identifiers alternately; every answer must be the same,
-/// and the median times must be within a factor of each other (loose: this is a guard
-/// against an early return, e.g. skipping the password hash, not a benchmark).
-async fn compare(app: &TestApp, path: &str, known: Value, unknown: impl Fn(usize) -> Value) {
-    let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
-    let mut first: Option<Reply> = None;
-    for i in 0..7 {
-        let (a, ta) = timed(app, path, known.clone()).await;
-        let (b, tb) = timed(app, path, unknown(i)).await;
+/// Asks `path` about a known and an unknown identifier in pairs, back to back in
+/// alternating order (so that drift in the machine's load hits both alike). Every answer
+/// must be the same; and the times must not differ: a sign test on the paired differences
+/// (robust to a busy machine's outliers) together with their median, which must stay under
+/// `FLOOR`. A close call takes more pairs rather than a verdict.
+async fn assert_alike(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    known: impl Fn(usize) -> Value,
+    unknown: impl Fn(usize) -> Value,
+) {
+    let mut first: Option<(u16, Value)> = None;
+    let mut differences: Vec<f64> = Vec::new();
+    for i in 0..MAX_PAIRS {
+        let (known_first, i) = (i % 2 == 0, i);
+        let ((a, ta), (b, tb)) = if known_first {
+            let a = timed(app, path, token, known(i)).await;
+            (a, timed(app, path, token, unknown(i)).await)
+        } else {
+            let b = timed(app, path, token, unknown(i)).await;
+            (timed(app, path, token, known(i)).await, b)
+        };
         assert_eq!((a.status, &a.body), (b.status, &b.body), "{path}");
-        if let Some(first) = &first {
-            assert_eq!(first.body, a.body);
+        let answer = first.get_or_insert((a.status, a.body.clone()));
+        assert_eq!((answer.0, &answer.1), (a.status, &a.body), "{path}");
+        // The first pairs warm up connections and caches.
+        if i >= 4 {
+            differences.push(ta.as_secs_f64() - tb.as_secs_f64());
         }
-        first.get_or_insert(a);
-        known_times.push(ta);
-        unknown_times.push(tb);
+        if differences.len() >= BATCH && differences.len() % BATCH == 0 {
+            let (z, median) = verdict(&differences);
+            eprintln!(
+                "{path}: n={} z={z:.2} median={:.3}ms",
+                differences.len(),
+                median * 1e3
+            );
+            let leaks = median.abs() > FLOOR.as_secs_f64();
+            if z.abs() < 2.0 || !leaks {
+                return;
+            }
+            assert!(
+                z.abs() < 4.0,
+                "{path}: known vs unknown differ by {:.3} ms (median of {} pairs, z = {z:.1})",
+                median * 1e3,
+                differences.len()
+            );
+        }
     }
-    let (k, u) = (median(known_times), median(unknown_times));
-    let (fast, slow) = if k < u { (k, u) } else { (u, k) };
+    let (z, median) = verdict(&differences);
     assert!(
-        slow <= fast * 3 + Duration::from_millis(15),
-        "{path}: known {k:?} vs unknown {u:?}"
+        z.abs() < 3.0 || median.abs() <= FLOOR.as_secs_f64(),
+        "{path}: known vs unknown differ by {:.3} ms (median of {} pairs, z = {z:.1})",
+        median * 1e3,
+        differences.len()
     );
 }
 
+/// The sign test's z score (how many more pairs had the known identifier slower than
+/// chance explains) and the median difference, in seconds.
+fn verdict(differences: &[f64]) -> (f64, f64) {
+    let n = differences.len() as f64;
+    let slower = differences.iter().filter(|d| **d > 0.0).count() as f64;
+    let z = (slower - n / 2.0) / (n / 4.0).sqrt();
+    let mut sorted = differences.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    (z, sorted[sorted.len() / 2])
+}
+
+#[test]
+fn the_verdict_sees_a_shift_and_ignores_noise() {
+    let noise = |i: usize| ((i * 7919) % 1000) as f64 * 1e-6 - 0.5e-3;
+    let alike: Vec<f64> = (0..60).map(noise).collect();
+    let (z, median) = verdict(&alike);
+    assert!(z.abs() < 2.0 && median.abs() < 1e-4, "{z} {median}");
+    let shifted: Vec<f64> = (0..60).map(|i| noise(i) + 1e-3).collect();
+    let (z, median) = verdict(&shifted);
+    assert!(z > 4.0 && median > FLOOR.as_secs_f64(), "{z} {median}");
+}
+
 #[tokio::test]
-async fn code_sending_routes_look_the_same_for_everyone() {
-    let app = TestApp::start_with(|s| {
-        s.request_limit = 1000;
-        s.send_limit = 1000;
-    })
-    .await;
-    app.sign_up("ada@example.com", PASSWORD).await;
-    let known = json!({"email": "ada@example.com"});
+async fn code_sending_routes_answer_and_time_the_same_for_everyone() {
+    let app = unthrottled().await;
+    let known = known_accounts(&app).await;
     for path in [
         "password/reset/",
         "login/passwordless/",
         "signup/otp/resend/",
     ] {
-        compare(
+        assert_alike(
             &app,
             path,
-            known.clone(),
-            |i| json!({"email": format!("nobody{i}@example.com")}),
+            None,
+            |i| json!({"email": known(i)}),
+            |i| json!({"email": unknown(i)}),
         )
         .await;
     }
-    compare(
+}
+
+#[tokio::test]
+async fn signup_answers_and_times_the_same_for_a_new_and_a_taken_identifier() {
+    let app = unthrottled().await;
+    let known = known_accounts(&app).await;
+    assert_alike(
         &app,
         "signup/",
-        json!({"email": "ada@example.com", "password": PASSWORD}),
-        |i| json!({"email": format!("newcomer{i}@example.com"), "password": PASSWORD}),
+        None,
+        |i| json!({"email": known(i), "password": PASSWORD}),
+        |i| json!({"email": unknown(i), "password": PASSWORD}),
     )
     .await;
 }
 
 #[tokio::test]
-async fn wrong_password_and_unknown_account_take_the_same_time() {
-    let app = TestApp::start_with(|s| {
-        s.request_limit = 1000;
-        s.login_failure_limit = 1000;
-    })
-    .await;
-    app.sign_up("ada@example.com", PASSWORD).await;
-    compare(
+async fn a_wrong_password_and_an_unknown_account_answer_and_time_the_same() {
+    let app = unthrottled().await;
+    let known = known_accounts(&app).await;
+    assert_alike(
         &app,
         "login/basic/",
-        json!({"email": "ada@example.com", "password": "Wrong-Pass-1"}),
-        |i| json!({"email": format!("nobody{i}@example.com"), "password": "Wrong-Pass-1"}),
+        None,
+        |i| json!({"email": known(i), "password": "Wrong-Pass-1"}),
+        |i| json!({"email": unknown(i), "password": "Wrong-Pass-1"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn asking_for_a_taken_address_answers_and_times_like_a_free_one() {
+    let app = unthrottled().await;
+    let known = known_accounts(&app).await;
+    let eve = app.sign_up("eve@example.com", PASSWORD).await;
+    let taken = |i| json!({"new_email": known(i)});
+    let free = |i| json!({"new_email": unknown(i)});
+    assert_alike(&app, "email/change/", Some(&access(&eve)), taken, free).await;
+    let wallet = wallet_login(&app, &TestWallet::number(1)).await;
+    let taken = |i| json!({"email": known(i)});
+    let free = |i| json!({"email": unknown(i)});
+    assert_alike(
+        &app,
+        "wallet/email/add/",
+        Some(&access(&wallet)),
+        taken,
+        free,
     )
     .await;
 }
