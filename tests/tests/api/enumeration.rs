@@ -83,7 +83,7 @@ async fn assert_alike(
     let mut first: Option<(u16, Value)> = None;
     let mut differences: Vec<f64> = Vec::new();
     for i in 0..MAX_PAIRS {
-        let (known_first, i) = (i % 2 == 0, i);
+        let known_first = i % 2 == 0;
         let ((a, ta), (b, tb)) = if known_first {
             let a = timed(app, path, token, known(i)).await;
             (a, timed(app, path, token, unknown(i)).await)
@@ -98,7 +98,7 @@ async fn assert_alike(
         if i >= 4 {
             differences.push(ta.as_secs_f64() - tb.as_secs_f64());
         }
-        if differences.len() >= BATCH && differences.len() % BATCH == 0 {
+        if differences.len() >= BATCH && differences.len().is_multiple_of(BATCH) {
             let (z, median) = verdict(&differences);
             eprintln!(
                 "{path}: n={} z={z:.2} median={:.3}ms",
