@@ -289,6 +289,7 @@ impl Routes {
 }
 
 /// The whole API: the given features' routers under the base path; anything else is 404.
+/// Every answer, errors and 404s included, carries `Cache-Control: no-store`.
 pub fn app(settings: &Settings, features: impl IntoIterator<Item = Router>) -> Router {
     let api = features
         .into_iter()
@@ -296,6 +297,17 @@ pub fn app(settings: &Settings, features: impl IntoIterator<Item = Router>) -> R
     Router::new()
         .nest(&settings.base_path, api)
         .fallback(|| async { AuthError::NotFound })
+        // Layered last, so that it wraps the fallback and every nested route too.
+        .layer(axum::middleware::map_response(no_store))
+}
+
+/// Answers carry tokens and codes (RFC 6749 5.1): no cache may keep any of them. Set on
+/// every answer, so that a new route cannot forget it.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The caller of a protected route: a valid access token (from the `AUTH_HEADER_NAME`

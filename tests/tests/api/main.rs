@@ -2,6 +2,7 @@
 
 mod aws;
 mod bad_input;
+mod edge;
 mod email_change;
 mod enumeration;
 mod faults;
