@@ -54,30 +54,112 @@ pub fn message(text: &str) -> Response {
     ok(serde_json::json!({ "message": text }))
 }
 
-/// The request body as a JSON object, its fields read one by one into DRF-shaped errors.
+/// The request body as Django REST Framework reads it: a JSON object, or a form
+/// (`application/x-www-form-urlencoded`, whose fields are strings), its fields read one by
+/// one into DRF-shaped errors.
 pub struct Form {
     fields: Map<String, Value>,
     errors: FieldErrors,
+}
+
+/// The body formats `Form` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Json,
+    UrlEncoded,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = AuthError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, AuthError> {
+        // The type first: an unreadable body is refused before it is read.
+        let format = body_format(req.headers())?;
         let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
             .await
             .map_err(|_| AuthError::PayloadTooLarge)?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(fields)) => Ok(Form {
-                fields,
-                errors: FieldErrors::new(),
-            }),
-            _ => Err(AuthError::BadRequest {
+        let fields = match format {
+            BodyFormat::Json => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(fields)) => fields,
+                _ => {
+                    return Err(AuthError::BadRequest {
+                        code: "parse_error",
+                        detail: "The request body must be a JSON object.",
+                    });
+                }
+            },
+            BodyFormat::UrlEncoded => form_fields(&bytes).ok_or(AuthError::BadRequest {
                 code: "parse_error",
-                detail: "The request body must be a JSON object.",
-            }),
+                detail: "The form body must be percent-encoded UTF-8.",
+            })?,
+        };
+        Ok(Form {
+            fields,
+            errors: FieldErrors::new(),
+        })
+    }
+}
+
+/// The body's format from its one `Content-Type`: `application/json` or
+/// `application/x-www-form-urlencoded`, the type case-insensitive, with parameters; a
+/// `charset` other than UTF-8 is refused rather than misread. Anything else, or no
+/// `Content-Type`, is 415.
+fn body_format(headers: &header::HeaderMap) -> Result<BodyFormat, AuthError> {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(AuthError::UnsupportedMediaType);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::UnsupportedMediaType)?;
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    let format = if essence.eq_ignore_ascii_case("application/json") {
+        BodyFormat::Json
+    } else if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        BodyFormat::UrlEncoded
+    } else {
+        return Err(AuthError::UnsupportedMediaType);
+    };
+    for parameter in parts {
+        let (name, charset) = parameter.split_once('=').unwrap_or((parameter, ""));
+        let charset = charset.trim().trim_matches('"');
+        if name.trim().eq_ignore_ascii_case("charset")
+            && !charset.eq_ignore_ascii_case("utf-8")
+            && !charset.eq_ignore_ascii_case("utf8")
+        {
+            return Err(AuthError::UnsupportedMediaType);
         }
     }
+    Ok(format)
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body (the WHATWG URL parser's
+/// steps), every value a string; a repeated name keeps its last value, as Django's
+/// `QueryDict` reads it. None when a name or value is not UTF-8 once decoded: Django would
+/// replace the bytes, which would silently change a password.
+fn form_fields(bytes: &[u8]) -> Option<Map<String, Value>> {
+    let mut fields = Map::new();
+    for pair in bytes.split(|b| *b == b'&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        fields.insert(form_text(name)?, Value::String(form_text(value)?));
+    }
+    Some(fields)
+}
+
+/// One name or value of a form: `+` is a space, then percent-decoding, then strict UTF-8.
+fn form_text(raw: &[u8]) -> Option<String> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
 }
 
 impl Form {
@@ -339,5 +421,76 @@ impl FromRequestParts<Arc<Context>> for Caller {
         let claims = ctx.tokens.verify(token, crate::token::TokenType::Access)?;
         let user = crate::refresh_family::session_user(ctx, &claims).await?;
         Ok(Caller { claims, user })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format_of(content_types: &[&str]) -> Result<BodyFormat, AuthError> {
+        let mut headers = header::HeaderMap::new();
+        for value in content_types {
+            headers.append(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+        }
+        body_format(&headers)
+    }
+
+    #[test]
+    fn json_and_forms_are_read_anything_else_is_415() {
+        for json in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+            "application/json; charset=utf8; foo=bar",
+        ] {
+            assert_eq!(format_of(&[json]), Ok(BodyFormat::Json), "{json}");
+        }
+        for form in [
+            "application/x-www-form-urlencoded",
+            "application/X-WWW-Form-URLEncoded; charset=UTF-8",
+        ] {
+            assert_eq!(format_of(&[form]), Ok(BodyFormat::UrlEncoded), "{form}");
+        }
+        for other in [
+            &[][..],
+            &["text/plain"],
+            &["multipart/form-data; boundary=x"],
+            &["application/jsonx"],
+            &["application/vnd.api+json"],
+            &["application/json; charset=latin-1"],
+            &[""],
+            &["application/json", "application/json"],
+        ] {
+            assert_eq!(
+                format_of(other),
+                Err(AuthError::UnsupportedMediaType),
+                "{other:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn form_fields_are_decoded_strings() {
+        let fields = form_fields(
+            b"email=ada%40example.com&password=a+b%2Bc&otp=012345&flag&=x&otp=654321&&",
+        )
+        .unwrap();
+        assert_eq!(fields["email"], "ada@example.com");
+        assert_eq!(fields["password"], "a b+c");
+        // The last of a repeated name wins, as in Django's QueryDict.
+        assert_eq!(fields["otp"], "654321");
+        assert_eq!(fields["flag"], "");
+        assert_eq!(fields[""], "x");
+        assert_eq!(form_fields(b"").unwrap().len(), 0);
+        assert_eq!(
+            form_fields("name=%C3%A9t%C3%A9&pass=%E2%82%AC".as_bytes()).unwrap()["name"],
+            "été"
+        );
+        // Bytes that are not UTF-8, raw or percent-encoded, are refused, never replaced.
+        assert!(form_fields(b"password=%E9t%E9").is_none());
+        assert!(form_fields(b"password=\xff").is_none());
+        assert!(form_fields(b"%FF=x").is_none());
     }
 }

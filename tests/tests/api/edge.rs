@@ -48,3 +48,148 @@ async fn every_answer_says_no_store() {
         assert_eq!(reply.header("cache-control"), Some("no-store"), "{reply:?}");
     }
 }
+
+/// POSTs `body` to `path` with this `Content-Type`, or none.
+async fn post_typed(
+    app: &TestApp,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> blockauth_tests::Reply {
+    let mut request = app.http.post(app.url(path)).body(body.to_owned());
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    app.send(request).await
+}
+
+const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+#[tokio::test]
+async fn forms_sign_up_and_log_in() {
+    let app = TestApp::start().await;
+    let password = "Correct+Horse%209%26Battery%3D"; // "Correct Horse 9&Battery="
+    let sent = post_typed(
+        &app,
+        "signup/",
+        FORM,
+        &format!("email=Ada%40Example.com&password={password}"),
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let code = app.code_for("ada@example.com");
+    let confirmed = post_typed(
+        &app,
+        "signup/confirm/",
+        FORM,
+        &format!("identifier=ada%40example.com&method=email&code={code}"),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert_eq!(confirmed.body["user"]["email"], "ada@example.com");
+    // The form's password is the JSON one, decoded.
+    let login = app
+        .post(
+            "login/basic/",
+            json!({"email": "ada@example.com", "password": "Correct Horse 9&Battery="}),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    let login = post_typed(
+        &app,
+        "login/basic/",
+        Some("Application/X-WWW-Form-URLEncoded; charset=UTF-8"),
+        &format!("email=ada%40example.com&password={password}"),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    // Fields of a form are strings: a missing one is required, an empty one blank.
+    let invalid = post_typed(&app, "login/basic/", FORM, "email=&unknown=1").await;
+    assert_eq!(
+        invalid.body,
+        json!({"email": ["This field may not be blank."], "password": ["This field is required."]})
+    );
+    // A form that is not UTF-8 is refused, never read with its bytes replaced.
+    let latin1 = post_typed(
+        &app,
+        "login/basic/",
+        FORM,
+        "email=ada%40example.com&password=%E9t%E9",
+    )
+    .await;
+    assert_eq!(latin1.status, 400);
+    assert_eq!(latin1.body["code"], "parse_error");
+}
+
+#[tokio::test]
+async fn other_content_types_get_415() {
+    let app = TestApp::start_with(|s| s.request_limit = 1000).await;
+    let body = r#"{"email": "ada@example.com", "password": "Correct-Horse-9-Battery"}"#;
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("text/plain; charset=utf-8"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/xml"),
+        Some("application/json; charset=iso-8859-1"),
+    ] {
+        for route in ["signup/", "login/basic/", "token/refresh/"] {
+            let reply = post_typed(&app, route, content_type, body).await;
+            assert_eq!(reply.status, 415, "{route} {content_type:?}");
+            assert_eq!(reply.body["code"], "unsupported_media_type");
+            assert!(reply.body["detail"].is_string());
+        }
+    }
+    // Also an empty body without a type, and before the body's size is looked at.
+    let empty = post_typed(&app, "login/basic/", None, "").await;
+    assert_eq!(empty.status, 415);
+    let huge = post_typed(
+        &app,
+        "login/basic/",
+        Some("text/plain"),
+        &"x".repeat(70_000),
+    )
+    .await;
+    assert_eq!(huge.status, 415);
+    // A protected route checks the token first, then the body's type.
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let token = blockauth_tests::access(&login);
+    let protected = app
+        .send(
+            app.http
+                .post(app.url("email/change/"))
+                .bearer_auth(&token)
+                .header("content-type", "text/plain")
+                .body(r#"{"new_email": "grace@example.com"}"#),
+        )
+        .await;
+    assert_eq!(protected.status, 415);
+}
+
+#[tokio::test]
+async fn json_with_a_charset_is_json() {
+    let app = TestApp::start().await;
+    let body = format!(r#"{{"email": "ada@example.com", "password": "{PASSWORD}"}}"#);
+    for content_type in [
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON;charset=\"UTF-8\"",
+    ] {
+        let reply = post_typed(&app, "signup/", Some(content_type), &body).await;
+        assert_eq!(reply.status, 200, "{content_type}: {:?}", reply.body);
+    }
+    // The limit and the shape still hold for both readers.
+    let huge = format!(r#"{{"email": "{}"}}"#, "a".repeat(70_000));
+    let reply = post_typed(&app, "signup/", Some("application/json"), &huge).await;
+    assert_eq!(reply.status, 413);
+    let reply = post_typed(
+        &app,
+        "signup/",
+        FORM,
+        &format!("email={}", "a".repeat(70_000)),
+    )
+    .await;
+    assert_eq!(reply.status, 413);
+    let reply = post_typed(&app, "signup/", Some("application/json"), "[1]").await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["code"], "parse_error");
+}
