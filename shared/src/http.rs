@@ -392,6 +392,14 @@ async fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// The token of `Bearer <token>`: the scheme is matched case-insensitively (RFC 7235
+/// 2.1), so `bearer` and `BEARER` are `Bearer` too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("Bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The caller of a protected route: a valid access token (from the `AUTH_HEADER_NAME`
 /// header, `Bearer <token>`) of a live session of an existing user.
 pub struct Caller {
@@ -411,13 +419,7 @@ impl FromRequestParts<Arc<Context>> for Caller {
             .headers
             .get(ctx.settings.auth_header().as_str())
             .ok_or(missing.clone())?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(missing)?;
+        let token = header.to_str().ok().and_then(bearer_token).ok_or(missing)?;
         let claims = ctx.tokens.verify(token, crate::token::TokenType::Access)?;
         let user = crate::refresh_family::session_user(ctx, &claims).await?;
         Ok(Caller { claims, user })
@@ -468,6 +470,30 @@ mod tests {
                 Err(AuthError::UnsupportedMediaType),
                 "{other:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "bEaReR   abc ",
+            " Bearer abc",
+        ] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value:?}");
+        }
+        for value in [
+            "Bearer",
+            "Bearer ",
+            "Bearerabc",
+            "Basic abc",
+            "Token abc",
+            "",
+            "abc",
+        ] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
         }
     }
 

@@ -193,3 +193,33 @@ async fn json_with_a_charset_is_json() {
     assert_eq!(reply.status, 400);
     assert_eq!(reply.body["code"], "parse_error");
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::start_with(|s| s.request_limit = 1000).await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let token = blockauth_tests::access(&login);
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let reply = app
+            .send(
+                app.http
+                    .post(app.url("email/change/"))
+                    .header("authorization", format!("{scheme} {token}"))
+                    .json(&json!({"new_email": "grace@example.com"})),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{scheme}: {:?}", reply.body);
+    }
+    for value in [format!("Basic {token}"), format!("Bearer{token}"), token] {
+        let reply = app
+            .send(
+                app.http
+                    .post(app.url("email/change/"))
+                    .header("authorization", &value)
+                    .json(&json!({"new_email": "grace@example.com"})),
+            )
+            .await;
+        assert_eq!(reply.status, 401, "{value}");
+        assert_eq!(reply.body["code"], "not_authenticated");
+    }
+}
