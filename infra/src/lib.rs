@@ -152,6 +152,17 @@ async fn embedded(file: Option<&Path>, stop: watch::Receiver<bool>) -> Result<Dy
     Ok((Some(database), address, tasks))
 }
 
+/// The API this server serves: every enabled feature's routes, bound to `context`.
+pub fn app(context: &Arc<Context>) -> axum::Router {
+    blockauth::http::app(
+        &context.settings,
+        FEATURES
+            .iter()
+            .filter(|(feature, _)| context.settings.enabled(*feature))
+            .map(|(_, routes)| routes().with_context(context.clone())),
+    )
+}
+
 /// Starts the embedded DynamoDB (unless the storage is external), creates the table if
 /// missing, and serves the API.
 pub async fn start(options: Options) -> Result<Running, String> {
@@ -166,13 +177,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
     table::create_if_missing(&client, &options.settings.table_name).await?;
     let store = Store::new(client, options.settings.table_name.clone());
     let context = Context::new(options.settings, store, options.mailer, &options.key);
-    let app = blockauth::http::app(
-        &context.settings,
-        FEATURES
-            .iter()
-            .filter(|(feature, _)| context.settings.enabled(*feature))
-            .map(|(_, routes)| routes().with_context(context.clone())),
-    );
+    let app = app(&context);
 
     let listener = TcpListener::bind(options.listen)
         .await

@@ -2,7 +2,7 @@
 //! declared and mounted under the base path. No other module sees axum types.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
@@ -293,10 +293,41 @@ impl Form {
     }
 }
 
-/// The client's IP: from API Gateway's request context in Lambda (set by `lambda`), from
-/// the socket's peer locally; never from a header the client writes.
-#[derive(Debug, Clone)]
+/// The client as every rate limit counts it: its network, not its address. An IPv4 client
+/// is its address (`192.0.2.1`); an IPv6 client is its /64 (`2001:db8:1:2::/64`), the
+/// smallest network a subscriber is given, so rotating addresses inside it buys no extra
+/// tries; an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, how a dual-stack socket sees an
+/// IPv4 peer) is that IPv4 address. Taken from API Gateway's request context in Lambda (set
+/// by `lambda`), from the socket's peer locally; never from a header the client writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIp(pub String);
+
+impl ClientIp {
+    /// The network of the client at `ip`.
+    pub fn of(ip: IpAddr) -> Self {
+        let network = match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                    format!("{}/64", Ipv6Addr::from(prefix))
+                }
+            },
+        };
+        ClientIp(network)
+    }
+
+    /// The network of the client whose address is `text` (API Gateway's `sourceIp`); text
+    /// that is not an address is kept as it is, trimmed.
+    pub fn parse(text: &str) -> Self {
+        let text = text.trim();
+        match text.parse::<IpAddr>() {
+            Ok(ip) => Self::of(ip),
+            Err(_) => ClientIp(text.to_owned()),
+        }
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
@@ -306,7 +337,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             return Ok(ip.clone());
         }
         if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            return Ok(ClientIp(peer.ip().to_string()));
+            return Ok(ClientIp::of(peer.ip()));
         }
         Ok(ClientIp("unknown".to_owned()))
     }
@@ -471,6 +502,43 @@ mod tests {
                 "{other:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_client_is_its_ipv4_address_or_its_ipv6_64() {
+        for (address, network) in [
+            ("192.0.2.1", "192.0.2.1"),
+            (" 203.0.113.255 ", "203.0.113.255"),
+            ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+            ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+            ("2001:DB8:1:2:FFFF:FFFF:FFFF:FFFF", "2001:db8:1:2::/64"),
+            (
+                "2001:0db8:0001:0002:0000:0000:0000:0001",
+                "2001:db8:1:2::/64",
+            ),
+            ("2001:db8::1", "2001:db8::/64"),
+            ("2001:db8:0:0:1::", "2001:db8::/64"),
+            ("fe80::1", "fe80::/64"),
+            ("::1", "::/64"),
+            ("::", "::/64"),
+            ("::ffff:192.0.2.1", "192.0.2.1"),
+            ("::FFFF:c000:201", "192.0.2.1"),
+            ("0:0:0:0:0:ffff:7f00:1", "127.0.0.1"),
+            // IPv4-compatible (deprecated, not a dual-stack peer) and NAT64 stay IPv6.
+            ("::192.0.2.1", "::/64"),
+            ("64:ff9b::192.0.2.1", "64:ff9b::/64"),
+            ("not an address", "not an address"),
+        ] {
+            assert_eq!(
+                ClientIp::parse(address),
+                ClientIp(network.to_owned()),
+                "{address}"
+            );
+        }
+        let peer: SocketAddr = "[2001:db8:1:2:aaaa::1]:443".parse().unwrap();
+        assert_eq!(ClientIp::of(peer.ip()).0, "2001:db8:1:2::/64");
+        let peer: SocketAddr = "[::ffff:10.0.0.7]:443".parse().unwrap();
+        assert_eq!(ClientIp::of(peer.ip()).0, "10.0.0.7");
     }
 
     #[test]

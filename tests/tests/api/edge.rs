@@ -1,8 +1,14 @@
 //! The HTTP edge: headers every answer carries, how bodies are read, the `Bearer` scheme,
 //! the client IP that rate limits count, and answers to requests that are not HTTP.
 
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use blockauth_tests::{PASSWORD, TestApp};
 use serde_json::json;
+use tower::ServiceExt;
 
 #[tokio::test]
 async fn every_answer_says_no_store() {
@@ -222,4 +228,51 @@ async fn the_bearer_scheme_is_case_insensitive() {
         assert_eq!(reply.status, 401, "{value}");
         assert_eq!(reply.body["code"], "not_authenticated");
     }
+}
+
+/// A failed login of ada from the socket peer `peer`: the server's own router, called
+/// directly, since the test server listens on 127.0.0.1 only.
+async fn login_from(app: &TestApp, peer: &str) -> u16 {
+    let peer: SocketAddr = peer.parse().expect("a socket address");
+    let body = json!({"email": "ada@example.com", "password": "wrong"});
+    let mut request = Request::post(format!(
+        "{}/login/basic/",
+        app.server.context.settings.base_path
+    ))
+    .header("content-type", "application/json")
+    .body(Body::from(body.to_string()))
+    .expect("a request");
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let router = blockauth_local::app(&app.server.context);
+    let response = router.oneshot(request).await.expect("infallible");
+    response.status().as_u16()
+}
+
+#[tokio::test]
+async fn an_ipv6_client_counts_by_its_64() {
+    let app = TestApp::start_with(|s| s.request_limit = 1).await;
+    assert_eq!(login_from(&app, "[2001:db8:1:2::1]:40000").await, 401);
+    // Another address, another port, the same /64: the same budget, spent.
+    assert_eq!(
+        login_from(&app, "[2001:db8:1:2:ffff:ffff:ffff:fffe]:40001").await,
+        429
+    );
+    assert_eq!(login_from(&app, "[2001:db8:1:2:0:0:0:2]:40002").await, 429);
+    // The next /64 is another client.
+    assert_eq!(login_from(&app, "[2001:db8:1:3::1]:40000").await, 401);
+}
+
+#[tokio::test]
+async fn an_ipv4_mapped_client_is_its_ipv4_address() {
+    let app = TestApp::start_with(|s| s.request_limit = 1).await;
+    // Over HTTP the peer is 127.0.0.1; through a dual-stack socket it is ::ffff:127.0.0.1.
+    let over_http = app
+        .post(
+            "login/basic/",
+            json!({"email": "ada@example.com", "password": "wrong"}),
+        )
+        .await;
+    assert_eq!(over_http.status, 401);
+    assert_eq!(login_from(&app, "[::ffff:127.0.0.1]:40000").await, 429);
+    assert_eq!(login_from(&app, "127.0.0.2:40000").await, 401);
 }
