@@ -112,14 +112,36 @@ type Dynamodb = (
     Vec<tokio::task::JoinHandle<()>>,
 );
 
+/// Creates the database file at `path`, empty, with mode 0600, and its missing folders
+/// with 0700, unless it exists: SQLite would create it with 0644, and its journal files
+/// (`-wal`, `-shm`) take the database's mode. An empty file is an empty SQLite database.
+fn private_file(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// The embedded DynamoDB (in `file`, or in memory) on 127.0.0.1, serving until `stop`
 /// says so, and its TTL sweep.
 async fn embedded(file: Option<&Path>, stop: watch::Receiver<bool>) -> Result<Dynamodb, String> {
     let database = match file {
         Some(path) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            }
+            private_file(path)?;
             dynoxide::Database::new(&path.to_string_lossy())
         }
         None => dynoxide::Database::memory(),

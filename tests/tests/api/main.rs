@@ -6,6 +6,7 @@ mod edge;
 mod email_change;
 mod enumeration;
 mod faults;
+mod local_data;
 mod login;
 mod password;
 mod passwordless;
