@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use axum::serve::ListenerExt;
 use blockauth::http::FeatureRoutes;
 use blockauth::mailer::Mailer;
 use blockauth::signing_key::SigningKey;
@@ -14,6 +15,9 @@ use blockauth::store::{Store, table};
 use blockauth::{Context, Feature, Settings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+mod protocol_errors;
+use protocol_errors::JsonProtocolErrors;
 
 /// Every feature function this server can mount, by its flag.
 pub const FEATURES: [(Feature, FeatureRoutes); 9] = [
@@ -206,6 +210,9 @@ pub async fn start(options: Options) -> Result<Running, String> {
         .map_err(|e| format!("listen on {}: {e}", options.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop_api, api_stopped) = watch::channel(false);
+    // A no-op tap: axum gives the peer's address (`ConnectInfo<SocketAddr>`, which
+    // `ClientIp` reads) for a `TcpListener` or a tapped listener only.
+    let listener = JsonProtocolErrors(listener).tap_io(|_| {});
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(
             listener,

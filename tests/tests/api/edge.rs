@@ -1,13 +1,16 @@
 //! The HTTP edge: headers every answer carries, how bodies are read, the `Bearer` scheme,
 //! the client IP that rate limits count, and answers to requests that are not HTTP.
 
+use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
 use blockauth_tests::{PASSWORD, TestApp};
-use serde_json::json;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
 use tower::ServiceExt;
 
 #[tokio::test]
@@ -275,4 +278,167 @@ async fn an_ipv4_mapped_client_is_its_ipv4_address() {
     assert_eq!(over_http.status, 401);
     assert_eq!(login_from(&app, "[::ffff:127.0.0.1]:40000").await, 429);
     assert_eq!(login_from(&app, "127.0.0.2:40000").await, 401);
+}
+
+/// Sends `request` as it is on a new connection; everything the server writes until it
+/// closes the connection.
+async fn exchange(app: &TestApp, request: &[u8]) -> Vec<u8> {
+    let talk = async {
+        let stream = TcpStream::connect(app.server.address)
+            .await
+            .expect("connects");
+        let mut written = 0;
+        while written < request.len() {
+            stream.writable().await.expect("writable");
+            match stream.try_write(&request[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            stream.readable().await.expect("readable");
+            match stream.try_read(&mut buffer) {
+                Ok(0) => return answer,
+                Ok(n) => answer.extend_from_slice(&buffer[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), talk)
+        .await
+        .expect("the server closes the connection")
+}
+
+/// One answer read off the wire.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        let mut values = self.headers.iter().filter(|(n, _)| n == name);
+        let value = values.next().map(|(_, v)| v.as_str());
+        assert!(values.next().is_none(), "one {name}: {self:?}");
+        value
+    }
+}
+
+/// Every answer in `bytes`, each framed by its Content-Length, which must be exact.
+fn answers(mut bytes: &[u8]) -> Vec<Raw> {
+    let mut answers = Vec::new();
+    while !bytes.is_empty() {
+        let end = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("a head in {:?}", bytes.escape_ascii().to_string()));
+        let head = std::str::from_utf8(&bytes[..end]).expect("an ASCII head");
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().expect("a status line");
+        let status = status_line[9..12].parse().expect("a status");
+        let headers: Vec<(String, String)> = lines
+            .map(|line| {
+                let (name, value) = line.split_once(':').expect("a header");
+                (name.to_ascii_lowercase(), value.trim().to_owned())
+            })
+            .collect();
+        let mut raw = Raw {
+            status,
+            headers,
+            body: Value::Null,
+        };
+        let length: usize = raw
+            .header("content-length")
+            .expect("a content-length")
+            .parse()
+            .expect("a number");
+        let body = &bytes[end + 4..];
+        assert!(body.len() >= length, "{head}: {} bytes", body.len());
+        raw.body = serde_json::from_slice(&body[..length]).expect("a JSON body");
+        bytes = &body[length..];
+        answers.push(raw);
+    }
+    answers
+}
+
+/// The one answer to `request`: a 4xx in the API's error shape, a JSON body.
+async fn protocol_error(app: &TestApp, request: &[u8]) -> Raw {
+    let mut all = answers(&exchange(app, request).await);
+    assert_eq!(all.len(), 1, "{all:?}");
+    let answer = all.remove(0);
+    assert!((400..500).contains(&answer.status), "{answer:?}");
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    assert!(answer.body["detail"].is_string(), "{answer:?}");
+    assert!(answer.body["code"].is_string(), "{answer:?}");
+    answer
+}
+
+#[tokio::test]
+async fn requests_that_are_not_http_get_json_errors() {
+    let app = TestApp::start().await;
+    let bad_length = protocol_error(
+        &app,
+        b"POST /auth/signup/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: abc\r\n\r\n{}",
+    )
+    .await;
+    assert_eq!(bad_length.status, 400);
+    assert_eq!(bad_length.body["code"], "bad_request");
+
+    let mut many = b"POST /auth/signup/ HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..200 {
+        many.extend(format!("X-Header-{i}: {i}\r\n").into_bytes());
+    }
+    many.extend(b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    let too_many = protocol_error(&app, &many).await;
+    assert_eq!(too_many.status, 431);
+
+    let huge = format!(
+        "GET /auth/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let long = protocol_error(&app, huge.as_bytes()).await;
+    assert_eq!(long.status, 414);
+
+    let garbage = protocol_error(&app, b"NOT HTTP AT ALL\r\n\r\n").await;
+    assert_eq!(garbage.status, 400);
+    let two_lengths = protocol_error(
+        &app,
+        b"POST /auth/signup/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    )
+    .await;
+    assert_eq!(two_lengths.status, 400);
+}
+
+#[tokio::test]
+async fn a_protocol_error_after_a_good_request_keeps_both_answers() {
+    let app = TestApp::start().await;
+    let pipelined = b"POST /auth/signup/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+        Content-Length: 2\r\n\r\n{}\
+        HEAD /auth/signup/ HTTP/1.1\r\nHost: x\r\n\r\n\
+        POST /auth/signup/ HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n";
+    let bytes = exchange(&app, pipelined).await;
+    // The HEAD answer has a Content-Length and no body: cut it out before framing.
+    let text = String::from_utf8(bytes).expect("ASCII");
+    let head_at = text.find("HTTP/1.1 405").expect("the HEAD answer");
+    let head_end = head_at + text[head_at..].find("\r\n\r\n").expect("its end") + 4;
+    assert!(text[head_at..head_end].contains("content-length: "));
+    let framed = format!("{}{}", &text[..head_at], &text[head_end..]);
+    let all = answers(framed.as_bytes());
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0].status, 400);
+    assert_eq!(
+        all[0].body,
+        json!({"email": ["This field is required."], "password": ["This field is required."]})
+    );
+    assert_eq!(all[1].status, 400);
+    assert_eq!(all[1].body["code"], "bad_request");
+    assert_eq!(all[1].header("connection"), Some("close"));
 }
