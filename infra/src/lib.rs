@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use axum::serve::ListenerExt;
 use blockauth::http::FeatureRoutes;
 use blockauth::mailer::Mailer;
 use blockauth::signing_key::SigningKey;
@@ -14,6 +15,9 @@ use blockauth::store::{Store, table};
 use blockauth::{Context, Feature, Settings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+mod protocol_errors;
+use protocol_errors::JsonProtocolErrors;
 
 /// Every feature function this server can mount, by its flag.
 pub const FEATURES: [(Feature, FeatureRoutes); 9] = [
@@ -112,14 +116,36 @@ type Dynamodb = (
     Vec<tokio::task::JoinHandle<()>>,
 );
 
+/// Creates the database file at `path`, empty, with mode 0600, and its missing folders
+/// with 0700, unless it exists: SQLite would create it with 0644, and its journal files
+/// (`-wal`, `-shm`) take the database's mode. An empty file is an empty SQLite database.
+fn private_file(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 /// The embedded DynamoDB (in `file`, or in memory) on 127.0.0.1, serving until `stop`
 /// says so, and its TTL sweep.
 async fn embedded(file: Option<&Path>, stop: watch::Receiver<bool>) -> Result<Dynamodb, String> {
     let database = match file {
         Some(path) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            }
+            private_file(path)?;
             dynoxide::Database::new(&path.to_string_lossy())
         }
         None => dynoxide::Database::memory(),
@@ -152,6 +178,17 @@ async fn embedded(file: Option<&Path>, stop: watch::Receiver<bool>) -> Result<Dy
     Ok((Some(database), address, tasks))
 }
 
+/// The API this server serves: every enabled feature's routes, bound to `context`.
+pub fn app(context: &Arc<Context>) -> axum::Router {
+    blockauth::http::app(
+        &context.settings,
+        FEATURES
+            .iter()
+            .filter(|(feature, _)| context.settings.enabled(*feature))
+            .map(|(_, routes)| routes().with_context(context.clone())),
+    )
+}
+
 /// Starts the embedded DynamoDB (unless the storage is external), creates the table if
 /// missing, and serves the API.
 pub async fn start(options: Options) -> Result<Running, String> {
@@ -166,19 +203,16 @@ pub async fn start(options: Options) -> Result<Running, String> {
     table::create_if_missing(&client, &options.settings.table_name).await?;
     let store = Store::new(client, options.settings.table_name.clone());
     let context = Context::new(options.settings, store, options.mailer, &options.key);
-    let app = blockauth::http::app(
-        &context.settings,
-        FEATURES
-            .iter()
-            .filter(|(feature, _)| context.settings.enabled(*feature))
-            .map(|(_, routes)| routes().with_context(context.clone())),
-    );
+    let app = app(&context);
 
     let listener = TcpListener::bind(options.listen)
         .await
         .map_err(|e| format!("listen on {}: {e}", options.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop_api, api_stopped) = watch::channel(false);
+    // A no-op tap: axum gives the peer's address (`ConnectInfo<SocketAddr>`, which
+    // `ClientIp` reads) for a `TcpListener` or a tapped listener only.
+    let listener = JsonProtocolErrors(listener).tap_io(|_| {});
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(
             listener,

@@ -38,6 +38,8 @@ pub enum AuthError {
     },
     /// 413: the body is over the limit.
     PayloadTooLarge,
+    /// 415: a body that is neither JSON nor a form, or has no `Content-Type`.
+    UnsupportedMediaType,
     /// 429: throttled; the client may retry after this many seconds.
     Throttled { retry_after: u64 },
     /// 503: a dependency (DynamoDB, SES, Secrets Manager) failed; nothing was half-written.
@@ -93,6 +95,7 @@ impl AuthError {
             AuthError::MethodNotAllowed => 405,
             AuthError::Conflict { .. } => 409,
             AuthError::PayloadTooLarge => 413,
+            AuthError::UnsupportedMediaType => 415,
             AuthError::Throttled { .. } => 429,
             AuthError::Unavailable => 503,
         }
@@ -111,6 +114,11 @@ impl AuthError {
             AuthError::PayloadTooLarge => (
                 "request_too_large",
                 "The request body is larger than 64 KiB.",
+            ),
+            AuthError::UnsupportedMediaType => (
+                "unsupported_media_type",
+                "Unsupported media type in request: send application/json or \
+                 application/x-www-form-urlencoded (UTF-8).",
             ),
             AuthError::Throttled { .. } => (
                 "throttled",
@@ -155,5 +163,10 @@ mod tests {
         );
         assert_eq!(AuthError::Throttled { retry_after: 3 }.status(), 429);
         assert_eq!(AuthError::Unavailable.status(), 503);
+        assert_eq!(AuthError::UnsupportedMediaType.status(), 415);
+        assert_eq!(
+            AuthError::UnsupportedMediaType.body()["code"],
+            "unsupported_media_type"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! declared and mounted under the base path. No other module sees axum types.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
@@ -54,30 +54,112 @@ pub fn message(text: &str) -> Response {
     ok(serde_json::json!({ "message": text }))
 }
 
-/// The request body as a JSON object, its fields read one by one into DRF-shaped errors.
+/// The request body as Django REST Framework reads it: a JSON object, or a form
+/// (`application/x-www-form-urlencoded`, whose fields are strings), its fields read one by
+/// one into DRF-shaped errors.
 pub struct Form {
     fields: Map<String, Value>,
     errors: FieldErrors,
+}
+
+/// The body formats `Form` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Json,
+    UrlEncoded,
 }
 
 impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = AuthError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, AuthError> {
+        // The type first: an unreadable body is refused before it is read.
+        let format = body_format(req.headers())?;
         let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
             .await
             .map_err(|_| AuthError::PayloadTooLarge)?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(fields)) => Ok(Form {
-                fields,
-                errors: FieldErrors::new(),
-            }),
-            _ => Err(AuthError::BadRequest {
+        let fields = match format {
+            BodyFormat::Json => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(fields)) => fields,
+                _ => {
+                    return Err(AuthError::BadRequest {
+                        code: "parse_error",
+                        detail: "The request body must be a JSON object.",
+                    });
+                }
+            },
+            BodyFormat::UrlEncoded => form_fields(&bytes).ok_or(AuthError::BadRequest {
                 code: "parse_error",
-                detail: "The request body must be a JSON object.",
-            }),
+                detail: "The form body must be percent-encoded UTF-8.",
+            })?,
+        };
+        Ok(Form {
+            fields,
+            errors: FieldErrors::new(),
+        })
+    }
+}
+
+/// The body's format from its one `Content-Type`: `application/json` or
+/// `application/x-www-form-urlencoded`, the type case-insensitive, with parameters; a
+/// `charset` other than UTF-8 is refused rather than misread. Anything else, or no
+/// `Content-Type`, is 415.
+fn body_format(headers: &header::HeaderMap) -> Result<BodyFormat, AuthError> {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(AuthError::UnsupportedMediaType);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::UnsupportedMediaType)?;
+    let mut parts = value.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    let format = if essence.eq_ignore_ascii_case("application/json") {
+        BodyFormat::Json
+    } else if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        BodyFormat::UrlEncoded
+    } else {
+        return Err(AuthError::UnsupportedMediaType);
+    };
+    for parameter in parts {
+        let (name, charset) = parameter.split_once('=').unwrap_or((parameter, ""));
+        let charset = charset.trim().trim_matches('"');
+        if name.trim().eq_ignore_ascii_case("charset")
+            && !charset.eq_ignore_ascii_case("utf-8")
+            && !charset.eq_ignore_ascii_case("utf8")
+        {
+            return Err(AuthError::UnsupportedMediaType);
         }
     }
+    Ok(format)
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body (the WHATWG URL parser's
+/// steps), every value a string; a repeated name keeps its last value, as Django's
+/// `QueryDict` reads it. None when a name or value is not UTF-8 once decoded: Django would
+/// replace the bytes, which would silently change a password.
+fn form_fields(bytes: &[u8]) -> Option<Map<String, Value>> {
+    let mut fields = Map::new();
+    for pair in bytes.split(|b| *b == b'&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &[][..]),
+        };
+        fields.insert(form_text(name)?, Value::String(form_text(value)?));
+    }
+    Some(fields)
+}
+
+/// One name or value of a form: `+` is a space, then percent-decoding, then strict UTF-8.
+fn form_text(raw: &[u8]) -> Option<String> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    percent_encoding::percent_decode(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
 }
 
 impl Form {
@@ -211,10 +293,41 @@ impl Form {
     }
 }
 
-/// The client's IP: from API Gateway's request context in Lambda (set by `lambda`), from
-/// the socket's peer locally; never from a header the client writes.
-#[derive(Debug, Clone)]
+/// The client as every rate limit counts it: its network, not its address. An IPv4 client
+/// is its address (`192.0.2.1`); an IPv6 client is its /64 (`2001:db8:1:2::/64`), the
+/// smallest network a subscriber is given, so rotating addresses inside it buys no extra
+/// tries; an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, how a dual-stack socket sees an
+/// IPv4 peer) is that IPv4 address. Taken from API Gateway's request context in Lambda (set
+/// by `lambda`), from the socket's peer locally; never from a header the client writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIp(pub String);
+
+impl ClientIp {
+    /// The network of the client at `ip`.
+    pub fn of(ip: IpAddr) -> Self {
+        let network = match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                    format!("{}/64", Ipv6Addr::from(prefix))
+                }
+            },
+        };
+        ClientIp(network)
+    }
+
+    /// The network of the client whose address is `text` (API Gateway's `sourceIp`); text
+    /// that is not an address is kept as it is, trimmed.
+    pub fn parse(text: &str) -> Self {
+        let text = text.trim();
+        match text.parse::<IpAddr>() {
+            Ok(ip) => Self::of(ip),
+            Err(_) => ClientIp(text.to_owned()),
+        }
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
@@ -224,7 +337,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             return Ok(ip.clone());
         }
         if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            return Ok(ClientIp(peer.ip().to_string()));
+            return Ok(ClientIp::of(peer.ip()));
         }
         Ok(ClientIp("unknown".to_owned()))
     }
@@ -289,6 +402,7 @@ impl Routes {
 }
 
 /// The whole API: the given features' routers under the base path; anything else is 404.
+/// Every answer, errors and 404s included, carries `Cache-Control: no-store`.
 pub fn app(settings: &Settings, features: impl IntoIterator<Item = Router>) -> Router {
     let api = features
         .into_iter()
@@ -296,6 +410,25 @@ pub fn app(settings: &Settings, features: impl IntoIterator<Item = Router>) -> R
     Router::new()
         .nest(&settings.base_path, api)
         .fallback(|| async { AuthError::NotFound })
+        // Layered last, so that it wraps the fallback and every nested route too.
+        .layer(axum::middleware::map_response(no_store))
+}
+
+/// Answers carry tokens and codes (RFC 6749 5.1): no cache may keep any of them. Set on
+/// every answer, so that a new route cannot forget it.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The token of `Bearer <token>`: the scheme is matched case-insensitively (RFC 7235
+/// 2.1), so `bearer` and `BEARER` are `Bearer` too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("Bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The caller of a protected route: a valid access token (from the `AUTH_HEADER_NAME`
@@ -317,13 +450,7 @@ impl FromRequestParts<Arc<Context>> for Caller {
             .headers
             .get(ctx.settings.auth_header().as_str())
             .ok_or(missing.clone())?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(missing)?;
+        let token = header.to_str().ok().and_then(bearer_token).ok_or(missing)?;
         let claims = ctx.tokens.verify(token, crate::token::TokenType::Access)?;
         let user = crate::refresh_family::session_user(ctx, &claims).await?;
         Ok(Caller { claims, user })
@@ -349,5 +476,137 @@ impl axum::extract::OptionalFromRequestParts<Arc<Context>> for Caller {
         } else {
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format_of(content_types: &[&str]) -> Result<BodyFormat, AuthError> {
+        let mut headers = header::HeaderMap::new();
+        for value in content_types {
+            headers.append(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+        }
+        body_format(&headers)
+    }
+
+    #[test]
+    fn json_and_forms_are_read_anything_else_is_415() {
+        for json in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+            "application/json; charset=utf8; foo=bar",
+        ] {
+            assert_eq!(format_of(&[json]), Ok(BodyFormat::Json), "{json}");
+        }
+        for form in [
+            "application/x-www-form-urlencoded",
+            "application/X-WWW-Form-URLEncoded; charset=UTF-8",
+        ] {
+            assert_eq!(format_of(&[form]), Ok(BodyFormat::UrlEncoded), "{form}");
+        }
+        for other in [
+            &[][..],
+            &["text/plain"],
+            &["multipart/form-data; boundary=x"],
+            &["application/jsonx"],
+            &["application/vnd.api+json"],
+            &["application/json; charset=latin-1"],
+            &[""],
+            &["application/json", "application/json"],
+        ] {
+            assert_eq!(
+                format_of(other),
+                Err(AuthError::UnsupportedMediaType),
+                "{other:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_client_is_its_ipv4_address_or_its_ipv6_64() {
+        for (address, network) in [
+            ("192.0.2.1", "192.0.2.1"),
+            (" 203.0.113.255 ", "203.0.113.255"),
+            ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+            ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+            ("2001:DB8:1:2:FFFF:FFFF:FFFF:FFFF", "2001:db8:1:2::/64"),
+            (
+                "2001:0db8:0001:0002:0000:0000:0000:0001",
+                "2001:db8:1:2::/64",
+            ),
+            ("2001:db8::1", "2001:db8::/64"),
+            ("2001:db8:0:0:1::", "2001:db8::/64"),
+            ("fe80::1", "fe80::/64"),
+            ("::1", "::/64"),
+            ("::", "::/64"),
+            ("::ffff:192.0.2.1", "192.0.2.1"),
+            ("::FFFF:c000:201", "192.0.2.1"),
+            ("0:0:0:0:0:ffff:7f00:1", "127.0.0.1"),
+            // IPv4-compatible (deprecated, not a dual-stack peer) and NAT64 stay IPv6.
+            ("::192.0.2.1", "::/64"),
+            ("64:ff9b::192.0.2.1", "64:ff9b::/64"),
+            ("not an address", "not an address"),
+        ] {
+            assert_eq!(
+                ClientIp::parse(address),
+                ClientIp(network.to_owned()),
+                "{address}"
+            );
+        }
+        let peer: SocketAddr = "[2001:db8:1:2:aaaa::1]:443".parse().unwrap();
+        assert_eq!(ClientIp::of(peer.ip()).0, "2001:db8:1:2::/64");
+        let peer: SocketAddr = "[::ffff:10.0.0.7]:443".parse().unwrap();
+        assert_eq!(ClientIp::of(peer.ip()).0, "10.0.0.7");
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "bEaReR   abc ",
+            " Bearer abc",
+        ] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value:?}");
+        }
+        for value in [
+            "Bearer",
+            "Bearer ",
+            "Bearerabc",
+            "Basic abc",
+            "Token abc",
+            "",
+            "abc",
+        ] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn form_fields_are_decoded_strings() {
+        let fields = form_fields(
+            b"email=ada%40example.com&password=a+b%2Bc&otp=012345&flag&=x&otp=654321&&",
+        )
+        .unwrap();
+        assert_eq!(fields["email"], "ada@example.com");
+        assert_eq!(fields["password"], "a b+c");
+        // The last of a repeated name wins, as in Django's QueryDict.
+        assert_eq!(fields["otp"], "654321");
+        assert_eq!(fields["flag"], "");
+        assert_eq!(fields[""], "x");
+        assert_eq!(form_fields(b"").unwrap().len(), 0);
+        assert_eq!(
+            form_fields("name=%C3%A9t%C3%A9&pass=%E2%82%AC".as_bytes()).unwrap()["name"],
+            "été"
+        );
+        // Bytes that are not UTF-8, raw or percent-encoded, are refused, never replaced.
+        assert!(form_fields(b"password=%E9t%E9").is_none());
+        assert!(form_fields(b"password=\xff").is_none());
+        assert!(form_fields(b"%FF=x").is_none());
     }
 }

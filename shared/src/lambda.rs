@@ -36,15 +36,54 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     lambda_http::run(app).await
 }
 
-/// Takes the client IP from API Gateway's request context.
+/// Takes the client IP from API Gateway's request context, as its network (`ClientIp`).
 async fn client_ip(mut request: Request) -> Request {
     use lambda_http::request::RequestContext;
     let ip = match request.extensions().get::<RequestContext>() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
         _ => None,
-    };
+    }
+    .map(ClientIp::parse);
     if let Some(ip) = ip {
-        request.extensions_mut().insert(ClientIp(ip));
+        request.extensions_mut().insert(ip);
     }
     request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::request::RequestContext;
+
+    async fn client_of(source_ip: Option<&str>) -> Option<ClientIp> {
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = source_ip.map(str::to_owned);
+        let mut request = Request::new(axum::body::Body::empty());
+        request
+            .extensions_mut()
+            .insert(RequestContext::ApiGatewayV2(context));
+        client_ip(request)
+            .await
+            .extensions()
+            .get::<ClientIp>()
+            .cloned()
+    }
+
+    #[tokio::test]
+    async fn the_source_ip_becomes_the_clients_network() {
+        assert_eq!(
+            client_of(Some("2001:db8:1:2:3:4:5:6")).await,
+            Some(ClientIp("2001:db8:1:2::/64".to_owned()))
+        );
+        assert_eq!(
+            client_of(Some("::ffff:198.51.100.7")).await,
+            Some(ClientIp("198.51.100.7".to_owned()))
+        );
+        assert_eq!(
+            client_of(Some("198.51.100.7")).await,
+            Some(ClientIp("198.51.100.7".to_owned()))
+        );
+        assert_eq!(client_of(None).await, None);
+    }
 }

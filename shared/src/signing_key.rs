@@ -55,20 +55,44 @@ impl SigningKey {
         Self::from_text(text)
     }
 
-    /// The key file at `path`, created with a fresh random key if it does not exist.
+    /// The key file at `path`, created with a fresh random key if it does not exist: the
+    /// file with mode 0600 and missing folders with 0700 from the start (never loosened
+    /// first and tightened after), since whoever reads the key can forge any token.
     #[cfg(feature = "local")]
     pub fn load_or_generate(path: &std::path::Path) -> Result<Self, String> {
+        use std::io::Write;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+
+        let failed = |e: std::io::Error| format!("{}: {e}", path.display());
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_text(&text).map_err(|e| format!("{}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let text = Self::generate_text()?;
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(dir)
+                        .map_err(|e| format!("{}: {e}", dir.display()))?;
                 }
-                std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+                // create_new: never write into a file that appeared meanwhile.
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(failed)?;
+                if let Err(e) = file
+                    .write_all(text.as_bytes())
+                    .and_then(|()| file.sync_all())
+                {
+                    // A partial key would be refused at the next start; leave none.
+                    let _ = std::fs::remove_file(path);
+                    return Err(failed(e));
+                }
                 Self::from_text(&text)
             }
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Err(e) => Err(failed(e)),
         }
     }
 

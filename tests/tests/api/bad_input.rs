@@ -175,6 +175,7 @@ async fn protected_routes_read_bodies_after_the_token() {
                     app.http
                         .post(app.url(route))
                         .bearer_auth(&token)
+                        .header("content-type", "application/json")
                         .body(raw.to_vec()),
                 )
                 .await;
@@ -183,7 +184,13 @@ async fn protected_routes_read_bodies_after_the_token() {
         }
         let huge = vec![b' '; 70 * 1024];
         let reply = app
-            .send(app.http.post(app.url(route)).bearer_auth(&token).body(huge))
+            .send(
+                app.http
+                    .post(app.url(route))
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(huge),
+            )
             .await;
         assert_eq!(reply.status, 413, "{route}");
     }

@@ -3,9 +3,11 @@
 mod attacks;
 mod aws;
 mod bad_input;
+mod edge;
 mod email_change;
 mod enumeration;
 mod faults;
+mod local_data;
 mod login;
 mod password;
 mod passwordless;
