@@ -120,14 +120,8 @@ type Dynamodb = (
 /// with 0700, unless it exists: SQLite would create it with 0644, and its journal files
 /// (`-wal`, `-shm`) take the database's mode. An empty file is an empty SQLite database.
 fn private_file(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
+    use std::os::unix::fs::OpenOptionsExt;
+    blockauth::signing_key::private_folders_of(path)?;
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -61,20 +61,14 @@ impl SigningKey {
     #[cfg(feature = "local")]
     pub fn load_or_generate(path: &std::path::Path) -> Result<Self, String> {
         use std::io::Write;
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
 
         let failed = |e: std::io::Error| format!("{}: {e}", path.display());
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_text(&text).map_err(|e| format!("{}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let text = Self::generate_text()?;
-                if let Some(dir) = path.parent() {
-                    std::fs::DirBuilder::new()
-                        .recursive(true)
-                        .mode(0o700)
-                        .create(dir)
-                        .map_err(|e| format!("{}: {e}", dir.display()))?;
-                }
+                private_folders_of(path)?;
                 // create_new: never write into a file that appeared meanwhile.
                 let mut file = std::fs::OpenOptions::new()
                     .write(true)
@@ -104,6 +98,21 @@ impl SigningKey {
     pub fn derive(&self, purpose: &str) -> Vec<u8> {
         let key = hmac::Key::new(hmac::HMAC_SHA256, &self.0);
         hmac::sign(&key, purpose.as_bytes()).as_ref().to_vec()
+    }
+}
+
+/// Creates the missing folders of `path` readable only by their owner (mode 0700): local
+/// data (the key, the embedded DynamoDB's file) is nobody else's to read.
+#[cfg(feature = "local")]
+pub fn private_folders_of(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    match path.parent() {
+        Some(dir) => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display())),
+        None => Ok(()),
     }
 }
 

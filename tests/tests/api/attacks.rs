@@ -25,27 +25,31 @@ async fn sign_up_step(app: &TestApp, host: u8, password: &str) {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
 }
 
+async fn confirm_signup(app: &TestApp, password: Option<&str>) -> blockauth_tests::Reply {
+    let mut body = json!({"email": ADA, "otp": app.code_for(ADA)});
+    if let Some(password) = password {
+        body["password"] = json!(password);
+    }
+    app.post("signup/confirm/", body).await
+}
+
+/// The account exists with the owner's password, and the stranger's does not open it.
+async fn assert_owner_s_password(app: &TestApp, confirmed: &blockauth_tests::Reply) {
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert_eq!(login_status(app, ADA, PASSWORD).await, 200);
+    assert_eq!(login_status(app, ADA, STRANGER).await, 401);
+}
+
 #[tokio::test]
 async fn a_second_signup_never_sets_the_password_of_the_account() {
     let app = TestApp::start().await;
     sign_up_step(&app, 1, PASSWORD).await;
     sign_up_step(&app, 9, STRANGER).await;
     // The owner has the newest code (the stranger's signup sent it to the owner's inbox).
-    let code = app.code_for(ADA);
-    let seeds_body = app
-        .post("signup/confirm/", json!({"email": ADA, "otp": code}))
-        .await;
+    let seeds_body = confirm_signup(&app, None).await;
     assert_eq!(seeds_body.status, 400, "{:?}", seeds_body.body);
     assert!(seeds_body.body["password"].is_array());
-    let confirmed = app
-        .post(
-            "signup/confirm/",
-            json!({"email": ADA, "otp": code, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
-    assert_eq!(login_status(&app, ADA, PASSWORD).await, 200);
-    assert_eq!(login_status(&app, ADA, STRANGER).await, 401);
+    assert_owner_s_password(&app, &confirm_signup(&app, Some(PASSWORD)).await).await;
 }
 
 #[tokio::test]
@@ -53,16 +57,7 @@ async fn a_stranger_who_signs_up_first_cannot_own_the_account() {
     let app = TestApp::start().await;
     sign_up_step(&app, 9, STRANGER).await;
     sign_up_step(&app, 1, PASSWORD).await;
-    let code = app.code_for(ADA);
-    let confirmed = app
-        .post(
-            "signup/confirm/",
-            json!({"email": ADA, "otp": code, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
-    assert_eq!(login_status(&app, ADA, PASSWORD).await, 200);
-    assert_eq!(login_status(&app, ADA, STRANGER).await, 401);
+    assert_owner_s_password(&app, &confirm_signup(&app, Some(PASSWORD)).await).await;
 }
 
 #[tokio::test]
@@ -70,10 +65,7 @@ async fn the_same_password_twice_still_confirms_with_the_code_alone() {
     let app = TestApp::start().await;
     sign_up_step(&app, 1, PASSWORD).await;
     sign_up_step(&app, 1, PASSWORD).await;
-    let code = app.code_for(ADA);
-    let confirmed = app
-        .post("signup/confirm/", json!({"email": ADA, "otp": code}))
-        .await;
+    let confirmed = confirm_signup(&app, None).await;
     assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
 }
 
@@ -81,22 +73,10 @@ async fn the_same_password_twice_still_confirms_with_the_code_alone() {
 async fn a_password_the_signup_never_saw_is_refused_and_spends_nothing() {
     let app = TestApp::start().await;
     sign_up_step(&app, 1, PASSWORD).await;
-    let code = app.code_for(ADA);
-    let wrong = app
-        .post(
-            "signup/confirm/",
-            json!({"email": ADA, "otp": code, "password": STRANGER}),
-        )
-        .await;
+    let wrong = confirm_signup(&app, Some(STRANGER)).await;
     assert_eq!(wrong.status, 400, "{:?}", wrong.body);
     assert!(wrong.body["password"].is_array());
-    let confirmed = app
-        .post(
-            "signup/confirm/",
-            json!({"email": ADA, "otp": code, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert_owner_s_password(&app, &confirm_signup(&app, Some(PASSWORD)).await).await;
 }
 
 #[tokio::test]
@@ -141,15 +121,7 @@ async fn strangers_signing_up_in_parallel_leave_the_owner_s_signup_intact() {
     })
     .await;
     assert!(replies.iter().all(|s| *s == 200), "{replies:?}");
-    let code = app.code_for(ADA);
-    let confirmed = app
-        .post(
-            "signup/confirm/",
-            json!({"email": ADA, "otp": code, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
-    assert_eq!(login_status(&app, ADA, PASSWORD).await, 200);
+    assert_owner_s_password(&app, &confirm_signup(&app, Some(PASSWORD)).await).await;
     assert_eq!(login_status(&app, ADA, &format!("{STRANGER}3")).await, 401);
 }
 
