@@ -33,7 +33,7 @@ async fn login(
     let attempt = LoginAttempt::reserve(&ctx, &identifier).await?;
     let user = user::find(&ctx, &identifier).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = password::verify(password, stored).await;
+    let matches = password::verify(password, stored).await?;
     let Some(user) = user.filter(|_| matches) else {
         return Err(AuthError::INVALID_CREDENTIALS);
     };

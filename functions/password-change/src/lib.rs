@@ -34,7 +34,7 @@ async fn change(
         let Some(old_password) = old_password else {
             return Err(AuthError::field("old_password", "This field is required."));
         };
-        if !password::verify(old_password, Some(current.clone())).await {
+        if !password::verify(old_password, Some(current.clone())).await? {
             return Err(AuthError::field(
                 "old_password",
                 "Your old password was entered incorrectly. Please enter it again.",
