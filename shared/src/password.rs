@@ -1,5 +1,9 @@
 //! Passwords: argon2id hashing (m=19456 KiB, t=2, p=1, PHC strings) and the validators.
 //!
+//! Hashing is bounded per process: at most one computation per core at once, each in a
+//! reusable 19 MiB buffer, so argon2 never holds more than cores × 19 MiB however many
+//! requests arrive (`infra/measurements/memory.md`).
+//!
 //! The validators are Django's four defaults plus BlockAuth's, each selectable by its
 //! Django class name in `PASSWORD_VALIDATORS`.
 
