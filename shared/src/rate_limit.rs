@@ -159,6 +159,15 @@ impl LoginAttempt {
         Ok(LoginAttempt { counters })
     }
 
+    /// The password could not be checked (no hashing permit in time): nothing was tried,
+    /// so the attempt is given back now, and the request answers 503.
+    pub async fn unchecked(self, ctx: &Context) -> AuthError {
+        if ctx.store.transact(self.succeeded(ctx)).await.is_err() {
+            tracing::warn!("an unchecked login attempt could not be given back");
+        }
+        AuthError::Unavailable
+    }
+
     /// The password was right: the writes that give the attempt back, for the transaction
     /// that acts on it. Unconditional, so they can never fail that transaction; the TTL is
     /// kept (or set, should a counter have expired meanwhile).

@@ -34,7 +34,10 @@ async fn login(
     let (user, familiar) = user::find_for_sign_in(&ctx, &identifier, &ip).await?;
     let attempt = LoginAttempt::reserve(&ctx, &identifier.key(), &ip, familiar).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = password::verify(password, stored).await;
+    let matches = match password::verify(password, stored).await {
+        Ok(matches) => matches,
+        Err(_) => return Err(attempt.unchecked(&ctx).await),
+    };
     let Some(user) = user.filter(|_| matches) else {
         return Err(AuthError::INVALID_CREDENTIALS);
     };

@@ -40,7 +40,11 @@ async fn change(
         };
         let familiar = user::knows_network(&ctx, &user.id, &ip).await?;
         let attempt = LoginAttempt::reserve(&ctx, &user.password_key(), &ip, familiar).await?;
-        if !password::verify(old_password, Some(current.clone())).await {
+        let matches = match password::verify(old_password, Some(current.clone())).await {
+            Ok(matches) => matches,
+            Err(_) => return Err(attempt.unchecked(&ctx).await),
+        };
+        if !matches {
             return Err(AuthError::field(
                 "old_password",
                 "Your old password was entered incorrectly. Please enter it again.",
