@@ -6,6 +6,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use blockauth::wallet::{Address, personal_message_hash};
+use serde_json::json;
+
+use crate::{Reply, TestApp};
 use k256::ecdsa::SigningKey;
 use sha3::{Digest, Keccak256};
 
@@ -91,4 +94,34 @@ pub fn eth_account_sign(python: &str, label: &str, message: &str) -> String {
         .expect("a hex signature")
         .trim()
         .to_owned()
+}
+
+/// A Sign-In with Ethereum challenge for `wallet`: the message to sign.
+pub async fn challenge(app: &TestApp, wallet: &TestWallet) -> String {
+    let reply = app
+        .post(
+            "login/wallet/challenge/",
+            json!({"address": wallet.address}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned()
+}
+
+/// `login/wallet/` with a signed message.
+pub async fn login(app: &TestApp, message: &str, signature: &str) -> Reply {
+    app.post(
+        "login/wallet/",
+        json!({"message": message, "signature": signature}),
+    )
+    .await
+}
+
+/// Challenge, sign with the test wallet, log in.
+pub async fn wallet_login(app: &TestApp, wallet: &TestWallet) -> Reply {
+    let message = challenge(app, wallet).await;
+    login(app, &message, &wallet.sign(&message)).await
 }

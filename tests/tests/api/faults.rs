@@ -9,7 +9,7 @@ async fn dynamodb_down_gets_503_and_sends_nothing() {
     let app = TestApp::start_embedded().await;
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     let wallet = TestWallet::number(1);
-    let wallet_session = crate::wallet::wallet_login(&app, &wallet).await;
+    let wallet_session = blockauth_tests::wallet::wallet_login(&app, &wallet).await;
     let challenge = app
         .post(
             "login/wallet/challenge/",

@@ -1,4 +1,4 @@
-use blockauth_tests::{PASSWORD, TestApp};
+use blockauth_tests::{PASSWORD, TestApp, access, refresh};
 use serde_json::json;
 
 #[tokio::test]
@@ -95,4 +95,66 @@ async fn a_phone_account_logs_in_with_its_number() {
         )
         .await;
     assert_eq!(login.status, 200);
+}
+
+#[tokio::test]
+async fn failed_logins_are_capped_per_account_across_ips() {
+    let app = TestApp::start_with(|s| {
+        s.request_limit = 1000;
+        s.login_failure_limit = 4;
+    })
+    .await;
+    app.sign_up("ada@example.com", PASSWORD).await;
+    // Successful logins give their attempt back.
+    for _ in 0..5 {
+        let ok = app
+            .post(
+                "login/basic/",
+                json!({"email": "ada@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(ok.status, 200);
+    }
+    for _ in 0..4 {
+        let wrong = app
+            .post(
+                "login/basic/",
+                json!({"email": "ada@example.com", "password": "Wrong-Pass-1"}),
+            )
+            .await;
+        assert_eq!(wrong.status, 401);
+    }
+    let capped = app
+        .post(
+            "login/basic/",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(capped.status, 429, "even the right password waits");
+    assert!(capped.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn a_deleted_user_s_tokens_stop_working() {
+    let app = TestApp::start().await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let id = login.body["user"]["id"].as_str().unwrap();
+    app.server
+        .context
+        .store
+        .delete(&format!("USER#{id}"), "USER")
+        .await
+        .unwrap();
+    let protected = app
+        .post_as(
+            &access(&login),
+            "password/change/",
+            json!({"old_password": PASSWORD, "new_password": "Brand-New-Pass-77"}),
+        )
+        .await;
+    assert_eq!(protected.status, 401);
+    let refreshed = app
+        .post("token/refresh/", json!({"refresh": refresh(&login)}))
+        .await;
+    assert_eq!(refreshed.status, 401);
 }

@@ -5,7 +5,6 @@ mod aws;
 mod bad_input;
 mod edge;
 mod email_change;
-mod enumeration;
 mod faults;
 mod local_data;
 mod login;

@@ -5,37 +5,11 @@ use std::sync::Arc;
 
 use blockauth::siwe::SiweMessage;
 use blockauth::wallet::{SignatureError, recover_signer};
-use blockauth_tests::wallet::{TestWallet, VECTORS, eth_account_python, eth_account_sign};
+use blockauth_tests::wallet::{
+    TestWallet, VECTORS, challenge, eth_account_python, eth_account_sign, login, wallet_login,
+};
 use blockauth_tests::{Reply, TestApp, access, refresh};
 use serde_json::{Value, json};
-
-async fn challenge(app: &TestApp, wallet: &TestWallet) -> String {
-    let reply = app
-        .post(
-            "login/wallet/challenge/",
-            json!({"address": wallet.address}),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    reply.body["message"]
-        .as_str()
-        .expect("a message")
-        .to_owned()
-}
-
-async fn login(app: &TestApp, message: &str, signature: &str) -> Reply {
-    app.post(
-        "login/wallet/",
-        json!({"message": message, "signature": signature}),
-    )
-    .await
-}
-
-/// Challenge, sign with the test wallet, log in.
-pub async fn wallet_login(app: &TestApp, wallet: &TestWallet) -> Reply {
-    let message = challenge(app, wallet).await;
-    login(app, &message, &wallet.sign(&message)).await
-}
 
 fn assert_code(reply: &Reply, status: u16, code: &str) {
     assert_eq!(reply.status, status, "{:?}", reply.body);

@@ -6,7 +6,7 @@ use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{PASSWORD, Reply, TestApp, access, code_in};
 use serde_json::json;
 
-use crate::wallet::wallet_login;
+use blockauth_tests::wallet::wallet_login;
 
 const ADD: &str = "wallet/email/add/";
 const CONFIRM: &str = "wallet/email/add/confirm/";

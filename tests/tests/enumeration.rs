@@ -1,15 +1,17 @@
 //! Nothing tells a caller whether an identifier has an account: not the status, not the
 //! body, not the time (paired samples, judged by a sign test and a floor).
+//!
+//! A test binary of its own, its tests one at a time (`ALONE`): cargo runs test binaries
+//! one after another, so nothing else in the suite competes for the cores (or for the
+//! process's argon2 permits) while a timing is taken.
 
 use std::time::{Duration, Instant};
 
 use blockauth::identifier::Identifier;
 use blockauth::user::User;
-use blockauth_tests::wallet::TestWallet;
+use blockauth_tests::wallet::{TestWallet, wallet_login};
 use blockauth_tests::{PASSWORD, Reply, TestApp, access};
 use serde_json::{Value, json};
-
-use crate::wallet::wallet_login;
 
 /// A paired difference smaller than this is not a leak anyone can measure over a network,
 /// and the machine's own jitter; the leaks this guards against were 0.5 to 8 ms.
@@ -45,6 +47,9 @@ fn known(i: usize) -> String {
 fn unknown(i: usize) -> String {
     format!("nobody{i}@example.com")
 }
+
+/// Held by each test for its whole run.
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A server whose limits never get in the way of many requests.
 async fn unthrottled() -> TestApp {
@@ -150,6 +155,7 @@ fn the_verdict_sees_a_shift_and_ignores_noise() {
 
 #[tokio::test]
 async fn code_sending_routes_answer_and_time_the_same_for_everyone() {
+    let _alone = ALONE.lock().await;
     let app = unthrottled().await;
     let known = known_accounts(&app).await;
     for path in [
@@ -170,6 +176,7 @@ async fn code_sending_routes_answer_and_time_the_same_for_everyone() {
 
 #[tokio::test]
 async fn signup_answers_and_times_the_same_for_a_new_and_a_taken_identifier() {
+    let _alone = ALONE.lock().await;
     let app = unthrottled().await;
     let known = known_accounts(&app).await;
     assert_alike(
@@ -184,6 +191,7 @@ async fn signup_answers_and_times_the_same_for_a_new_and_a_taken_identifier() {
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_account_answer_and_time_the_same() {
+    let _alone = ALONE.lock().await;
     let app = unthrottled().await;
     let known = known_accounts(&app).await;
     assert_alike(
@@ -198,6 +206,7 @@ async fn a_wrong_password_and_an_unknown_account_answer_and_time_the_same() {
 
 #[tokio::test]
 async fn asking_for_a_taken_address_answers_and_times_like_a_free_one() {
+    let _alone = ALONE.lock().await;
     let app = unthrottled().await;
     let known = known_accounts(&app).await;
     let eve = app.sign_up("eve@example.com", PASSWORD).await;
@@ -215,69 +224,4 @@ async fn asking_for_a_taken_address_answers_and_times_like_a_free_one() {
         free,
     )
     .await;
-}
-
-#[tokio::test]
-async fn failed_logins_are_capped_per_account_across_ips() {
-    let app = TestApp::start_with(|s| {
-        s.request_limit = 1000;
-        s.login_failure_limit = 4;
-    })
-    .await;
-    app.sign_up("ada@example.com", PASSWORD).await;
-    // Successful logins give their attempt back.
-    for _ in 0..5 {
-        let ok = app
-            .post(
-                "login/basic/",
-                json!({"email": "ada@example.com", "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(ok.status, 200);
-    }
-    for _ in 0..4 {
-        let wrong = app
-            .post(
-                "login/basic/",
-                json!({"email": "ada@example.com", "password": "Wrong-Pass-1"}),
-            )
-            .await;
-        assert_eq!(wrong.status, 401);
-    }
-    let capped = app
-        .post(
-            "login/basic/",
-            json!({"email": "ada@example.com", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(capped.status, 429, "even the right password waits");
-    assert!(capped.header("retry-after").is_some());
-}
-
-#[tokio::test]
-async fn a_deleted_user_s_tokens_stop_working() {
-    let app = TestApp::start().await;
-    let login = app.sign_up("ada@example.com", PASSWORD).await;
-    let id = login.body["user"]["id"].as_str().unwrap();
-    app.server
-        .context
-        .store
-        .delete(&format!("USER#{id}"), "USER")
-        .await
-        .unwrap();
-    let protected = app
-        .post_as(
-            &blockauth_tests::access(&login),
-            "password/change/",
-            json!({"old_password": PASSWORD, "new_password": "Brand-New-Pass-77"}),
-        )
-        .await;
-    assert_eq!(protected.status, 401);
-    let refreshed = app
-        .post(
-            "token/refresh/",
-            json!({"refresh": blockauth_tests::refresh(&login)}),
-        )
-        .await;
-    assert_eq!(refreshed.status, 401);
 }
