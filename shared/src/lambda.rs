@@ -24,7 +24,7 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
         .ok_or("setting SIGNING_KEY_SECRET: required in Lambda")?;
     let key = SigningKey::from_secrets_manager(&aws_sdk_secretsmanager::Client::new(&aws), secret)
         .await?;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&aws), &settings.table_name);
+    let store = Store::from_aws(&aws, &settings.table_name);
     let mailer = Mailer::Aws {
         ses: aws_sdk_sesv2::Client::new(&aws),
         sns: aws_sdk_sns::Client::new(&aws),

@@ -7,16 +7,13 @@
 //! A correct code is consumed inside the caller's transaction, by a delete conditioned on
 //! the same hash, so that of many parallel confirms exactly one succeeds.
 
-use std::collections::HashMap;
-
 use aws_lc_rs::{constant_time, hmac, rand};
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
-use crate::store::{self, Item, n, s};
+use crate::store::{Expression, Item, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -123,17 +120,14 @@ impl<'a> CodeFor<'a> {
 
     /// The item of a fresh `code` (for callers that write it in a transaction of their own).
     pub fn item(&self, ctx: &Context, code: &str) -> Item {
-        let mut item = store::key(&self.partition(), &self.sort_key());
-        item.insert("hash".into(), s(self.digest(ctx, code)));
-        item.insert("attempts".into(), n(0));
-        if let Some(user_id) = self.account {
-            item.insert("user_id".into(), s(user_id));
+        let item = Item::new(&self.partition(), &self.sort_key())
+            .with("hash", self.digest(ctx, code))
+            .with("attempts", 0_i64)
+            .expiring_at(clock::now() + ctx.settings.otp_validity as i64);
+        match self.account {
+            Some(user_id) => item.with("user_id", user_id),
+            None => item,
         }
-        item.insert(
-            store::table::TTL_ATTRIBUTE.into(),
-            n(clock::now() + ctx.settings.otp_validity as i64),
-        );
-        item
     }
 
     /// Issues a new code, replacing this one's earlier code, and returns it so that it can
@@ -159,7 +153,7 @@ impl<'a> CodeFor<'a> {
             .await?
             .ok_or(AuthError::INVALID_CODE)?;
         match self.matches(ctx, &item, code) {
-            Some(stored) => self.consume(ctx, &stored),
+            Some(stored) => Ok(self.consume(ctx, &stored)),
             None => {
                 self.count_attempt(ctx, &item).await?;
                 Err(AuthError::INVALID_CODE)
@@ -169,8 +163,8 @@ impl<'a> CodeFor<'a> {
 
     /// The stored hash when `code` is this item's live code.
     fn matches(&self, ctx: &Context, item: &Item, code: &str) -> Option<String> {
-        let stored = store::text(item, "hash")?;
-        let attempts = store::number(item, "attempts").unwrap_or(i64::MAX);
+        let stored = item.text("hash")?;
+        let attempts = item.number("attempts").unwrap_or(i64::MAX);
         if attempts >= i64::from(ctx.settings.otp_max_attempts) {
             return None;
         }
@@ -180,58 +174,38 @@ impl<'a> CodeFor<'a> {
             .then_some(stored)
     }
 
-    /// The condition under which the code item read with `stored` is still that live code.
-    fn live(ctx: &Context, stored: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            (":hash".to_owned(), s(stored)),
-            (":max".to_owned(), n(ctx.settings.otp_max_attempts)),
-            (":now".to_owned(), n(clock::now())),
-        ])
+    /// The code item read with `stored` is still that live code.
+    fn live(ctx: &Context, stored: &str) -> Expression {
+        Expression::new("#hash = :hash AND attempts < :max AND expires_at > :now")
+            .name("#hash", "hash")
+            .value(":hash", stored)
+            .value(":max", ctx.settings.otp_max_attempts)
+            .value(":now", clock::now())
     }
 
     /// Counts a wrong try against the code that was read (not a newer one that replaced it).
     async fn count_attempt(&self, ctx: &Context, item: &Item) -> Result<(), AuthError> {
-        let Some(stored) = store::text(item, "hash") else {
+        let Some(stored) = item.text("hash") else {
             return Ok(());
         };
-        let counted = ctx
-            .store
-            .client()
-            .update_item()
-            .table_name(ctx.store.table())
-            .set_key(Some(store::key(&self.partition(), &self.sort_key())))
-            .update_expression("ADD attempts :one")
-            .condition_expression(LIVE)
-            .expression_attribute_names("#hash", "hash")
-            .set_expression_attribute_values(Some(Self::live(ctx, &stored)))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        match counted {
-            Ok(_) => Ok(()),
-            Err(e) if store::is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(store::unavailable(&e)),
+        let add = Expression::new("ADD attempts :one").value(":one", 1_i64);
+        let write = Write::update_if(
+            &self.partition(),
+            &self.sort_key(),
+            add,
+            Self::live(ctx, &stored),
+        );
+        // Not counted: the code changed or died meanwhile, and this try is wrong anyway.
+        ctx.store.write(write).await.map(drop)
+    }
+
+    fn consume(&self, ctx: &Context, stored: &str) -> CodeMatch {
+        CodeMatch {
+            consume: Write::delete_if(&self.partition(), &self.sort_key(), Self::live(ctx, stored)),
+            user_id: self.account.map(str::to_owned),
         }
     }
-
-    fn consume(&self, ctx: &Context, stored: &str) -> Result<CodeMatch, AuthError> {
-        let delete = aws_sdk_dynamodb::types::Delete::builder()
-            .table_name(ctx.store.table())
-            .set_key(Some(store::key(&self.partition(), &self.sort_key())))
-            .condition_expression(LIVE)
-            .expression_attribute_names("#hash", "hash")
-            .set_expression_attribute_values(Some(Self::live(ctx, stored)))
-            .build()
-            .map_err(|e| AuthError::unavailable("dynamodb request", &e))?;
-        Ok(CodeMatch {
-            consume: TransactWriteItem::builder().delete(delete).build(),
-            user_id: self.account.map(str::to_owned),
-        })
-    }
 }
-
-/// A code item is its live code while this holds.
-const LIVE: &str = "#hash = :hash AND attempts < :max AND expires_at > :now";
 
 fn well_formed(ctx: &Context, code: &str) -> bool {
     code.len() == ctx.settings.otp_length as usize && code.bytes().all(|b| b.is_ascii_digit())
@@ -255,12 +229,12 @@ pub async fn check_any_account(
         .await?;
     let candidates: Vec<(String, &Item)> = items
         .iter()
-        .filter_map(|item| Some((store::text(item, "user_id")?, item)))
+        .filter_map(|item| Some((item.text("user_id")?, item)))
         .collect();
     for (user_id, item) in &candidates {
         let code_for = CodeFor::account(purpose, identifier, user_id);
         if let Some(stored) = code_for.matches(ctx, item, code) {
-            return code_for.consume(ctx, &stored);
+            return Ok(code_for.consume(ctx, &stored));
         }
     }
     for (user_id, item) in &candidates {
@@ -273,8 +247,9 @@ pub async fn check_any_account(
 
 /// A correct code, not yet used.
 pub struct CodeMatch {
-    /// The write that uses the code up: put it in the transaction that acts on the code.
-    pub consume: TransactWriteItem,
+    /// The write that uses the code up: the `Step::Code` of the transaction that acts on
+    /// the code.
+    pub consume: Write,
     /// The account the code was issued for, if it was bound to one.
     pub user_id: Option<String>,
 }

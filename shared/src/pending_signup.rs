@@ -14,17 +14,14 @@
 //! Item: `pk = SIGNUP#<identifier key>`, `sk = SIGNUP`, with `passwords` (PHC strings that
 //! share one salt), `salt` (their salt, for the write's condition) and `expires_at`.
 
-use std::collections::HashMap;
-
 use aws_lc_rs::constant_time;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
 use crate::password;
-use crate::store::{self, n, s};
+use crate::store::{Expression, Item, Write};
 
 /// How long a pending signup can be confirmed, from its first `signup/`.
 pub const LIFETIME: i64 = 3600;
@@ -49,12 +46,8 @@ impl PendingSignup {
     pub async fn find(ctx: &Context, identifier: &Identifier) -> Result<Option<Self>, AuthError> {
         let item = ctx.store.get(&partition(identifier), SORT_KEY).await?;
         Ok(item.map(|item| PendingSignup {
-            passwords: item
-                .get("passwords")
-                .and_then(|v| v.as_l().ok())
-                .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
-                .unwrap_or_default(),
-            salt: store::text(&item, "salt"),
+            passwords: item.texts("passwords"),
+            salt: item.text("salt"),
         }))
     }
 
@@ -68,35 +61,27 @@ impl PendingSignup {
     /// password added to this one, or, when it is already there or there is no room, a check
     /// that this one still lives. It fails if the pending signup changed meanwhile in a way
     /// that matters (created, or expired and replaced, by a parallel signup).
-    pub fn record(&self, ctx: &Context, identifier: &Identifier, hash: &str) -> TransactWriteItem {
+    pub fn record(&self, identifier: &Identifier, hash: &str) -> Write {
         let pk = partition(identifier);
         let now = clock::now();
         let Some(salt) = &self.salt else {
-            let mut item = store::key(&pk, SORT_KEY);
-            item.insert("passwords".into(), AttributeValue::L(vec![s(hash)]));
-            item.insert("salt".into(), s(salt_of(hash)));
-            item.insert(store::table::TTL_ATTRIBUTE.into(), n(now + LIFETIME));
-            return ctx.store.put_if(
-                item,
-                "attribute_not_exists(pk) OR expires_at <= :now",
-                HashMap::from([(":now".to_owned(), n(now))]),
-            );
+            let item = Item::new(&pk, SORT_KEY)
+                .with("passwords", vec![hash.to_owned()])
+                .with("salt", salt_of(hash))
+                .expiring_at(now + LIFETIME);
+            let free = Expression::new("attribute_not_exists(pk) OR expires_at <= :now")
+                .value(":now", now);
+            return Write::put_if(item, free);
         };
-        let values = HashMap::from([(":now".to_owned(), n(now)), (":salt".to_owned(), s(salt))]);
-        let lives = "expires_at > :now AND salt = :salt";
+        let lives = Expression::new("expires_at > :now AND salt = :salt")
+            .value(":now", now)
+            .value(":salt", salt);
         if self.passwords.iter().any(|p| p == hash) || self.passwords.len() >= MAX_PASSWORDS {
-            return ctx.store.check_if(&pk, SORT_KEY, lives, values);
+            return Write::check(&pk, SORT_KEY, lives);
         }
-        let mut values = values;
-        values.insert(":new".to_owned(), AttributeValue::L(vec![s(hash)]));
-        ctx.store.update_if(
-            &pk,
-            SORT_KEY,
-            "SET passwords = list_append(passwords, :new)",
-            Some(lives),
-            HashMap::new(),
-            values,
-        )
+        let add = Expression::new("SET passwords = list_append(passwords, :new)")
+            .value(":new", vec![hash.to_owned()]);
+        Write::update_if(&pk, SORT_KEY, add, lives)
     }
 
     /// The password hash the account gets at confirm: the one matching `password` when the
@@ -133,9 +118,8 @@ fn salt_of(phc: &str) -> &str {
 }
 
 /// The write that removes the pending signup once the account exists.
-pub fn remove(ctx: &Context, identifier: &Identifier) -> TransactWriteItem {
-    ctx.store
-        .delete_if(&partition(identifier), SORT_KEY, None, Default::default())
+pub fn remove(identifier: &Identifier) -> Write {
+    Write::delete(&partition(identifier), SORT_KEY)
 }
 
 #[cfg(test)]

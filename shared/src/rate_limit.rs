@@ -12,15 +12,13 @@
 //! Item: `pk = RATE#<subject>#<identifier>#<ip>#<window start>`, `sk = RATE`, with `hits`
 //! and `expires_at` (the end of the window).
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::TransactWriteItem;
-
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
-use crate::store::{self, n};
+use crate::store::{Expression, Step, Transaction, Write};
+
+const SORT_KEY: &str = "RATE";
 
 /// Counters that span every client IP use this in place of one.
 const ANY_IP: &str = "*";
@@ -51,25 +49,12 @@ impl RateLimit {
         ip: &str,
     ) -> Result<String, AuthError> {
         let (pk, now, end) = self.window_of(subject, identifier, ip);
-        let counted = ctx
-            .store
-            .client()
-            .update_item()
-            .table_name(ctx.store.table())
-            .set_key(Some(store::key(&pk, "RATE")))
-            .update_expression("ADD hits :one SET expires_at = :end")
-            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":end", n(end))
-            .expression_attribute_values(":limit", n(self.limit))
-            .send()
-            .await;
-        match counted {
-            Ok(_) => Ok(pk),
-            Err(e) if store::is_condition_failed(&e) => Err(AuthError::Throttled {
+        if ctx.store.count(&pk, SORT_KEY, self.limit, end).await? {
+            Ok(pk)
+        } else {
+            Err(AuthError::Throttled {
                 retry_after: (end - now).max(1) as u64,
-            }),
-            Err(e) => Err(store::unavailable(&e)),
+            })
         }
     }
 }
@@ -168,26 +153,19 @@ impl LoginAttempt {
         AuthError::Unavailable
     }
 
-    /// The password was right: the writes that give the attempt back, for the transaction
+    /// The password was right: the steps that give the attempt back, for the transaction
     /// that acts on it. Unconditional, so they can never fail that transaction; the TTL is
     /// kept (or set, should a counter have expired meanwhile).
-    pub fn succeeded(self, ctx: &Context) -> Vec<TransactWriteItem> {
+    pub fn succeeded(self, ctx: &Context) -> Transaction {
         let end = clock::now() + ctx.settings.login_failure_window as i64;
-        self.counters
-            .iter()
-            .map(|counter| {
-                ctx.store.update_if(
-                    counter,
-                    "RATE",
-                    "ADD hits :minus_one SET expires_at = if_not_exists(expires_at, :end)",
-                    None,
-                    HashMap::new(),
-                    HashMap::from([
-                        (":minus_one".to_owned(), n(-1)),
-                        (":end".to_owned(), n(end)),
-                    ]),
-                )
-            })
-            .collect()
+        let give_back = |counter: &String| {
+            let update = Expression::new(
+                "ADD hits :minus_one SET expires_at = if_not_exists(expires_at, :end)",
+            )
+            .value(":minus_one", -1_i64)
+            .value(":end", end);
+            Write::update(counter, SORT_KEY, update)
+        };
+        Transaction::new().steps(Step::LoginRefund, self.counters.iter().map(give_back))
     }
 }

@@ -6,16 +6,12 @@
 //! it; raising the user's `session_epoch` ends them all at once); a used token
 //! `pk = USED#<jti>`, `sk = USED`, living until that token's `exp`.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::TransactWriteItem;
-
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
-use crate::store::{self, TransactError, n};
+use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
 use crate::token::{Claims, TokenPair};
-use crate::user::{self, User, UserChange};
+use crate::user::{self, User, UserChange, UserField};
 
 const FAMILY_PREFIX: &str = "FAMILY#";
 
@@ -50,34 +46,33 @@ fn family_sort_key(sid: &str) -> String {
 }
 
 /// Starts a new login session for `user`, signing in from the client `network`: issues
-/// tokens and writes the family (and the network, now familiar to the account) together
-/// with `writes` (the caller's, first, so their indexes in a failed condition are the
-/// caller's) in one transaction.
+/// tokens and writes the family (and the network, now familiar to the account) in one
+/// transaction with the caller's `steps`.
 pub async fn sign_in(
     ctx: &Context,
     mut user: User,
-    mut writes: Vec<TransactWriteItem>,
+    steps: Transaction,
     account: Account,
     network: &str,
 ) -> Result<SignIn, TransactError> {
+    let mut steps = steps;
     if let Account::Existing(mut change) = account {
-        change.set.push(("last_login", n(clock::now())));
-        writes.push(change.apply(ctx, &mut user));
+        change.set.push(UserField::LastLogin(clock::now()));
+        steps.push(Step::UserChange, change.apply(&mut user));
     }
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let tokens = ctx
         .tokens
         .issue(&user.id, &sid)
         .map_err(|_| TransactError::Unavailable)?;
-    let mut family = store::key(&user::partition(&user.id), &family_sort_key(&sid));
-    family.insert("epoch".into(), n(user.session_epoch));
-    family.insert(
-        store::table::TTL_ATTRIBUTE.into(),
-        n(tokens.refresh_claims.exp),
+    let family = Item::new(&user::partition(&user.id), &family_sort_key(&sid))
+        .with("epoch", user.session_epoch)
+        .expiring_at(tokens.refresh_claims.exp);
+    let steps = steps.step(Step::Family, Write::put(family)).step(
+        Step::Network,
+        user::remember_network(ctx, &user.id, network),
     );
-    writes.push(ctx.store.put_any(family));
-    writes.push(user::remember_network(ctx, &user.id, network));
-    ctx.store.transact(writes).await?;
+    ctx.store.transact(steps).await?;
     Ok(SignIn { tokens, user })
 }
 
@@ -94,7 +89,7 @@ pub async fn session_user(ctx: &Context, claims: &Claims) -> Result<User, AuthEr
         return Err(AuthError::INVALID_TOKEN);
     };
     let user = User::from_item(user).ok_or(AuthError::INVALID_TOKEN)?;
-    if store::number(family, "epoch") != Some(user.session_epoch) {
+    if family.number("epoch") != Some(user.session_epoch) {
         return Err(AuthError::INVALID_TOKEN);
     }
     Ok(user)
@@ -107,36 +102,37 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
         .await?
         .ok_or(AuthError::INVALID_TOKEN)?;
     let tokens = ctx.tokens.issue(&claims.user_id, &claims.sid)?;
-    let mut used = store::key(&format!("USED#{}", claims.jti), "USED");
-    used.insert(store::table::TTL_ATTRIBUTE.into(), n(claims.exp));
-    let epoch = || HashMap::from([(":epoch".to_owned(), n(user.session_epoch))]);
-    let mut family_values = epoch();
-    family_values.insert(":exp".to_owned(), n(tokens.refresh_claims.exp));
-    family_values.insert(":now".to_owned(), n(clock::now()));
-    let writes = vec![
-        // [0] the token is used once.
-        ctx.store.put_new(used),
-        // [1] its family is alive and of the current epoch.
-        ctx.store.update_if(
-            &user::partition(&user.id),
-            &family_sort_key(&claims.sid),
-            "SET expires_at = :exp",
-            Some("attribute_exists(pk) AND expires_at > :now AND epoch = :epoch"),
-            HashMap::new(),
-            family_values,
-        ),
-        // [2] and the user's sessions have not ended since we read it.
-        ctx.store.check_if(
-            &user::partition(&user.id),
-            user::SORT_KEY,
-            "session_epoch = :epoch",
-            epoch(),
-        ),
-    ];
-    match ctx.store.transact(writes).await {
+    let used = Item::new(&format!("USED#{}", claims.jti), "USED").expiring_at(claims.exp);
+    let epoch = user.session_epoch;
+    let alive = Expression::new("attribute_exists(pk) AND expires_at > :now AND epoch = :epoch")
+        .value(":now", clock::now())
+        .value(":epoch", epoch);
+    let steps = Transaction::new()
+        // The token is used once.
+        .step(Step::UsedToken, Write::put_new(used))
+        // Its family is alive and of the current epoch.
+        .step(
+            Step::Family,
+            Write::update_if(
+                &user::partition(&user.id),
+                &family_sort_key(&claims.sid),
+                Expression::new("SET expires_at = :exp").value(":exp", tokens.refresh_claims.exp),
+                alive,
+            ),
+        )
+        // And the user's sessions have not ended since we read it.
+        .step(
+            Step::SessionsUnchanged,
+            Write::check(
+                &user::partition(&user.id),
+                user::SORT_KEY,
+                Expression::new("session_epoch = :epoch").value(":epoch", epoch),
+            ),
+        );
+    match ctx.store.transact(steps).await {
         Ok(()) => Ok(SignIn { tokens, user }),
-        Err(TransactError::Condition(failed)) => {
-            if failed.first() == Some(&true) {
+        Err(TransactError::Refused(refused)) => {
+            if refused.by(Step::UsedToken) {
                 tracing::warn!(user_id = %claims.user_id, "refresh token reused: family revoked");
                 revoke(ctx, &claims.user_id, &claims.sid).await?;
             }

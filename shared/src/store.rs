@@ -9,14 +9,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
 
 use crate::clock;
 use crate::error::AuthError;
-
-pub type Item = HashMap<String, AttributeValue>;
 
 /// The table definition: the local server, the tests and `template.yaml` agree with it.
 pub mod table {
@@ -86,13 +86,448 @@ pub struct Store {
     table: String,
 }
 
+/// An attribute's value, as the domain writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Number(i64),
+    Flag(bool),
+    Texts(Vec<String>),
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Number(v)
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::Number(i64::from(v))
+    }
+}
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        Value::Number(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Flag(v)
+    }
+}
+impl From<Vec<String>> for Value {
+    fn from(v: Vec<String>) -> Self {
+        Value::Texts(v)
+    }
+}
+
+impl Value {
+    fn attribute(self) -> AttributeValue {
+        match self {
+            Value::Text(v) => AttributeValue::S(v),
+            Value::Number(v) => AttributeValue::N(v.to_string()),
+            Value::Flag(v) => AttributeValue::Bool(v),
+            Value::Texts(v) => AttributeValue::L(v.into_iter().map(AttributeValue::S).collect()),
+        }
+    }
+}
+
+/// One item: its key and attributes, read or to be written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Item(HashMap<String, AttributeValue>);
+
+impl Item {
+    /// A new item at (`pk`, `sk`).
+    pub fn new(pk: &str, sk: &str) -> Self {
+        Item(key(pk, sk))
+    }
+
+    /// The item with `name` set to `value`.
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.0.insert(name.to_owned(), value.into().attribute());
+        self
+    }
+
+    /// The item, deleted by DynamoDB's TTL (and ignored by every read) from `at` on.
+    pub fn expiring_at(self, at: i64) -> Self {
+        self.with(table::TTL_ATTRIBUTE, at)
+    }
+
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.0.get(name).and_then(|v| v.as_s().ok()).cloned()
+    }
+
+    pub fn number(&self, name: &str) -> Option<i64> {
+        self.0
+            .get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// A boolean attribute; false when absent.
+    pub fn flag(&self, name: &str) -> bool {
+        self.0
+            .get(name)
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// A list of texts; empty when absent.
+    pub fn texts(&self, name: &str) -> Vec<String> {
+        self.0
+            .get(name)
+            .and_then(|v| v.as_l().ok())
+            .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    fn is_expired(&self) -> bool {
+        self.number(table::TTL_ATTRIBUTE)
+            .is_some_and(|at| at <= clock::now())
+    }
+}
+
+/// A condition or an update in DynamoDB's expression language, with the values of its
+/// `:placeholders` and the attribute names of its `#placeholders`.
+#[derive(Debug, Clone, Default)]
+pub struct Expression {
+    text: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expression {
+    pub fn new(text: impl Into<String>) -> Self {
+        Expression {
+            text: text.into(),
+            ..Expression::default()
+        }
+    }
+
+    /// `:placeholder` stands for `value`.
+    pub fn value(mut self, placeholder: &str, value: impl Into<Value>) -> Self {
+        self.values
+            .insert(placeholder.to_owned(), value.into().attribute());
+        self
+    }
+
+    /// `#placeholder` stands for the attribute `name` (for reserved words such as `hash`).
+    pub fn name(mut self, placeholder: &str, name: &str) -> Self {
+        self.names.insert(placeholder.to_owned(), name.to_owned());
+        self
+    }
+}
+
+/// One write: on its own (`Store::write`) or a step of a transaction.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Writes the item, replacing what is at its key, if the condition holds (or always).
+    Put {
+        item: Item,
+        condition: Option<Expression>,
+    },
+    /// Applies `update` (a `SET`/`ADD` expression) to the item at the key, creating it if
+    /// absent, if the condition holds (or always).
+    Update {
+        pk: String,
+        sk: String,
+        update: Expression,
+        condition: Option<Expression>,
+    },
+    /// Deletes the item at the key, if the condition holds (or always).
+    Delete {
+        pk: String,
+        sk: String,
+        condition: Option<Expression>,
+    },
+    /// Writes nothing; fails the transaction unless the condition holds.
+    Check {
+        pk: String,
+        sk: String,
+        condition: Expression,
+    },
+}
+
+impl Write {
+    /// Writes `item`, replacing whatever is at its key.
+    pub fn put(item: Item) -> Self {
+        Write::Put {
+            item,
+            condition: None,
+        }
+    }
+
+    /// Writes `item` only if nothing lives at its key.
+    pub fn put_new(item: Item) -> Self {
+        Write::put_if(item, Expression::new("attribute_not_exists(pk)"))
+    }
+
+    pub fn put_if(item: Item, condition: Expression) -> Self {
+        Write::Put {
+            item,
+            condition: Some(condition),
+        }
+    }
+
+    pub fn update(pk: &str, sk: &str, update: Expression) -> Self {
+        Write::Update {
+            pk: pk.to_owned(),
+            sk: sk.to_owned(),
+            update,
+            condition: None,
+        }
+    }
+
+    pub fn update_if(pk: &str, sk: &str, update: Expression, condition: Expression) -> Self {
+        Write::Update {
+            pk: pk.to_owned(),
+            sk: sk.to_owned(),
+            update,
+            condition: Some(condition),
+        }
+    }
+
+    pub fn delete(pk: &str, sk: &str) -> Self {
+        Write::Delete {
+            pk: pk.to_owned(),
+            sk: sk.to_owned(),
+            condition: None,
+        }
+    }
+
+    pub fn delete_if(pk: &str, sk: &str, condition: Expression) -> Self {
+        Write::Delete {
+            pk: pk.to_owned(),
+            sk: sk.to_owned(),
+            condition: Some(condition),
+        }
+    }
+
+    pub fn check(pk: &str, sk: &str, condition: Expression) -> Self {
+        Write::Check {
+            pk: pk.to_owned(),
+            sk: sk.to_owned(),
+            condition,
+        }
+    }
+
+    /// What is written where, and the condition with every placeholder's value.
+    fn parts(self) -> Parts {
+        let (mut names, mut values) = (HashMap::new(), HashMap::new());
+        let mut take = |expression: Expression| {
+            names.extend(expression.names);
+            values.extend(expression.values);
+            expression.text
+        };
+        let (target, condition) = match self {
+            Write::Put { item, condition } => (Target::Put(item.0), condition.map(&mut take)),
+            Write::Update {
+                pk,
+                sk,
+                update,
+                condition,
+            } => {
+                let update = take(update);
+                (
+                    Target::Update(key(&pk, &sk), update),
+                    condition.map(&mut take),
+                )
+            }
+            Write::Delete { pk, sk, condition } => {
+                (Target::Delete(key(&pk, &sk)), condition.map(&mut take))
+            }
+            Write::Check { pk, sk, condition } => {
+                (Target::Check(key(&pk, &sk)), Some(take(condition)))
+            }
+        };
+        Parts {
+            target,
+            condition,
+            names: some(names),
+            values: some(values),
+        }
+    }
+
+    /// This write as a transaction item on `table`.
+    fn transact_item(self, table: &str) -> Result<TransactWriteItem, AuthError> {
+        let invalid = |e: BuildError| AuthError::unavailable("dynamodb request", &e);
+        let Parts {
+            target,
+            condition,
+            names,
+            values,
+        } = self.parts();
+        let item = TransactWriteItem::builder();
+        let item = match target {
+            Target::Put(attributes) => item.put(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(attributes))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(invalid)?,
+            ),
+            Target::Update(key, update) => item.update(
+                Update::builder()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .update_expression(update)
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(invalid)?,
+            ),
+            Target::Delete(key) => item.delete(
+                Delete::builder()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(invalid)?,
+            ),
+            Target::Check(key) => item.condition_check(
+                ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .set_condition_expression(condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(invalid)?,
+            ),
+        };
+        Ok(item.build())
+    }
+}
+
+type Attributes = HashMap<String, AttributeValue>;
+
+/// A write taken apart for the SDK's builders.
+struct Parts {
+    target: Target,
+    condition: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<Attributes>,
+}
+
+enum Target {
+    Put(Attributes),
+    /// The key, and the update expression.
+    Update(Attributes, String),
+    Delete(Attributes),
+    Check(Attributes),
+}
+
+/// None for an empty map: DynamoDB refuses empty placeholder maps.
+fn some<V>(map: HashMap<String, V>) -> Option<HashMap<String, V>> {
+    (!map.is_empty()).then_some(map)
+}
+
+/// The named steps of the domain's transactions: when a condition fails, the transaction
+/// says which steps failed by these names, never by position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A one-time code is used up (it must still be the live code that was checked).
+    Code,
+    /// A Sign-In with Ethereum nonce is used up.
+    Nonce,
+    /// A new user's item is written.
+    NewUser,
+    /// An identifier or wallet address is claimed for an account (it must be free).
+    Claim,
+    /// An identifier must still be free of any account (nothing is written).
+    IdentifierFree,
+    /// An identifier is released by the account that had it.
+    Release,
+    /// An existing user is changed (it must exist with the sessions it was read with).
+    UserChange,
+    /// The user's sessions must not have ended since it was read (nothing is written).
+    SessionsUnchanged,
+    /// A signup's pending item is written or removed.
+    PendingSignup,
+    /// A login session (refresh family) is written or moved on.
+    Family,
+    /// A refresh token is retired (it must not have been used).
+    UsedToken,
+    /// The client network is remembered for the account.
+    Network,
+    /// A reserved login attempt is given back.
+    LoginRefund,
+}
+
+/// Writes that happen all together or not at all, each under its step's name.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    steps: Vec<(Step, Write)>,
+}
+
+impl Transaction {
+    pub fn new() -> Self {
+        Transaction::default()
+    }
+
+    /// The transaction with `write` added as `step`.
+    pub fn step(mut self, step: Step, write: Write) -> Self {
+        self.steps.push((step, write));
+        self
+    }
+
+    pub fn push(&mut self, step: Step, write: Write) {
+        self.steps.push((step, write));
+    }
+
+    /// The transaction with `other`'s steps after its own.
+    pub fn and(mut self, other: Transaction) -> Self {
+        self.steps.extend(other.steps);
+        self
+    }
+
+    /// Every write of `writes` added as `step`.
+    pub fn steps(mut self, step: Step, writes: impl IntoIterator<Item = Write>) -> Self {
+        self.steps.extend(writes.into_iter().map(|w| (step, w)));
+        self
+    }
+}
+
 /// Why a transaction did not happen.
 #[derive(Debug)]
 pub enum TransactError {
-    /// A condition failed; `true` marks each item whose condition failed, in order.
-    Condition(Vec<bool>),
+    /// The conditions of these steps failed; nothing was written.
+    Refused(Refused),
     /// DynamoDB failed, or the transaction kept conflicting with others.
     Unavailable,
+}
+
+/// The steps whose conditions failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(Vec<Step>);
+
+impl Refused {
+    /// Whether `step`'s condition failed.
+    pub fn by(&self, step: Step) -> bool {
+        self.0.contains(&step)
+    }
 }
 
 impl From<TransactError> for AuthError {
@@ -113,8 +548,10 @@ impl Store {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The store of a Lambda container: the table `table` through the AWS configuration
+    /// of its environment.
+    pub fn from_aws(aws: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Store::new(Client::new(aws), table)
     }
 
     pub fn table(&self) -> &str {
@@ -132,13 +569,14 @@ impl Store {
             .send()
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(out.item.filter(|item| !is_expired(item)))
+        Ok(out.item.map(Item).filter(|item| !item.is_expired()))
     }
 
     /// The items at `keys`, strongly consistent, in one BatchGetItem (at most 100 keys),
     /// in the order asked; None where absent or expired.
     pub async fn get_many(&self, keys: &[(&str, &str)]) -> Result<Vec<Option<Item>>, AuthError> {
-        let mut wanted: Vec<Item> = keys.iter().map(|(pk, sk)| key(pk, sk)).collect();
+        let mut wanted: Vec<HashMap<String, AttributeValue>> =
+            keys.iter().map(|(pk, sk)| key(pk, sk)).collect();
         let mut found: Vec<Item> = Vec::new();
         for attempt in 1..=TRANSACTION_TRIES {
             let request = KeysAndAttributes::builder()
@@ -156,7 +594,9 @@ impl Store {
             found.extend(
                 out.responses
                     .and_then(|mut tables| tables.remove(&self.table))
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Item),
             );
             // DynamoDB may leave keys unread under load; ask again for those.
             wanted = out
@@ -178,37 +618,13 @@ impl Store {
                 found
                     .iter()
                     .find(|item| {
-                        text(item, table::PARTITION_KEY).as_deref() == Some(*pk)
-                            && text(item, table::SORT_KEY).as_deref() == Some(*sk)
+                        item.text(table::PARTITION_KEY).as_deref() == Some(*pk)
+                            && item.text(table::SORT_KEY).as_deref() == Some(*sk)
                     })
-                    .filter(|item| !is_expired(item))
+                    .filter(|item| !item.is_expired())
                     .cloned()
             })
             .collect())
-    }
-
-    /// Writes an item, replacing any item at its key.
-    pub async fn put(&self, item: Item) -> Result<(), AuthError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        Ok(())
-    }
-
-    /// Deletes the item at (`pk`, `sk`), if any.
-    pub async fn delete(&self, pk: &str, sk: &str) -> Result<(), AuthError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        Ok(())
     }
 
     /// Every item in partition `pk` whose sort key starts with `prefix` (unexpired).
@@ -221,8 +637,8 @@ impl Store {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":prefix", s(prefix))
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -232,7 +648,8 @@ impl Store {
                 out.items
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|i| !is_expired(i)),
+                    .map(Item)
+                    .filter(|i| !i.is_expired()),
             );
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -241,8 +658,105 @@ impl Store {
         }
     }
 
-    /// Runs the writes as one all-or-nothing transaction, retrying conflicts with others.
-    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
+    /// Does one write on its own: Ok(false) when its condition failed and nothing changed.
+    /// (A single-item call costs half a transaction's.)
+    pub async fn write(&self, write: Write) -> Result<bool, AuthError> {
+        let Parts {
+            target,
+            condition,
+            names,
+            values,
+        } = write.parts();
+        let table = &self.table;
+        let sent = match target {
+            Target::Put(item) => self
+                .client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
+            Target::Update(key, update) => self
+                .client
+                .update_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .update_expression(update)
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
+            Target::Delete(key) => self
+                .client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
+            Target::Check(_) => {
+                let why = "a condition check writes nothing on its own";
+                return Err(AuthError::unavailable("dynamodb request", &why));
+            }
+        };
+        match sent {
+            Ok(()) => Ok(true),
+            Err((true, _)) => Ok(false),
+            Err((false, error)) => Err(error),
+        }
+    }
+
+    /// Writes an item, replacing any item at its key.
+    pub async fn put(&self, item: Item) -> Result<(), AuthError> {
+        self.write(Write::put(item)).await.map(drop)
+    }
+
+    /// Deletes the item at (`pk`, `sk`), if any.
+    pub async fn delete(&self, pk: &str, sk: &str) -> Result<(), AuthError> {
+        self.write(Write::delete(pk, sk)).await.map(drop)
+    }
+
+    /// Adds one to the counter attribute `hits` of (`pk`, `sk`) if it is under `limit`,
+    /// creating it to expire at `until`: atomic, so parallel requests cannot pass the
+    /// limit. Ok(false) when the counter is at its limit.
+    pub async fn count(
+        &self,
+        pk: &str,
+        sk: &str,
+        limit: u32,
+        until: i64,
+    ) -> Result<bool, AuthError> {
+        self.write(Write::update_if(
+            pk,
+            sk,
+            Expression::new("ADD hits :one SET expires_at = :end")
+                .value(":one", 1_i64)
+                .value(":end", until),
+            Expression::new("attribute_not_exists(hits) OR hits < :limit").value(":limit", limit),
+        ))
+        .await
+    }
+
+    /// Runs the transaction all-or-nothing, retrying conflicts with others.
+    pub async fn transact(&self, transaction: Transaction) -> Result<(), TransactError> {
+        let (steps, writes): (Vec<Step>, Vec<Write>) = transaction.steps.into_iter().unzip();
+        let items = writes
+            .into_iter()
+            .map(|w| w.transact_item(&self.table))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| TransactError::Unavailable)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -264,12 +778,14 @@ impl Store {
                     .iter()
                     .map(|r| r.code().unwrap_or("None"))
                     .collect();
-                let failed: Vec<bool> = codes
+                let failed: Vec<Step> = codes
                     .iter()
-                    .map(|c| *c == "ConditionalCheckFailed")
+                    .zip(&steps)
+                    .filter(|(code, _)| **code == "ConditionalCheckFailed")
+                    .map(|(_, step)| *step)
                     .collect();
-                if failed.iter().any(|f| *f) {
-                    return Err(TransactError::Condition(failed));
+                if !failed.is_empty() {
+                    return Err(TransactError::Refused(Refused(failed)));
                 }
                 if codes.contains(&"TransactionConflict") && attempt < TRANSACTION_TRIES {
                     tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
@@ -284,143 +800,26 @@ impl Store {
             return Err(TransactError::Unavailable);
         }
     }
-
-    /// A transaction item that writes `item` only if nothing lives at its key.
-    pub fn put_new(&self, item: Item) -> TransactWriteItem {
-        self.put_if(item, "attribute_not_exists(pk)", HashMap::new())
-    }
-
-    /// A transaction item that writes `item` (replacing what is there).
-    pub fn put_any(&self, item: Item) -> TransactWriteItem {
-        let put = aws_sdk_dynamodb::types::Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .build();
-        TransactWriteItem::builder().set_put(put.ok()).build()
-    }
-
-    /// A transaction item that writes `item` if `condition` holds for what is there.
-    pub fn put_if(
-        &self,
-        item: Item,
-        condition: &str,
-        values: HashMap<String, AttributeValue>,
-    ) -> TransactWriteItem {
-        let put = aws_sdk_dynamodb::types::Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .build();
-        TransactWriteItem::builder().set_put(put.ok()).build()
-    }
-
-    /// A transaction item that deletes (`pk`, `sk`) if `condition` holds (None: always).
-    pub fn delete_if(
-        &self,
-        pk: &str,
-        sk: &str,
-        condition: Option<&str>,
-        values: HashMap<String, AttributeValue>,
-    ) -> TransactWriteItem {
-        let delete = aws_sdk_dynamodb::types::Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .build();
-        TransactWriteItem::builder().set_delete(delete.ok()).build()
-    }
-
-    /// A transaction item that applies `update` to (`pk`, `sk`) if `condition` holds;
-    /// `names` are the expression's `#name` placeholders.
-    pub fn update_if(
-        &self,
-        pk: &str,
-        sk: &str,
-        update: &str,
-        condition: Option<&str>,
-        names: HashMap<String, String>,
-        values: HashMap<String, AttributeValue>,
-    ) -> TransactWriteItem {
-        let update = aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .update_expression(update)
-            .set_condition_expression(condition.map(str::to_owned))
-            .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .build();
-        TransactWriteItem::builder().set_update(update.ok()).build()
-    }
-
-    /// A transaction item that writes nothing but fails the transaction unless `condition`
-    /// holds for (`pk`, `sk`).
-    pub fn check_if(
-        &self,
-        pk: &str,
-        sk: &str,
-        condition: &str,
-        values: HashMap<String, AttributeValue>,
-    ) -> TransactWriteItem {
-        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .condition_expression(condition)
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
-            .build();
-        TransactWriteItem::builder()
-            .set_condition_check(check.ok())
-            .build()
-    }
 }
 
 /// The key attributes of (`pk`, `sk`).
-pub fn key(pk: &str, sk: &str) -> Item {
+fn key(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (table::PARTITION_KEY.to_owned(), s(pk)),
-        (table::SORT_KEY.to_owned(), s(sk)),
+        (
+            table::PARTITION_KEY.to_owned(),
+            AttributeValue::S(pk.to_owned()),
+        ),
+        (table::SORT_KEY.to_owned(), AttributeValue::S(sk.to_owned())),
     ])
 }
 
-/// A string attribute.
-pub fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-/// A number attribute.
-pub fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-pub fn text(item: &Item, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
-}
-
-pub fn number(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-}
-
-pub fn flag(item: &Item, name: &str) -> bool {
-    item.get(name)
-        .and_then(|v| v.as_bool().ok())
-        .copied()
-        .unwrap_or(false)
-}
-
-fn is_expired(item: &Item) -> bool {
-    number(item, table::TTL_ATTRIBUTE).is_some_and(|at| at <= clock::now())
-}
-
 /// Whether a conditional write failed its condition (as opposed to DynamoDB failing).
-pub fn is_condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+fn is_condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
     error.code() == Some("ConditionalCheckFailedException")
 }
 
 /// Logs a DynamoDB failure and answers 503.
-pub fn unavailable<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+fn unavailable<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     error: &SdkError<E, R>,
 ) -> AuthError {
     AuthError::unavailable("dynamodb", &describe(error))

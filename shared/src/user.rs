@@ -6,17 +6,14 @@
 //! `attribute_not_exists(pk)` in one transaction, so an identifier or an address can never
 //! have two accounts.
 
-use std::collections::HashMap;
-
 use aws_lc_rs::hmac;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
 use crate::one_time_code::hex;
-use crate::store::{self, Item, n, s};
+use crate::store::{Expression, Item, Step, Transaction, Value, Write};
 use crate::wallet::Address;
 
 pub const SORT_KEY: &str = "USER";
@@ -66,8 +63,12 @@ fn owner_partition(known_by: &impl AccountKey) -> String {
 
 impl User {
     /// A new verified user known by `identifier`, signing in now.
-    pub fn new(identifier: &Identifier, password_hash: Option<String>, kind: &str) -> Self {
-        let mut user = Self::signing_up(password_hash, kind);
+    pub fn new(
+        identifier: &Identifier,
+        password_hash: Option<String>,
+        method: SignInMethod,
+    ) -> Self {
+        let mut user = Self::signing_up(password_hash, method);
         match identifier {
             Identifier::Email(e) => user.email = Some(e.clone()),
             Identifier::Phone(p) => user.phone = Some(p.clone()),
@@ -77,12 +78,12 @@ impl User {
 
     /// A new user known by its wallet `address`, signing in now.
     pub fn with_wallet(address: &Address) -> Self {
-        let mut user = Self::signing_up(None, "WALLET");
+        let mut user = Self::signing_up(None, SignInMethod::Wallet);
         user.wallet_address = Some(address.checksummed());
         user
     }
 
-    fn signing_up(password_hash: Option<String>, kind: &str) -> Self {
+    fn signing_up(password_hash: Option<String>, method: SignInMethod) -> Self {
         let now = clock::now();
         User {
             id: uuid::Uuid::new_v4().to_string(),
@@ -93,7 +94,7 @@ impl User {
             is_verified: true,
             date_joined: now,
             last_login: Some(now),
-            authentication_types: vec![kind.to_owned()],
+            authentication_types: vec![method.name().to_owned()],
             session_epoch: 0,
         }
     }
@@ -132,8 +133,7 @@ impl User {
     }
 
     fn to_item(&self) -> Item {
-        let mut item = store::key(&partition(&self.id), SORT_KEY);
-        item.insert("id".into(), s(&self.id));
+        let mut item = Item::new(&partition(&self.id), SORT_KEY).with("id", &self.id);
         let optional = [
             ("email", &self.email),
             ("phone", &self.phone),
@@ -142,146 +142,168 @@ impl User {
         ];
         for (name, value) in optional {
             if let Some(v) = value {
-                item.insert(name.into(), s(v));
+                item = item.with(name, v);
             }
         }
-        item.insert("is_verified".into(), AttributeValue::Bool(self.is_verified));
-        item.insert("date_joined".into(), n(self.date_joined));
-        if let Some(at) = self.last_login {
-            item.insert("last_login".into(), n(at));
+        item = item
+            .with("is_verified", self.is_verified)
+            .with("date_joined", self.date_joined)
+            .with("authentication_types", self.authentication_types.clone())
+            .with("session_epoch", self.session_epoch);
+        match self.last_login {
+            Some(at) => item.with("last_login", at),
+            None => item,
         }
-        item.insert(
-            "authentication_types".into(),
-            AttributeValue::L(self.authentication_types.iter().map(s).collect()),
-        );
-        item.insert("session_epoch".into(), n(self.session_epoch));
-        item
     }
 
     pub(crate) fn from_item(item: &Item) -> Option<Self> {
         Some(User {
-            id: store::text(item, "id")?,
-            email: store::text(item, "email"),
-            phone: store::text(item, "phone"),
-            wallet_address: store::text(item, "wallet_address"),
-            password_hash: store::text(item, "password_hash"),
-            is_verified: store::flag(item, "is_verified"),
-            date_joined: store::number(item, "date_joined")?,
-            last_login: store::number(item, "last_login"),
-            authentication_types: item
-                .get("authentication_types")
-                .and_then(|v| v.as_l().ok())
-                .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
-                .unwrap_or_default(),
-            session_epoch: store::number(item, "session_epoch").unwrap_or(0),
+            id: item.text("id")?,
+            email: item.text("email"),
+            phone: item.text("phone"),
+            wallet_address: item.text("wallet_address"),
+            password_hash: item.text("password_hash"),
+            is_verified: item.flag("is_verified"),
+            date_joined: item.number("date_joined")?,
+            last_login: item.number("last_login"),
+            authentication_types: item.texts("authentication_types"),
+            session_epoch: item.number("session_epoch").unwrap_or(0),
         })
     }
 
-    /// The writes that create this user known by `known_by`; the transaction fails on the
-    /// second (index 1) if that identifier or address already has an account.
-    pub fn create(&self, ctx: &Context, known_by: &impl AccountKey) -> Vec<TransactWriteItem> {
-        vec![
-            ctx.store.put_new(self.to_item()),
-            claim(ctx, known_by, &self.id),
-        ]
+    /// The writes that create this user known by `known_by`: the `Step::NewUser` and the
+    /// `Step::Claim` (which fails if that identifier or address already has an account).
+    pub fn create(&self, known_by: &impl AccountKey) -> Transaction {
+        Transaction::new()
+            .step(Step::NewUser, Write::put_new(self.to_item()))
+            .step(Step::Claim, claim(known_by, &self.id))
     }
 }
 
 /// The write that makes `known_by` belong to `user_id`; it fails if it belongs to anyone.
-pub fn claim(ctx: &Context, known_by: &impl AccountKey, user_id: &str) -> TransactWriteItem {
-    let mut owner = store::key(&owner_partition(known_by), IDENT_SORT_KEY);
-    owner.insert("user_id".into(), s(user_id));
-    ctx.store.put_new(owner)
+pub fn claim(known_by: &impl AccountKey, user_id: &str) -> Write {
+    Write::put_new(Item::new(&owner_partition(known_by), IDENT_SORT_KEY).with("user_id", user_id))
 }
 
-/// A transaction step that writes nothing and fails if `known_by` belongs to an account.
-pub fn check_free(ctx: &Context, known_by: &impl AccountKey) -> TransactWriteItem {
-    ctx.store.check_if(
+/// A write that writes nothing and fails if `known_by` belongs to an account.
+pub fn check_free(known_by: &impl AccountKey) -> Write {
+    Write::check(
         &owner_partition(known_by),
         IDENT_SORT_KEY,
-        "attribute_not_exists(pk)",
-        HashMap::new(),
+        Expression::new("attribute_not_exists(pk)"),
     )
 }
 
 /// The write that frees `identifier`, only if it still belongs to `user_id`.
-pub fn release(ctx: &Context, identifier: &Identifier, user_id: &str) -> TransactWriteItem {
-    ctx.store.delete_if(
+pub fn release(identifier: &Identifier, user_id: &str) -> Write {
+    Write::delete_if(
         &owner_partition(identifier),
         IDENT_SORT_KEY,
-        Some("user_id = :user"),
-        HashMap::from([(":user".to_owned(), s(user_id))]),
+        Expression::new("user_id = :user").value(":user", user_id),
     )
+}
+
+/// How an account signs in, as `authentication_types` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    Email,
+    Phone,
+    Passwordless,
+    Wallet,
+}
+
+impl SignInMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            SignInMethod::Email => "EMAIL",
+            SignInMethod::Phone => "PHONE",
+            SignInMethod::Passwordless => "PASSWORDLESS",
+            SignInMethod::Wallet => "WALLET",
+        }
+    }
+
+    /// Password sign-in with `identifier`.
+    pub fn password(identifier: &Identifier) -> Self {
+        match identifier {
+            Identifier::Email(_) => SignInMethod::Email,
+            Identifier::Phone(_) => SignInMethod::Phone,
+        }
+    }
+}
+
+/// One attribute of a user that a change sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserField {
+    Email(String),
+    PasswordHash(String),
+    LastLogin(i64),
+    /// A sign-in method added to `authentication_types` (kept once).
+    Method(SignInMethod),
 }
 
 /// Changes to an existing user, written only if nobody changed its sessions since it was
 /// read (so a concurrent password change cannot be undone by a stale write).
 #[derive(Debug, Default)]
 pub struct UserChange {
-    /// Attributes to set, by name.
-    pub set: Vec<(&'static str, AttributeValue)>,
+    pub set: Vec<UserField>,
     /// End every session (refresh family) begun before this change.
     pub end_sessions: bool,
-    /// An attribute that must still be absent (e.g. `email` when one is being added), so
-    /// that of two parallel changes only one can set it.
-    pub require_absent: Option<&'static str>,
+    /// The user must still have no email (one is being added), so that of two parallel
+    /// changes only one can set it.
+    pub require_no_email: bool,
 }
 
 impl UserChange {
-    /// The write, and `user` as it will be once the write succeeds.
-    pub fn apply(self, ctx: &Context, user: &mut User) -> TransactWriteItem {
+    /// The write (the `Step::UserChange`), and `user` as it will be once it succeeds.
+    pub fn apply(self, user: &mut User) -> Write {
         let epoch = user.session_epoch;
         if self.end_sessions {
             user.session_epoch += 1;
         }
-        let mut names = HashMap::new();
-        let mut values = HashMap::from([
-            (":epoch".to_owned(), n(epoch)),
-            (":next".to_owned(), n(user.session_epoch)),
-        ]);
-        let mut assignments = vec!["session_epoch = :next".to_owned()];
-        for (i, (name, value)) in self.set.into_iter().enumerate() {
-            assignments.push(format!("#a{i} = :a{i}"));
-            names.insert(format!("#a{i}"), name.to_owned());
-            match name {
-                "last_login" => user.last_login = value.as_n().ok().and_then(|v| v.parse().ok()),
-                "password_hash" => user.password_hash = value.as_s().ok().cloned(),
-                "email" => user.email = value.as_s().ok().cloned(),
-                "phone" => user.phone = value.as_s().ok().cloned(),
-                "wallet_address" => user.wallet_address = value.as_s().ok().cloned(),
-                "authentication_types" => {
-                    user.authentication_types = value
-                        .as_l()
-                        .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
-                        .unwrap_or_default()
+        let assigned: Vec<(&str, Value)> = self
+            .set
+            .into_iter()
+            .map(|field| match field {
+                UserField::Email(email) => {
+                    user.email = Some(email.clone());
+                    ("email", email.into())
                 }
-                _ => {}
-            }
-            values.insert(format!(":a{i}"), value);
+                UserField::PasswordHash(hash) => {
+                    user.password_hash = Some(hash.clone());
+                    ("password_hash", hash.into())
+                }
+                UserField::LastLogin(at) => {
+                    user.last_login = Some(at);
+                    ("last_login", at.into())
+                }
+                UserField::Method(method) => {
+                    if !user.authentication_types.iter().any(|t| t == method.name()) {
+                        user.authentication_types.push(method.name().to_owned());
+                    }
+                    (
+                        "authentication_types",
+                        user.authentication_types.clone().into(),
+                    )
+                }
+            })
+            .collect();
+        let assignments: String = (0..assigned.len())
+            .map(|i| format!(", #a{i} = :a{i}"))
+            .collect();
+        let mut update = Expression::new(format!("SET session_epoch = :next{assignments}"))
+            .value(":next", user.session_epoch);
+        for (i, (name, value)) in assigned.into_iter().enumerate() {
+            update = update
+                .name(&format!("#a{i}"), name)
+                .value(&format!(":a{i}"), value);
         }
         let mut condition = "attribute_exists(pk) AND session_epoch = :epoch".to_owned();
-        if let Some(attribute) = self.require_absent {
-            condition.push_str(" AND attribute_not_exists(#absent)");
-            names.insert("#absent".to_owned(), attribute.to_owned());
+        if self.require_no_email {
+            condition.push_str(" AND attribute_not_exists(email)");
         }
-        ctx.store.update_if(
-            &partition(&user.id),
-            SORT_KEY,
-            &format!("SET {}", assignments.join(", ")),
-            Some(&condition),
-            names,
-            values,
-        )
+        let condition = Expression::new(condition).value(":epoch", epoch);
+        Write::update_if(&partition(&user.id), SORT_KEY, update, condition)
     }
-}
-
-/// `types` with `kind` added, as a list attribute.
-pub fn with_type(types: &[String], kind: &str) -> AttributeValue {
-    let mut types = types.to_vec();
-    if !types.iter().any(|t| t == kind) {
-        types.push(kind.to_owned());
-    }
-    AttributeValue::L(types.iter().map(s).collect())
 }
 
 /// The user with this id, if it exists.
@@ -300,7 +322,7 @@ pub async fn find(ctx: &Context, known_by: &impl AccountKey) -> Result<Option<Us
         .store
         .get(&owner_partition(known_by), IDENT_SORT_KEY)
         .await?;
-    match owner.and_then(|item| store::text(&item, "user_id")) {
+    match owner.and_then(|item| item.text("user_id")) {
         Some(user_id) => get(ctx, &user_id).await,
         None => Ok(None),
     }
@@ -318,7 +340,7 @@ pub async fn find_for_sign_in(
         .store
         .get(&owner_partition(identifier), IDENT_SORT_KEY)
         .await?;
-    let user_id = owner.and_then(|item| store::text(&item, "user_id"));
+    let user_id = owner.and_then(|item| item.text("user_id"));
     let pk = partition(user_id.as_deref().unwrap_or(NOBODY));
     let items = ctx
         .store
@@ -347,13 +369,10 @@ fn network_sort_key(ctx: &Context, network: &str) -> String {
 
 /// The write that remembers that `user_id` signed in from `network`, so that strangers'
 /// failed tries from other networks never wall it off (see `rate_limit::LoginAttempt`).
-pub fn remember_network(ctx: &Context, user_id: &str, network: &str) -> TransactWriteItem {
-    let mut item = store::key(&partition(user_id), &network_sort_key(ctx, network));
-    item.insert(
-        store::table::TTL_ATTRIBUTE.into(),
-        n(clock::now() + FAMILIAR_FOR),
-    );
-    ctx.store.put_any(item)
+pub fn remember_network(ctx: &Context, user_id: &str, network: &str) -> Write {
+    let item = Item::new(&partition(user_id), &network_sort_key(ctx, network))
+        .expiring_at(clock::now() + FAMILIAR_FOR);
+    Write::put(item)
 }
 
 /// Whether `user_id` signed in from `network` within `FAMILIAR_FOR`.

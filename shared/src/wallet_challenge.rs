@@ -7,10 +7,7 @@
 //! seconds. The nonce is consumed by a conditional delete inside the sign-in transaction,
 //! so of parallel logins with one nonce exactly one succeeds.
 
-use std::collections::HashMap;
-
 use aws_lc_rs::{hmac, rand};
-use aws_sdk_dynamodb::types::TransactWriteItem;
 use time::OffsetDateTime;
 
 use crate::clock;
@@ -19,7 +16,7 @@ use crate::error::AuthError;
 use crate::one_time_code::hex;
 use crate::settings::Settings;
 use crate::siwe::SiweMessage;
-use crate::store::{self, n, s};
+use crate::store::{Expression, Item, Write};
 use crate::wallet::Address;
 
 const SORT_KEY: &str = "WALLET_NONCE";
@@ -99,10 +96,10 @@ pub async fn issue(
         request_id: None,
         resources: Vec::new(),
     };
-    let mut item = store::key(&partition(ctx, &nonce), SORT_KEY);
-    item.insert("address".into(), s(address.lowercase()));
-    item.insert("chain_id".into(), n(chain_id));
-    item.insert(store::table::TTL_ATTRIBUTE.into(), n(expires_at));
+    let item = Item::new(&partition(ctx, &nonce), SORT_KEY)
+        .with("address", address.lowercase())
+        .with("chain_id", chain_id)
+        .expiring_at(expires_at);
     ctx.store.put(item).await?;
     Ok(message)
 }
@@ -165,20 +162,17 @@ pub fn check(settings: &Settings, message: &SiweMessage, now: i64) -> Result<(),
 
 /// The write that uses up the message's nonce, if this API issued it for the message's
 /// address and chain and it is unexpired and unused: put it in the sign-in transaction.
-pub async fn redeem(ctx: &Context, message: &SiweMessage) -> Result<TransactWriteItem, AuthError> {
+pub async fn redeem(ctx: &Context, message: &SiweMessage) -> Result<Write, AuthError> {
     let pk = partition(ctx, &message.nonce);
     let item = ctx.store.get(&pk, SORT_KEY).await?.ok_or(NONCE_INVALID)?;
-    let issued_for = store::text(&item, "address") == Some(message.address.lowercase())
-        && store::number(&item, "chain_id") == Some(message.chain_id as i64);
+    let issued_for = item.text("address") == Some(message.address.lowercase())
+        && item.number("chain_id") == Some(message.chain_id as i64);
     if !issued_for {
         return Err(NONCE_INVALID);
     }
-    Ok(ctx.store.delete_if(
-        &pk,
-        SORT_KEY,
-        Some("attribute_exists(pk) AND expires_at > :now"),
-        HashMap::from([(":now".to_owned(), n(clock::now()))]),
-    ))
+    let unused =
+        Expression::new("attribute_exists(pk) AND expires_at > :now").value(":now", clock::now());
+    Ok(Write::delete_if(&pk, SORT_KEY, unused))
 }
 
 #[cfg(test)]

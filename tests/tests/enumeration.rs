@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use blockauth::identifier::Identifier;
-use blockauth::user::User;
+use blockauth::user::{SignInMethod, User};
 use blockauth_tests::wallet::{TestWallet, wallet_login};
 use blockauth_tests::{PASSWORD, Reply, TestApp, access};
 use serde_json::{Value, json};
@@ -31,9 +31,9 @@ async fn known_accounts(app: &TestApp) -> impl Fn(usize) -> String {
         .expect("hash");
     for i in 0..MAX_PAIRS {
         let identifier = Identifier::email(&known(i)).expect("email");
-        let user = User::new(&identifier, Some(hash.clone()), "EMAIL");
+        let user = User::new(&identifier, Some(hash.clone()), SignInMethod::Email);
         ctx.store
-            .transact(user.create(ctx, &identifier))
+            .transact(user.create(&identifier))
             .await
             .expect("account written");
     }

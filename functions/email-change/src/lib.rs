@@ -12,8 +12,8 @@ use axum::response::Response;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identifier::Identifier;
 use blockauth::one_time_code::{self, CodeFor, Purpose};
-use blockauth::store::{TransactError, s};
-use blockauth::user::{self, UserChange};
+use blockauth::store::{Step, TransactError, Transaction};
+use blockauth::user::{self, UserChange, UserField};
 use blockauth::{AuthError, Context, messages, rate_limit};
 
 pub fn routes() -> Routes {
@@ -88,25 +88,26 @@ async fn confirm(
         .map(Identifier::email)
         .and_then(Result::ok);
     // [0] the code, [1] the new address claimed, then the old one released and the user.
-    let mut writes = vec![matched.consume, user::claim(&ctx, &new_email, &user.id)];
+    let mut steps = Transaction::new()
+        .step(Step::Code, matched.consume)
+        .step(Step::Claim, user::claim(&new_email, &user.id));
     if let Some(old) = &old_email {
-        writes.push(user::release(&ctx, old, &user.id));
+        steps.push(Step::Release, user::release(old, &user.id));
     }
     let change = UserChange {
-        set: vec![("email", s(new_email.value()))],
-        end_sessions: false,
+        set: vec![UserField::Email(new_email.value().to_owned())],
         ..UserChange::default()
     };
-    writes.push(change.apply(&ctx, &mut user));
-    match ctx.store.transact(writes).await {
+    steps.push(Step::UserChange, change.apply(&mut user));
+    match ctx.store.transact(steps).await {
         Ok(()) => {}
-        Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
+        Err(TransactError::Refused(refused)) if refused.by(Step::Code) => {
             return Err(AuthError::INVALID_CODE);
         }
-        Err(TransactError::Condition(failed)) if failed.get(1) == Some(&true) => {
+        Err(TransactError::Refused(refused)) if refused.by(Step::Claim) => {
             return Err(AuthError::EMAIL_TAKEN);
         }
-        Err(TransactError::Condition(_)) => {
+        Err(TransactError::Refused(_)) => {
             return Err(AuthError::CHANGED_MEANWHILE);
         }
         Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),

@@ -58,7 +58,7 @@ async fn login(
     {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         // The account was deleted between the read and the write.
-        Err(TransactError::Condition(_)) => Err(AuthError::INVALID_CREDENTIALS),
+        Err(TransactError::Refused(_)) => Err(AuthError::INVALID_CREDENTIALS),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

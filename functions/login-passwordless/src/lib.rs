@@ -11,8 +11,8 @@ use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{CodeFor, Purpose};
 use blockauth::refresh_family::{self, Account};
-use blockauth::store::TransactError;
-use blockauth::user::{self, User, UserChange};
+use blockauth::store::{Step, TransactError, Transaction};
+use blockauth::user::{self, SignInMethod, User, UserChange, UserField};
 use blockauth::{AuthError, Context, messages, rate_limit};
 
 pub fn routes() -> Routes {
@@ -66,30 +66,27 @@ async fn confirm(
     let signed_in = match user::find(&ctx, &identifier).await? {
         Some(user) => {
             let change = UserChange {
-                set: vec![(
-                    "authentication_types",
-                    user::with_type(&user.authentication_types, "PASSWORDLESS"),
-                )],
-                end_sessions: false,
+                set: vec![UserField::Method(SignInMethod::Passwordless)],
                 ..UserChange::default()
             };
-            refresh_family::sign_in(&ctx, user, vec![consume], Account::Existing(change), &ip).await
+            let steps = Transaction::new().step(Step::Code, consume);
+            refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), &ip).await
         }
         None if ctx.settings.passwordless_auto_create => {
-            let user = User::new(&identifier, None, "PASSWORDLESS");
-            // [0] the code, [1] the user, [2] the identifier's owner item.
-            let mut writes = vec![consume];
-            writes.extend(user.create(&ctx, &identifier));
-            refresh_family::sign_in(&ctx, user, writes, Account::New, &ip).await
+            let user = User::new(&identifier, None, SignInMethod::Passwordless);
+            let steps = Transaction::new()
+                .step(Step::Code, consume)
+                .and(user.create(&identifier));
+            refresh_family::sign_in(&ctx, user, steps, Account::New, &ip).await
         }
         None => return Err(AuthError::INVALID_CODE),
     };
     match signed_in {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
-        Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
+        Err(TransactError::Refused(refused)) if refused.by(Step::Code) => {
             Err(AuthError::INVALID_CODE)
         }
-        Err(TransactError::Condition(_)) => Err(AuthError::CHANGED_MEANWHILE),
+        Err(TransactError::Refused(_)) => Err(AuthError::CHANGED_MEANWHILE),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

@@ -12,8 +12,8 @@ use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::refresh_family::Account;
 use blockauth::siwe::{self, SiweMessage};
-use blockauth::store::TransactError;
-use blockauth::user::{self, User, UserChange};
+use blockauth::store::{Step, TransactError, Transaction};
+use blockauth::user::{self, SignInMethod, User, UserChange, UserField};
 use blockauth::wallet::{self, Address};
 use blockauth::wallet_challenge::{self, NONCE_INVALID, SIGNATURE_INVALID};
 use blockauth::{AuthError, Context, clock, rate_limit, refresh_family};
@@ -96,29 +96,25 @@ async fn login(
     let signed_in = match user::find(&ctx, &address).await? {
         Some(user) => {
             let change = UserChange {
-                set: vec![(
-                    "authentication_types",
-                    user::with_type(&user.authentication_types, "WALLET"),
-                )],
+                set: vec![UserField::Method(SignInMethod::Wallet)],
                 ..UserChange::default()
             };
-            refresh_family::sign_in(&ctx, user, vec![consume], Account::Existing(change), &ip).await
+            let steps = Transaction::new().step(Step::Nonce, consume);
+            refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), &ip).await
         }
         None if ctx.settings.wallet_login_auto_create => {
             let user = User::with_wallet(&address);
-            // [0] the nonce, [1] the user, [2] the address's owner item.
-            let mut writes = vec![consume];
-            writes.extend(user.create(&ctx, &address));
-            refresh_family::sign_in(&ctx, user, writes, Account::New, &ip).await
+            let steps = Transaction::new()
+                .step(Step::Nonce, consume)
+                .and(user.create(&address));
+            refresh_family::sign_in(&ctx, user, steps, Account::New, &ip).await
         }
         None => return Err(NO_ACCOUNT),
     };
     match signed_in {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
-        Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
-            Err(NONCE_INVALID)
-        }
-        Err(TransactError::Condition(_)) => Err(AuthError::CHANGED_MEANWHILE),
+        Err(TransactError::Refused(refused)) if refused.by(Step::Nonce) => Err(NONCE_INVALID),
+        Err(TransactError::Refused(_)) => Err(AuthError::CHANGED_MEANWHILE),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

@@ -10,8 +10,8 @@ use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identifier::Identifier;
 use blockauth::rate_limit::LoginAttempt;
 use blockauth::refresh_family::{self, Account};
-use blockauth::store::{TransactError, s};
-use blockauth::user::{self, UserChange};
+use blockauth::store::{TransactError, Transaction};
+use blockauth::user::{self, SignInMethod, UserChange, UserField};
 use blockauth::{AuthError, Context, messages, password, rate_limit};
 
 pub fn routes() -> Routes {
@@ -33,7 +33,7 @@ async fn change(
     rate_limit::check(&ctx, "password_change", &user.id, &ip).await?;
     // A wrong old password counts against the account's failed-login cap, as at login, so a
     // stolen access token gives no more guesses than the sign-in form.
-    let mut refund = Vec::new();
+    let mut refund = Transaction::new();
     if let Some(current) = &user.password_hash {
         let Some(old_password) = old_password else {
             return Err(AuthError::field("old_password", "This field is required."));
@@ -60,18 +60,15 @@ async fn change(
         .password_policy
         .validate("new_password", &new_password, &identifiers)?;
     let password_hash = password::hash(new_password).await?;
-    let mut set = vec![("password_hash", s(password_hash))];
+    let mut set = vec![UserField::PasswordHash(password_hash)];
     if user.password_hash.is_none() {
         // A first password makes basic login possible.
-        let kind = if user.email.is_some() {
-            "EMAIL"
+        let method = if user.email.is_some() {
+            SignInMethod::Email
         } else {
-            "PHONE"
+            SignInMethod::Phone
         };
-        set.push((
-            "authentication_types",
-            user::with_type(&user.authentication_types, kind),
-        ));
+        set.push(UserField::Method(method));
     }
     let notify = user
         .email
@@ -87,7 +84,7 @@ async fn change(
     let signed_in =
         match refresh_family::sign_in(&ctx, user, refund, Account::Existing(change), &ip).await {
             Ok(signed_in) => signed_in,
-            Err(TransactError::Condition(_)) => {
+            Err(TransactError::Refused(_)) => {
                 return Err(AuthError::CHANGED_MEANWHILE);
             }
             Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),

@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{CodeFor, Purpose};
-use blockauth::store::{TransactError, s};
-use blockauth::user::{self, UserChange};
+use blockauth::store::{Step, TransactError, Transaction};
+use blockauth::user::{self, UserChange, UserField};
 use blockauth::{AuthError, Context, messages, password, rate_limit};
 
 pub fn routes() -> Routes {
@@ -75,17 +75,19 @@ async fn confirm(
         .ok_or(AuthError::INVALID_CODE)?;
     let password_hash = password::hash(new_password).await?;
     let change = UserChange {
-        set: vec![("password_hash", s(password_hash))],
+        set: vec![UserField::PasswordHash(password_hash)],
         end_sessions: true,
         ..UserChange::default()
     };
-    let writes = vec![consume, change.apply(&ctx, &mut user)];
-    match ctx.store.transact(writes).await {
+    let steps = Transaction::new()
+        .step(Step::Code, consume)
+        .step(Step::UserChange, change.apply(&mut user));
+    match ctx.store.transact(steps).await {
         Ok(()) => {}
-        Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
+        Err(TransactError::Refused(refused)) if refused.by(Step::Code) => {
             return Err(AuthError::INVALID_CODE);
         }
-        Err(TransactError::Condition(_)) => {
+        Err(TransactError::Refused(_)) => {
             return Err(AuthError::CHANGED_MEANWHILE);
         }
         Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),

@@ -14,8 +14,8 @@ use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{self, CodeFor, Purpose};
 use blockauth::pending_signup::PendingSignup;
 use blockauth::refresh_family::Account;
-use blockauth::store::TransactError;
-use blockauth::user::{self, User};
+use blockauth::store::{Step, TransactError, Transaction, Write};
+use blockauth::user::{self, SignInMethod, User};
 use blockauth::{AuthError, Context, messages, pending_signup, rate_limit, refresh_family};
 
 pub fn routes() -> Routes {
@@ -58,17 +58,17 @@ async fn signup(
             .await?
             .unwrap_or_default();
         let hash = pending.hash(password.clone()).await?;
-        let writes = vec![
-            user::check_free(&ctx, &identifier),
-            pending.record(&ctx, &identifier, &hash),
-            ctx.store.put_any(code_for.item(&ctx, &code)),
-        ];
-        let message = match ctx.store.transact(writes).await {
+        let steps = Transaction::new()
+            .step(Step::IdentifierFree, user::check_free(&identifier))
+            .step(Step::PendingSignup, pending.record(&identifier, &hash))
+            .step(Step::Code, Write::put(code_for.item(&ctx, &code)));
+        let message = match ctx.store.transact(steps).await {
             Ok(()) => messages::code(&ctx.settings, Purpose::Signup, &code),
-            Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
+            Err(TransactError::Refused(refused)) if refused.by(Step::IdentifierFree) => {
                 messages::account_exists(&ctx.settings)
             }
-            Err(TransactError::Condition(_)) => continue,
+            // A parallel signup created or replaced the pending signup: read it again.
+            Err(TransactError::Refused(_)) => continue,
             Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
         };
         ctx.mailer.send(&identifier, &message).await?;
@@ -129,26 +129,23 @@ async fn confirm(
         .await?
         .ok_or(AuthError::INVALID_CODE)?;
     let password_hash = pending.chosen(password).await?;
-    let kind = match identifier {
-        blockauth::identifier::Identifier::Email(_) => "EMAIL",
-        blockauth::identifier::Identifier::Phone(_) => "PHONE",
-    };
-    let user = User::new(&identifier, Some(password_hash), kind);
-    // [0] the code, [1] the user, [2] the identifier's owner item, [3] the pending signup.
-    let mut writes = vec![consume];
-    writes.extend(user.create(&ctx, &identifier));
-    writes.push(pending_signup::remove(&ctx, &identifier));
-    match refresh_family::sign_in(&ctx, user, writes, Account::New, &ip).await {
+    let method = SignInMethod::password(&identifier);
+    let user = User::new(&identifier, Some(password_hash), method);
+    let steps = Transaction::new()
+        .step(Step::Code, consume)
+        .and(user.create(&identifier))
+        .step(Step::PendingSignup, pending_signup::remove(&identifier));
+    match refresh_family::sign_in(&ctx, user, steps, Account::New, &ip).await {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
-        Err(TransactError::Condition(failed))
-            if failed.get(2) == Some(&true) && failed.first() != Some(&true) =>
+        Err(TransactError::Refused(refused))
+            if refused.by(Step::Claim) && !refused.by(Step::Code) =>
         {
             Err(AuthError::Conflict {
                 code: "account_exists",
                 detail: "An account with this identifier already exists. Sign in instead.",
             })
         }
-        Err(TransactError::Condition(_)) => Err(AuthError::INVALID_CODE),
+        Err(TransactError::Refused(_)) => Err(AuthError::INVALID_CODE),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

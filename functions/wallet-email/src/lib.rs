@@ -13,8 +13,8 @@ use axum::response::Response;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::one_time_code::{CodeFor, Purpose};
 use blockauth::refresh_family::Account;
-use blockauth::store::{TransactError, s};
-use blockauth::user::{self, UserChange};
+use blockauth::store::{Step, TransactError, Transaction};
+use blockauth::user::{self, UserChange, UserField};
 use blockauth::{AuthError, Context, messages, rate_limit, refresh_family};
 
 pub fn routes() -> Routes {
@@ -82,22 +82,24 @@ async fn confirm(
     let matched = CodeFor::account(Purpose::WalletEmail, &email, &user.id)
         .check(&ctx, &code)
         .await?;
-    // [0] the code, [1] the address claimed, then the user (which must still have no email).
-    let writes = vec![matched.consume, user::claim(&ctx, &email, &user.id)];
+    let steps = Transaction::new()
+        .step(Step::Code, matched.consume)
+        .step(Step::Claim, user::claim(&email, &user.id));
+    // The user must still have no email.
     let change = UserChange {
-        set: vec![("email", s(email.value()))],
-        require_absent: Some("email"),
+        set: vec![UserField::Email(email.value().to_owned())],
+        require_no_email: true,
         ..UserChange::default()
     };
-    match refresh_family::sign_in(&ctx, user, writes, Account::Existing(change), &ip).await {
+    match refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), &ip).await {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
-        Err(TransactError::Condition(failed)) if failed.first() == Some(&true) => {
+        Err(TransactError::Refused(refused)) if refused.by(Step::Code) => {
             Err(AuthError::INVALID_CODE)
         }
-        Err(TransactError::Condition(failed)) if failed.get(1) == Some(&true) => {
+        Err(TransactError::Refused(refused)) if refused.by(Step::Claim) => {
             Err(AuthError::EMAIL_TAKEN)
         }
-        Err(TransactError::Condition(_)) => Err(HAS_EMAIL),
+        Err(TransactError::Refused(_)) => Err(HAS_EMAIL),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

@@ -91,7 +91,7 @@ async fn resends_and_later_signups_never_extend_a_pending_signup() {
             .await
             .unwrap()
             .expect("a pending signup");
-        blockauth::store::number(&item, "expires_at").unwrap()
+        item.number("expires_at").unwrap()
     };
     sign_up_step(&app, 1, PASSWORD).await;
     let first = expires_at().await;
