@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod context;
+pub mod encode;
 pub mod error;
 pub mod http;
 pub mod identifier;
@@ -16,12 +17,14 @@ pub mod messages;
 pub mod one_time_code;
 pub mod password;
 pub mod pending_signup;
+pub mod purpose;
 pub mod rate_limit;
 pub mod refresh_family;
 pub mod settings;
 pub mod signing_key;
 pub mod siwe;
 pub mod store;
+pub mod templates;
 pub mod token;
 pub mod user;
 pub mod wallet;

@@ -1,184 +1,10 @@
-//! What the API writes to people. Each message is a template with a subject, a plain-text
-//! body, an HTML body and an SMS text, filled with `{product}`, `{code}`, `{action}`,
-//! `{validity}` and `{email}`. A deployer overrides any of them without recompiling: files
-//! in `TEMPLATES_DIR` named `<kind>.subject.txt`, `<kind>.txt`, `<kind>.html`, `<kind>.sms.txt`.
-
-use std::collections::BTreeMap;
-use std::path::Path;
+//! What the API writes to people: each message one of the templates (`templates`) filled
+//! with the product's name and what the message is about.
 
 use crate::mailer::Message;
-use crate::one_time_code::Purpose;
+use crate::purpose::Purpose;
 use crate::settings::Settings;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-    pub sms: String,
-}
-
-/// Every message kind, by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Templates(BTreeMap<&'static str, Template>);
-
-const PLACEHOLDERS: [&str; 5] = ["product", "code", "action", "validity", "email"];
-
-const FOOTER_TEXT: &str =
-    "If you did not ask for this, ignore this message: your account is unchanged.";
-
-fn built_in(kind: &str) -> Template {
-    let (subject, paragraphs, sms): (&str, &[&str], &str) = match kind {
-        "code" => (
-            "Your {product} code: {code}",
-            &[
-                "Your {product} code is {code}.",
-                "Enter it to {action}. It expires in {validity} and works once.",
-                "If you did not ask for this code, ignore this message: nobody can use it without access to your inbox, and your account is unchanged.",
-            ],
-            "{code} is your {product} code to {action}. It expires in {validity}.",
-        ),
-        "account_exists" => (
-            "You already have a {product} account",
-            &[
-                "Someone tried to create a new {product} account with this address, but you already have one.",
-                "If it was you, sign in instead, or reset your password if you forgot it.",
-                FOOTER_TEXT,
-            ],
-            "Someone tried to sign up for {product} with this number, which already has an account. If it was not you, ignore this.",
-        ),
-        "no_account" => (
-            "Your {product} request",
-            &[
-                "Someone asked {product} to {action} with this address, but no account or signup uses it.",
-                "If it was you, sign up first, or try the address you signed up with.",
-                FOOTER_TEXT,
-            ],
-            "Someone asked {product} to {action} with this number, but no account uses it. If it was not you, ignore this.",
-        ),
-        "password_changed" => (
-            "Your {product} password was changed",
-            &[
-                "The password of your {product} account was just changed, and every other session was signed out.",
-                "If it was not you, reset your password now and check your account.",
-            ],
-            "Your {product} password was just changed. If it was not you, reset it now.",
-        ),
-        "address_taken" => (
-            "Someone asked to use your address on {product}",
-            &[
-                "Someone signed in to another {product} account asked to {action}, but this address already belongs to your account. Nothing was changed, and no code was sent.",
-                "If it was you, sign in to the account that uses this address instead.",
-                FOOTER_TEXT,
-            ],
-            "Someone asked {product} to {action}, but it already belongs to your account. Nothing was changed.",
-        ),
-        _ => (
-            "Your {product} email address was changed",
-            &[
-                "The email address of your {product} account was changed to {email}. This address no longer signs in.",
-                "If it was not you, contact support and reset your password now.",
-            ],
-            "The email of your {product} account was changed to {email}. If it was not you, reset your password now.",
-        ),
-    };
-    let html: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
-    Template {
-        subject: subject.to_owned(),
-        text: paragraphs.join("\n\n") + "\n",
-        html: format!(
-            "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">{html}</body></html>"
-        ),
-        sms: sms.to_owned(),
-    }
-}
-
-pub const KINDS: [&str; 6] = [
-    "code",
-    "account_exists",
-    "no_account",
-    "address_taken",
-    "password_changed",
-    "email_changed",
-];
-
-impl Default for Templates {
-    fn default() -> Self {
-        Templates(KINDS.iter().map(|kind| (*kind, built_in(kind))).collect())
-    }
-}
-
-impl Templates {
-    /// The built-in templates, each part overridden by its file in `dir` when present.
-    pub fn load(dir: &Path) -> Result<Self, String> {
-        let mut templates = Templates::default();
-        for (kind, template) in templates.0.iter_mut() {
-            let parts = [
-                ("subject.txt", &mut template.subject),
-                ("txt", &mut template.text),
-                ("html", &mut template.html),
-                ("sms.txt", &mut template.sms),
-            ];
-            for (suffix, slot) in parts {
-                let path = dir.join(format!("{kind}.{suffix}"));
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => {
-                        check_placeholders(&text)
-                            .map_err(|e| format!("{}: {e}", path.display()))?;
-                        *slot = if suffix == "subject.txt" {
-                            text.trim().to_owned()
-                        } else {
-                            text
-                        };
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(format!("{}: {e}", path.display())),
-                }
-            }
-        }
-        Ok(templates)
-    }
-
-    fn render(&self, kind: &str, values: &[(&str, &str)], code: Option<&str>) -> Message {
-        let template = self.0.get(kind).cloned().unwrap_or_else(|| built_in(kind));
-        let fill = |text: &str, escape_html: bool| {
-            values.iter().fold(text.to_owned(), |out, (name, value)| {
-                let value = if escape_html {
-                    escape(value)
-                } else {
-                    (*value).to_owned()
-                };
-                out.replace(&format!("{{{name}}}"), &value)
-            })
-        };
-        Message {
-            subject: fill(&template.subject, false),
-            text: fill(&template.text, false),
-            html: fill(&template.html, true),
-            sms: fill(&template.sms, false),
-            code: code.map(str::to_owned),
-        }
-    }
-}
-
-fn check_placeholders(text: &str) -> Result<(), String> {
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let Some(end) = after.find('}') else { break };
-        let name = &after[..end];
-        let looks_like_placeholder =
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_');
-        if looks_like_placeholder && !PLACEHOLDERS.contains(&name) {
-            return Err(format!(
-                "unknown placeholder {{{name}}} (known: {})",
-                PLACEHOLDERS.join(", ")
-            ));
-        }
-        rest = &after[end + 1..];
-    }
-    Ok(())
-}
+use crate::templates::Kind;
 
 fn lifetime(seconds: u64) -> String {
     match seconds {
@@ -194,13 +20,6 @@ fn plural(n: u64, unit: &str) -> String {
     } else {
         format!("{n} {unit}s")
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// What a code of `purpose` lets its holder do.
@@ -242,7 +61,7 @@ pub fn code_for_account(
 fn code_to(settings: &Settings, action: &str, code: &str) -> Message {
     let validity = lifetime(settings.otp_validity);
     settings.templates.render(
-        "code",
+        Kind::Code,
         &[
             ("product", &settings.product_name),
             ("code", code),
@@ -257,7 +76,7 @@ fn code_to(settings: &Settings, action: &str, code: &str) -> Message {
 /// account: the asker gets the same answer as for a free address, the owner this notice.
 pub fn address_taken(settings: &Settings, purpose: Purpose) -> Message {
     settings.templates.render(
-        "address_taken",
+        Kind::AddressTaken,
         &[
             ("product", &settings.product_name),
             ("action", action(purpose)),
@@ -270,7 +89,7 @@ pub fn address_taken(settings: &Settings, purpose: Purpose) -> Message {
 /// the requester learns nothing, the owner learns what happened.
 pub fn account_exists(settings: &Settings) -> Message {
     settings.templates.render(
-        "account_exists",
+        Kind::AccountExists,
         &[("product", &settings.product_name)],
         None,
     )
@@ -280,7 +99,7 @@ pub fn account_exists(settings: &Settings) -> Message {
 /// code-sending route does the same work whoever asks.
 pub fn no_account(settings: &Settings, purpose: Purpose) -> Message {
     settings.templates.render(
-        "no_account",
+        Kind::NoAccount,
         &[
             ("product", &settings.product_name),
             ("action", action(purpose)),
@@ -291,7 +110,7 @@ pub fn no_account(settings: &Settings, purpose: Purpose) -> Message {
 
 pub fn password_changed(settings: &Settings) -> Message {
     settings.templates.render(
-        "password_changed",
+        Kind::PasswordChanged,
         &[("product", &settings.product_name)],
         None,
     )
@@ -300,7 +119,7 @@ pub fn password_changed(settings: &Settings) -> Message {
 /// To the old address, after the account moved to `new_email`.
 pub fn email_changed(settings: &Settings, new_email: &str) -> Message {
     settings.templates.render(
-        "email_changed",
+        Kind::EmailChanged,
         &[("product", &settings.product_name), ("email", new_email)],
         None,
     )
@@ -309,6 +128,7 @@ pub fn email_changed(settings: &Settings, new_email: &str) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::templates::Templates;
 
     #[test]
     fn code_messages_say_what_and_how_long() {

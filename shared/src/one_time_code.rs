@@ -11,30 +11,12 @@ use aws_lc_rs::{constant_time, hmac, rand};
 
 use crate::clock;
 use crate::context::Context;
+use crate::encode::hex;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
 use crate::store::{Expression, Item, Write};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Signup,
-    Login,
-    PasswordReset,
-    EmailChange,
-    WalletEmail,
-}
-
-impl Purpose {
-    pub fn name(self) -> &'static str {
-        match self {
-            Purpose::Signup => "signup",
-            Purpose::Login => "login",
-            Purpose::PasswordReset => "password_reset",
-            Purpose::EmailChange => "email_change",
-            Purpose::WalletEmail => "wallet_email",
-        }
-    }
-}
+pub use crate::purpose::Purpose;
 
 const SORT_KEY: &str = "CODE";
 
@@ -59,10 +41,6 @@ pub fn generate(length: u32) -> Result<String, AuthError> {
             ));
         }
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whom a code is for. Most codes belong to an identifier alone; a code that acts on one

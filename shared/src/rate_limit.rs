@@ -23,6 +23,59 @@ const SORT_KEY: &str = "RATE";
 /// Counters that span every client IP use this in place of one.
 const ANY_IP: &str = "*";
 
+/// What a counter counts: each route's requests, and the two caps across routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Signup,
+    SignupResend,
+    SignupConfirm,
+    LoginBasic,
+    LoginPasswordless,
+    LoginPasswordlessConfirm,
+    PasswordReset,
+    PasswordResetConfirm,
+    PasswordChange,
+    EmailChange,
+    EmailChangeConfirm,
+    TokenRefresh,
+    TokenRevoke,
+    WalletChallenge,
+    WalletLogin,
+    WalletEmail,
+    WalletEmailConfirm,
+    /// Messages sent to an identifier (`spend_send_budget`).
+    Send,
+    /// Failed password tries of an account (`LoginAttempt`).
+    LoginFailure,
+}
+
+impl Subject {
+    /// Its name in the counter's key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subject::Signup => "signup",
+            Subject::SignupResend => "signup_resend",
+            Subject::SignupConfirm => "signup_confirm",
+            Subject::LoginBasic => "login_basic",
+            Subject::LoginPasswordless => "login_passwordless",
+            Subject::LoginPasswordlessConfirm => "login_passwordless_confirm",
+            Subject::PasswordReset => "password_reset",
+            Subject::PasswordResetConfirm => "password_reset_confirm",
+            Subject::PasswordChange => "password_change",
+            Subject::EmailChange => "email_change",
+            Subject::EmailChangeConfirm => "email_change_confirm",
+            Subject::TokenRefresh => "token_refresh",
+            Subject::TokenRevoke => "token_revoke",
+            Subject::WalletChallenge => "wallet_challenge",
+            Subject::WalletLogin => "wallet_login",
+            Subject::WalletEmail => "wallet_email",
+            Subject::WalletEmailConfirm => "wallet_email_confirm",
+            Subject::Send => "send",
+            Subject::LoginFailure => "login_failure",
+        }
+    }
+}
+
 /// A fixed-window counter.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
@@ -31,11 +84,11 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    fn window_of(self, subject: &str, identifier: &str, ip: &str) -> (String, i64, i64) {
+    fn window_of(self, subject: Subject, identifier: &str, ip: &str) -> (String, i64, i64) {
         let now = clock::now();
         let window = self.window as i64;
         let start = now - now.rem_euclid(window);
-        let pk = format!("RATE#{subject}#{identifier}#{ip}#{start}");
+        let pk = format!("RATE#{}#{identifier}#{ip}#{start}", subject.name());
         (pk, now, start + window)
     }
 
@@ -44,7 +97,7 @@ impl RateLimit {
     pub async fn hit(
         self,
         ctx: &Context,
-        subject: &str,
+        subject: Subject,
         identifier: &str,
         ip: &str,
     ) -> Result<String, AuthError> {
@@ -62,7 +115,7 @@ impl RateLimit {
 /// The route limit (`REQUEST_LIMIT` per `REQUEST_WINDOW`).
 pub async fn check(
     ctx: &Context,
-    subject: &str,
+    subject: Subject,
     identifier: &str,
     ip: &str,
 ) -> Result<(), AuthError> {
@@ -91,13 +144,13 @@ pub async fn spend_send_budget(
         limit: ctx.settings.send_limit,
         window,
     }
-    .hit(ctx, "send", &key, network)
+    .hit(ctx, Subject::Send, &key, network)
     .await?;
     RateLimit {
         limit: ctx.settings.send_total_limit,
         window,
     }
-    .hit(ctx, "send", &key, ANY_IP)
+    .hit(ctx, Subject::Send, &key, ANY_IP)
     .await
     .map(drop)
 }
@@ -128,7 +181,7 @@ impl LoginAttempt {
                 limit: ctx.settings.login_failure_limit,
                 window,
             }
-            .hit(ctx, "login_failure", account, network)
+            .hit(ctx, Subject::LoginFailure, account, network)
             .await?,
         ];
         if !familiar {
@@ -137,7 +190,7 @@ impl LoginAttempt {
                     limit: ctx.settings.login_failure_total_limit,
                     window,
                 }
-                .hit(ctx, "login_failure", account, ANY_IP)
+                .hit(ctx, Subject::LoginFailure, account, ANY_IP)
                 .await?,
             );
         }

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::messages::Templates;
 use crate::password::PasswordPolicy;
 use crate::siwe;
+use crate::templates::Templates;
 
 /// A feature flag: each is one Lambda function, deployed or omitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

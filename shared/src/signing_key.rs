@@ -30,7 +30,7 @@ impl SigningKey {
     pub fn generate_text() -> Result<String, String> {
         let mut bytes = [0u8; 32];
         aws_lc_rs::rand::fill(&mut bytes).map_err(|_| "no randomness".to_owned())?;
-        Ok(crate::one_time_code::hex(&bytes))
+        Ok(crate::encode::hex(&bytes))
     }
 
     /// Reads the key from the Secrets Manager secret `secret_id` (its string value).

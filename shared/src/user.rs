@@ -10,9 +10,9 @@ use aws_lc_rs::hmac;
 
 use crate::clock;
 use crate::context::Context;
+use crate::encode::hex;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
-use crate::one_time_code::hex;
 use crate::store::{Expression, Item, Step, Transaction, Value, Write};
 use crate::wallet::Address;
 

@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 
 use crate::clock;
 use crate::context::Context;
+use crate::encode::hex;
 use crate::error::AuthError;
-use crate::one_time_code::hex;
 use crate::settings::Settings;
 use crate::siwe::SiweMessage;
 use crate::store::{Expression, Item, Write};

@@ -12,6 +12,7 @@ use axum::response::Response;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identifier::Identifier;
 use blockauth::one_time_code::{self, CodeFor, Purpose};
+use blockauth::rate_limit::Subject;
 use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::user::{self, UserChange, UserField};
 use blockauth::{AuthError, Context, messages, rate_limit};
@@ -34,7 +35,7 @@ async fn request(
     let Some(new_email) = form.email("new_email") else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "email_change", &user.id, &ip).await?;
+    rate_limit::check(&ctx, Subject::EmailChange, &user.id, &ip).await?;
     if user.email.as_deref() == Some(new_email.value()) {
         return Err(AuthError::field(
             "new_email",
@@ -66,7 +67,7 @@ async fn confirm(
     let (Some(new_email), Some(code)) = (new_email, code) else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "email_change_confirm", &new_email.key(), &ip).await?;
+    rate_limit::check(&ctx, Subject::EmailChangeConfirm, &new_email.key(), &ip).await?;
     // With a token, only the caller's own change; without one, the code says whose it is.
     let matched = match &caller {
         Some(caller) => {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
-use blockauth::rate_limit::LoginAttempt;
+use blockauth::rate_limit::{LoginAttempt, Subject};
 use blockauth::refresh_family::Account;
 use blockauth::store::TransactError;
 use blockauth::user::UserChange;
@@ -30,7 +30,7 @@ async fn login(
     let (Some(identifier), Some(password)) = (identifier, password) else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "login_basic", &identifier.key(), &ip).await?;
+    rate_limit::check(&ctx, Subject::LoginBasic, &identifier.key(), &ip).await?;
     let (user, familiar) = user::find_for_sign_in(&ctx, &identifier, &ip).await?;
     let attempt = LoginAttempt::reserve(&ctx, &identifier.key(), &ip, familiar).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{CodeFor, Purpose};
+use blockauth::rate_limit::Subject;
 use blockauth::refresh_family::{self, Account};
 use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::user::{self, SignInMethod, User, UserChange, UserField};
@@ -31,7 +32,7 @@ async fn request(
     let Some(identifier) = form.identifier() else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "login_passwordless", &identifier.key(), &ip).await?;
+    rate_limit::check(&ctx, Subject::LoginPasswordless, &identifier.key(), &ip).await?;
     rate_limit::spend_send_budget(&ctx, &identifier, &ip).await?;
     let can_sign_in =
         ctx.settings.passwordless_auto_create || user::exists(&ctx, &identifier).await?;
@@ -58,7 +59,13 @@ async fn confirm(
     let (Some(identifier), Some(code)) = (identifier, code) else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "login_passwordless_confirm", &identifier.key(), &ip).await?;
+    rate_limit::check(
+        &ctx,
+        Subject::LoginPasswordlessConfirm,
+        &identifier.key(),
+        &ip,
+    )
+    .await?;
     let consume = CodeFor::new(Purpose::Login, &identifier)
         .check(&ctx, &code)
         .await?

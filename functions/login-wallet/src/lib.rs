@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::rate_limit::Subject;
 use blockauth::refresh_family::Account;
 use blockauth::siwe::{self, SiweMessage};
 use blockauth::store::{Step, TransactError, Transaction};
@@ -48,7 +49,7 @@ async fn challenge(
             &format!("Chain ID {chain_id} is not accepted here."),
         ));
     }
-    rate_limit::check(&ctx, "wallet_challenge", &address.lowercase(), &ip).await?;
+    rate_limit::check(&ctx, Subject::WalletChallenge, &address.lowercase(), &ip).await?;
     let message = wallet_challenge::issue(&ctx, &address, chain_id).await?;
     Ok(http::ok(serde_json::json!({
         "message": message.to_string(),
@@ -86,7 +87,13 @@ async fn login(
     }
     let signer = wallet::recover_signer(text.as_bytes(), signature.trim())
         .map_err(|e| AuthError::field("signature", e.message()))?;
-    rate_limit::check(&ctx, "wallet_login", &message.address.lowercase(), &ip).await?;
+    rate_limit::check(
+        &ctx,
+        Subject::WalletLogin,
+        &message.address.lowercase(),
+        &ip,
+    )
+    .await?;
     wallet_challenge::check(&ctx.settings, &message, clock::now())?;
     if signer != message.address {
         return Err(SIGNATURE_INVALID);

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identifier::Identifier;
-use blockauth::rate_limit::LoginAttempt;
+use blockauth::rate_limit::{LoginAttempt, Subject};
 use blockauth::refresh_family::{self, Account};
 use blockauth::store::{TransactError, Transaction};
 use blockauth::user::{self, SignInMethod, UserChange, UserField};
@@ -30,7 +30,7 @@ async fn change(
         return Err(form.invalid());
     };
     form.finish()?;
-    rate_limit::check(&ctx, "password_change", &user.id, &ip).await?;
+    rate_limit::check(&ctx, Subject::PasswordChange, &user.id, &ip).await?;
     // A wrong old password counts against the account's failed-login cap, as at login, so a
     // stolen access token gives no more guesses than the sign-in form.
     let mut refund = Transaction::new();

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{CodeFor, Purpose};
+use blockauth::rate_limit::Subject;
 use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::user::{self, UserChange, UserField};
 use blockauth::{AuthError, Context, messages, password, rate_limit};
@@ -30,7 +31,7 @@ async fn request(
     let Some(identifier) = form.identifier() else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "password_reset", &identifier.key(), &ip).await?;
+    rate_limit::check(&ctx, Subject::PasswordReset, &identifier.key(), &ip).await?;
     rate_limit::spend_send_budget(&ctx, &identifier, &ip).await?;
     // A code is written whether or not there is an account (and sent only if there is), so
     // that both take the same read and write.
@@ -59,7 +60,7 @@ async fn confirm(
     else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "password_reset_confirm", &identifier.key(), &ip).await?;
+    rate_limit::check(&ctx, Subject::PasswordResetConfirm, &identifier.key(), &ip).await?;
     // A weak password is refused before the code is tried, so it costs no attempt.
     ctx.settings.password_policy.validate(
         "new_password",

@@ -13,6 +13,7 @@ use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::one_time_code::{self, CodeFor, Purpose};
 use blockauth::pending_signup::PendingSignup;
+use blockauth::rate_limit::Subject;
 use blockauth::refresh_family::Account;
 use blockauth::store::{Step, TransactError, Transaction, Write};
 use blockauth::user::{self, SignInMethod, User};
@@ -42,7 +43,7 @@ async fn signup(
     let (Some(identifier), Some(password)) = (identifier, password) else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "signup", &identifier.key(), &ip).await?;
+    rate_limit::check(&ctx, Subject::Signup, &identifier.key(), &ip).await?;
     ctx.settings.password_policy.validate(
         "password",
         &password,
@@ -88,7 +89,7 @@ async fn resend(
     let Some(identifier) = form.identifier() else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "signup_resend", &identifier.key(), &ip).await?;
+    rate_limit::check(&ctx, Subject::SignupResend, &identifier.key(), &ip).await?;
     rate_limit::spend_send_budget(&ctx, &identifier, &ip).await?;
     // Every answer reads the same items, writes a code (sent only for a pending signup) and
     // sends one message, so that known and unknown identifiers look and time alike.
@@ -120,7 +121,7 @@ async fn confirm(
         return Err(form.invalid());
     };
     form.finish()?;
-    rate_limit::check(&ctx, "signup_confirm", &identifier.key(), &ip).await?;
+    rate_limit::check(&ctx, Subject::SignupConfirm, &identifier.key(), &ip).await?;
     let consume = CodeFor::new(Purpose::Signup, &identifier)
         .check(&ctx, &code)
         .await?

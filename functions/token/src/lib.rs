@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::rate_limit::Subject;
 use blockauth::refresh_family::SignIn;
 use blockauth::token::TokenType;
 use blockauth::{AuthError, Context, rate_limit, refresh_family};
@@ -27,7 +28,7 @@ async fn refresh(
         return Err(form.invalid());
     };
     let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;
-    rate_limit::check(&ctx, "token_refresh", &claims.user_id, &ip).await?;
+    rate_limit::check(&ctx, Subject::TokenRefresh, &claims.user_id, &ip).await?;
     if ctx.settings.rotate_refresh_tokens {
         let signed_in = refresh_family::rotate(&ctx, &claims).await?;
         return Ok(http::ok(signed_in.body()));
@@ -48,7 +49,7 @@ async fn revoke(
         return Err(form.invalid());
     };
     let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;
-    rate_limit::check(&ctx, "token_revoke", &claims.user_id, &ip).await?;
+    rate_limit::check(&ctx, Subject::TokenRevoke, &claims.user_id, &ip).await?;
     refresh_family::revoke(&ctx, &claims.user_id, &claims.sid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::one_time_code::{CodeFor, Purpose};
+use blockauth::rate_limit::Subject;
 use blockauth::refresh_family::Account;
 use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::user::{self, UserChange, UserField};
@@ -42,7 +43,7 @@ async fn request(
     let Some(email) = form.email("email") else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "wallet_email", &user.id, &ip).await?;
+    rate_limit::check(&ctx, Subject::WalletEmail, &user.id, &ip).await?;
     if user.wallet_address.is_none() {
         return Err(NOT_A_WALLET_ACCOUNT);
     }
@@ -77,7 +78,7 @@ async fn confirm(
     let (Some(email), Some(code)) = (email, code) else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, "wallet_email_confirm", &user.id, &ip).await?;
+    rate_limit::check(&ctx, Subject::WalletEmailConfirm, &user.id, &ip).await?;
     // Only a code sent for the caller's own account works here.
     let matched = CodeFor::account(Purpose::WalletEmail, &email, &user.id)
         .check(&ctx, &code)

@@ -1,0 +1,214 @@
+//! The architecture's invariants (ARCHITECTURE.md, "Invariants"), each read off the code or
+//! off `cargo tree`, so that a change that breaks one fails here rather than in review.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_owned()
+}
+
+/// Every `.rs` file under `dir`, with its text.
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("readable source");
+                found.push((path, text));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The feature functions: each folder under `functions/`.
+fn functions() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("functions"))
+        .expect("functions/")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The packages `package` links into its binary (normal dependencies, all the way down).
+fn linked(package: &str) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .current_dir(root())
+        .args([
+            "tree",
+            "--offline",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "-f",
+            "{p}",
+            "-p",
+        ])
+        .arg(package)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn only_the_store_names_the_dynamodb_sdk() {
+    let store = root().join("shared/src/store.rs");
+    let mut offenders = Vec::new();
+    for dir in ["shared/src", "functions"] {
+        for (path, text) in sources(&root().join(dir)) {
+            if path != store && text.contains("aws_sdk_dynamodb") {
+                offenders.push(path);
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:?}");
+}
+
+#[test]
+fn functions_never_import_each_other() {
+    let names = functions();
+    for name in &names {
+        let manifest =
+            std::fs::read_to_string(root().join("functions").join(name).join("Cargo.toml"))
+                .expect("a manifest");
+        for other in names.iter().filter(|o| *o != name) {
+            let crate_name = other.replace('-', "_");
+            assert!(
+                !manifest
+                    .lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{other} "))
+                        || l.trim_start().starts_with(&format!("{other}."))),
+                "{name} depends on {other}"
+            );
+            for (path, text) in sources(&root().join("functions").join(name)) {
+                assert!(
+                    !text.contains(&format!("{crate_name}::")),
+                    "{path:?} names {other}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_function_links_the_embedded_dynamodb_or_the_test_tools() {
+    for name in functions() {
+        let linked = linked(&name);
+        for local_only in ["dynoxide-rs", "reqwest", "tempfile", "blockauth-local"] {
+            assert!(!linked.contains(local_only), "{name} links {local_only}");
+        }
+    }
+}
+
+/// The module each `crate::<module>` path in `text` names.
+fn crate_modules(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            found.insert(name);
+        }
+    }
+    // `use crate::{a, b::c}` lists several.
+    for group in text.split("use crate::{").skip(1) {
+        let inside = group.split('}').next().unwrap_or_default();
+        for part in inside.split(',') {
+            let name: String = part
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                found.insert(name);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_domain_s_modules_import_each_other_without_a_cycle() {
+    let src = root().join("shared/src");
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, text) in sources(&src) {
+        let relative = path.strip_prefix(&src).expect("under src");
+        let module = relative
+            .components()
+            .next()
+            .map(|c| {
+                c.as_os_str()
+                    .to_string_lossy()
+                    .trim_end_matches(".rs")
+                    .to_owned()
+            })
+            .expect("a module");
+        if module == "lib" {
+            continue;
+        }
+        // Tests may reach anywhere.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let uses = crate_modules(code);
+        graph
+            .entry(module.clone())
+            .or_default()
+            .extend(uses.into_iter().filter(|m| *m != module));
+    }
+    // Depth-first search for a path back to where it started.
+    fn cycle_from(
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        let last = path.last().cloned().unwrap_or_default();
+        for next in graph.get(&last).into_iter().flatten() {
+            if path.first() == Some(next) {
+                let mut cycle = path.clone();
+                cycle.push(next.clone());
+                return Some(cycle);
+            }
+            if !path.contains(next) {
+                path.push(next.clone());
+                if let Some(cycle) = cycle_from(graph, path) {
+                    return Some(cycle);
+                }
+                path.pop();
+            }
+        }
+        None
+    }
+    for module in graph.keys() {
+        let cycle = cycle_from(&graph, &mut vec![module.clone()]);
+        assert!(
+            cycle.is_none(),
+            "an import cycle: {}",
+            cycle.unwrap_or_default().join(" -> ")
+        );
+    }
+}
