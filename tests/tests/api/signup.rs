@@ -340,7 +340,7 @@ async fn signup_is_rate_limited_per_identifier() {
     assert_eq!(throttled.status, 429);
     assert_eq!(throttled.body["code"], "throttled");
     let retry_after: u64 = throttled.header("retry-after").unwrap().parse().unwrap();
-    assert!((1..=30).contains(&retry_after));
+    assert!((1..=3600).contains(&retry_after), "within the window");
     // Another identifier has its own budget.
     let other = app
         .post("signup/otp/resend/", json!({"email": "grace@example.com"}))
