@@ -25,11 +25,14 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     let key = SigningKey::from_secrets_manager(&aws_sdk_secretsmanager::Client::new(&aws), secret)
         .await?;
     let store = Store::from_aws(&aws, &settings.table_name);
+    #[cfg(feature = "mail")]
     let mailer = Mailer::Aws {
         ses: aws_sdk_sesv2::Client::new(&aws),
         sns: aws_sdk_sns::Client::new(&aws),
         from: settings.email_from.clone(),
     };
+    #[cfg(not(feature = "mail"))]
+    let mailer = Mailer::Disabled;
     let ctx = Context::new(settings, store, mailer, &key);
     let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])
         .layer(axum::middleware::map_request(client_ip));

@@ -22,12 +22,15 @@ pub mod rate_limit;
 pub mod refresh_family;
 pub mod settings;
 pub mod signing_key;
+#[cfg(feature = "wallet")]
 pub mod siwe;
 pub mod store;
 pub mod templates;
 pub mod token;
 pub mod user;
+#[cfg(feature = "wallet")]
 pub mod wallet;
+#[cfg(feature = "wallet")]
 pub mod wallet_challenge;
 
 pub use context::Context;

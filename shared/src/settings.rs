@@ -9,6 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::password::PasswordPolicy;
+#[cfg(feature = "wallet")]
 use crate::siwe;
 use crate::templates::Templates;
 
@@ -361,19 +362,10 @@ impl Settings {
             s.templates = Templates::load(dir).map_err(|e| error("TEMPLATES_DIR", &e))?;
         }
         text(&get, "WALLET_DOMAIN", &mut s.wallet_domain)?;
-        if !siwe::is_authority(&s.wallet_domain) {
-            return Err(error(
-                "WALLET_DOMAIN",
-                "expected a host with an optional port, e.g. app.example.com",
-            ));
-        }
         text(&get, "WALLET_URI", &mut s.wallet_uri)?;
-        if !siwe::is_uri(&s.wallet_uri) {
-            return Err(error(
-                "WALLET_URI",
-                "expected an absolute URI, e.g. https://app.example.com",
-            ));
-        }
+        // Checked where Sign-In with Ethereum is built in (the only function that reads them).
+        #[cfg(feature = "wallet")]
+        check_wallet_urls(&s)?;
         if let Some(v) = get("WALLET_CHAIN_IDS") {
             s.wallet_chain_ids = list(v)
                 .map(|id| {
@@ -426,6 +418,24 @@ fn text<'a>(
             return Err(error(name, "must not be empty"));
         }
         *slot = v.to_owned();
+    }
+    Ok(())
+}
+
+/// `WALLET_DOMAIN` and `WALLET_URI` as EIP-4361's grammar wants them.
+#[cfg(feature = "wallet")]
+fn check_wallet_urls(s: &Settings) -> Result<(), SettingsError> {
+    if !siwe::is_authority(&s.wallet_domain) {
+        return Err(error(
+            "WALLET_DOMAIN",
+            "expected a host with an optional port, e.g. app.example.com",
+        ));
+    }
+    if !siwe::is_uri(&s.wallet_uri) {
+        return Err(error(
+            "WALLET_URI",
+            "expected an absolute URI, e.g. https://app.example.com",
+        ));
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::encode::hex;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
 use crate::store::{Expression, Item, Step, Transaction, Value, Write};
+#[cfg(feature = "wallet")]
 use crate::wallet::Address;
 
 pub const SORT_KEY: &str = "USER";
@@ -51,6 +52,7 @@ impl AccountKey for Identifier {
     }
 }
 
+#[cfg(feature = "wallet")]
 impl AccountKey for Address {
     fn account_key(&self) -> String {
         format!("wallet:{}", self.lowercase())
@@ -77,6 +79,7 @@ impl User {
     }
 
     /// A new user known by its wallet `address`, signing in now.
+    #[cfg(feature = "wallet")]
     pub fn with_wallet(address: &Address) -> Self {
         let mut user = Self::signing_up(None, SignInMethod::Wallet);
         user.wallet_address = Some(address.checksummed());
