@@ -59,6 +59,17 @@ fn codes_and_messages(c: &mut Criterion) {
             )
         })
     });
+    // A process's first check inflates and sorts Django's list; every later one searches it.
+    c.bench_function("password: common list, first check", |b| {
+        b.iter(|| {
+            password::CommonPasswords::embedded()
+                .map(|list| list.is_common(black_box("Correct-Horse-9-Battery")))
+        })
+    });
+    let list = password::CommonPasswords::embedded().expect("the embedded list");
+    c.bench_function("password: common list, a check after", |b| {
+        b.iter(|| list.is_common(black_box("Correct-Horse-9-Battery")))
+    });
 }
 
 fn wallets(c: &mut Criterion) {
