@@ -16,6 +16,7 @@ pub mod mailer;
 pub mod messages;
 pub mod one_time_code;
 pub mod password;
+#[cfg(feature = "password")]
 pub mod pending_signup;
 pub mod purpose;
 pub mod rate_limit;

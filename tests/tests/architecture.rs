@@ -212,3 +212,46 @@ fn the_domain_s_modules_import_each_other_without_a_cycle() {
         );
     }
 }
+
+/// The capabilities a function's manifest enables on `blockauth`.
+fn enabled_capabilities(function: &str) -> BTreeSet<String> {
+    let manifest =
+        std::fs::read_to_string(root().join("functions").join(function).join("Cargo.toml"))
+            .expect("a manifest");
+    let line = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("blockauth"))
+        .unwrap_or_default();
+    let features = line.split("features").nth(1).unwrap_or_default();
+    features
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn each_function_links_exactly_the_capabilities_it_enables() {
+    // Each capability, and a crate that only it brings in.
+    let capabilities = [
+        ("password", "argon2"),
+        ("wallet", "k256"),
+        ("mail", "aws-sdk-sesv2"),
+    ];
+    for name in functions() {
+        let enabled = enabled_capabilities(&name);
+        let linked = linked(&name);
+        for (capability, marker) in capabilities {
+            assert_eq!(
+                linked.contains(marker),
+                enabled.contains(capability),
+                "{name}: capability {capability} (crate {marker})"
+            );
+        }
+        assert!(
+            !enabled.contains("local"),
+            "{name} enables the local-only feature"
+        );
+    }
+}
