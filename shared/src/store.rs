@@ -376,45 +376,49 @@ impl Write {
         let item = TransactWriteItem::builder();
         let item = match target {
             Target::Put(attributes) => item.put(
-                Put::builder()
-                    .table_name(table)
-                    .set_item(Some(attributes))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .build()
-                    .map_err(invalid)?,
+                with_parts!(
+                    Put::builder().table_name(table).set_item(Some(attributes)),
+                    condition,
+                    names,
+                    values
+                )
+                .build()
+                .map_err(invalid)?,
             ),
             Target::Update(key, update) => item.update(
-                Update::builder()
-                    .table_name(table)
-                    .set_key(Some(key))
-                    .update_expression(update)
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .build()
-                    .map_err(invalid)?,
+                with_parts!(
+                    Update::builder()
+                        .table_name(table)
+                        .set_key(Some(key))
+                        .update_expression(update),
+                    condition,
+                    names,
+                    values
+                )
+                .build()
+                .map_err(invalid)?,
             ),
             Target::Delete(key) => item.delete(
-                Delete::builder()
-                    .table_name(table)
-                    .set_key(Some(key))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .build()
-                    .map_err(invalid)?,
+                with_parts!(
+                    Delete::builder().table_name(table).set_key(Some(key)),
+                    condition,
+                    names,
+                    values
+                )
+                .build()
+                .map_err(invalid)?,
             ),
             Target::Check(key) => item.condition_check(
-                ConditionCheck::builder()
-                    .table_name(table)
-                    .set_key(Some(key))
-                    .set_condition_expression(condition)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .build()
-                    .map_err(invalid)?,
+                with_parts!(
+                    ConditionCheck::builder()
+                        .table_name(table)
+                        .set_key(Some(key)),
+                    condition,
+                    names,
+                    values
+                )
+                .build()
+                .map_err(invalid)?,
             ),
         };
         Ok(item.build())
@@ -438,6 +442,18 @@ enum Target {
     Delete(Attributes),
     Check(Attributes),
 }
+
+/// The condition and placeholders of a write, set on any of the SDK's write builders (each
+/// its own type, with the same three setters).
+macro_rules! with_parts {
+    ($builder:expr, $condition:expr, $names:expr, $values:expr) => {
+        $builder
+            .set_condition_expression($condition)
+            .set_expression_attribute_names($names)
+            .set_expression_attribute_values($values)
+    };
+}
+use with_parts;
 
 /// None for an empty map: DynamoDB refuses empty placeholder maps.
 fn some<V>(map: HashMap<String, V>) -> Option<HashMap<String, V>> {
@@ -669,43 +685,46 @@ impl Store {
         } = write.parts();
         let table = &self.table;
         let sent = match target {
-            Target::Put(item) => self
-                .client
-                .put_item()
-                .table_name(table)
-                .set_item(Some(item))
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(names)
-                .set_expression_attribute_values(values)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
-            Target::Update(key, update) => self
-                .client
-                .update_item()
-                .table_name(table)
-                .set_key(Some(key))
-                .update_expression(update)
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(names)
-                .set_expression_attribute_values(values)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
-            Target::Delete(key) => self
-                .client
-                .delete_item()
-                .table_name(table)
-                .set_key(Some(key))
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(names)
-                .set_expression_attribute_values(values)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
+            Target::Put(item) => with_parts!(
+                self.client
+                    .put_item()
+                    .table_name(table)
+                    .set_item(Some(item)),
+                condition,
+                names,
+                values
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
+            Target::Update(key, update) => with_parts!(
+                self.client
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .update_expression(update),
+                condition,
+                names,
+                values
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
+            Target::Delete(key) => with_parts!(
+                self.client
+                    .delete_item()
+                    .table_name(table)
+                    .set_key(Some(key)),
+                condition,
+                names,
+                values
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
             Target::Check(_) => {
                 let why = "a condition check writes nothing on its own";
                 return Err(AuthError::unavailable("dynamodb request", &why));
