@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use axum::serve::ListenerExt;
 use blockauth::http::FeatureRoutes;
-use blockauth::mailer::Mailer;
+use blockauth::mail::Mailer;
 use blockauth::signing_key::SigningKey;
 use blockauth::store::{Store, table};
 use blockauth::{Context, Feature, Settings};

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use blockauth::Settings;
-use blockauth::mailer::{Mailer, Outbox};
+use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth_local::{FEATURES, Options, Storage, start};
 

@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-use blockauth::identifier::Identifier;
-use blockauth::one_time_code::{self, Purpose};
+use blockauth::codes::{self, Purpose};
+use blockauth::identity::identifier::Identifier;
+use blockauth::session::token::{TokenType, Tokens};
 use blockauth::signing_key::SigningKey;
-use blockauth::siwe::SiweMessage;
-use blockauth::token::{TokenType, Tokens};
-use blockauth::{Settings, messages, password, wallet};
+use blockauth::wallet::siwe::SiweMessage;
+use blockauth::{Settings, mail::messages, password, wallet};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn settings(c: &mut Criterion) {
@@ -43,7 +43,7 @@ fn tokens(c: &mut Criterion) {
 fn codes_and_messages(c: &mut Criterion) {
     let settings = Settings::default();
     c.bench_function("code: generate", |b| {
-        b.iter(|| one_time_code::generate(black_box(6)))
+        b.iter(|| codes::generate(black_box(6)))
     });
     c.bench_function("message: render code mail", |b| {
         b.iter(|| messages::code(&settings, Purpose::Signup, black_box("123456")))

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::mailer::Mailer;
+use crate::mail::Mailer;
+use crate::session::token::Tokens;
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
 use crate::store::Store;
-use crate::token::Tokens;
 
 pub struct Context {
     pub settings: Settings,

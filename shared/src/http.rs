@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::context::Context;
 use crate::error::{AuthError, FieldErrors};
-use crate::identifier::Identifier;
+use crate::identity::identifier::Identifier;
 use crate::settings::Settings;
 
 /// Bodies over this get 413.
@@ -434,8 +434,8 @@ fn bearer_token(value: &str) -> Option<&str> {
 /// The caller of a protected route: a valid access token (from the `AUTH_HEADER_NAME`
 /// header, `Bearer <token>`) of a live session of an existing user.
 pub struct Caller {
-    pub claims: crate::token::Claims,
-    pub user: crate::user::User,
+    pub claims: crate::session::token::Claims,
+    pub user: crate::identity::user::User,
 }
 
 impl FromRequestParts<Arc<Context>> for Caller {
@@ -451,8 +451,10 @@ impl FromRequestParts<Arc<Context>> for Caller {
             .get(ctx.settings.auth_header().as_str())
             .ok_or(missing.clone())?;
         let token = header.to_str().ok().and_then(bearer_token).ok_or(missing)?;
-        let claims = ctx.tokens.verify(token, crate::token::TokenType::Access)?;
-        let user = crate::refresh_family::session_user(ctx, &claims).await?;
+        let claims = ctx
+            .tokens
+            .verify(token, crate::session::token::TokenType::Access)?;
+        let user = crate::session::refresh_family::session_user(ctx, &claims).await?;
         Ok(Caller { claims, user })
     }
 }

@@ -6,7 +6,7 @@ pub use lambda_http::Error;
 
 use crate::context::Context;
 use crate::http::{self, ClientIp, FeatureRoutes};
-use crate::mailer::Mailer;
+use crate::mail::Mailer;
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
 use crate::store::Store;

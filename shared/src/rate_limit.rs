@@ -15,7 +15,7 @@
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
-use crate::identifier::Identifier;
+use crate::identity::identifier::Identifier;
 use crate::store::{Expression, Step, Transaction, Write};
 
 const SORT_KEY: &str = "RATE";

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
+use crate::mail::templates::Templates;
 use crate::password::PasswordPolicy;
 #[cfg(feature = "wallet")]
-use crate::siwe;
-use crate::templates::Templates;
+use crate::wallet::siwe;
 
 /// A feature flag: each is one Lambda function, deployed or omitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use blockauth::Settings;
-use blockauth::mailer::{Mailer, Outbox};
+use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth_local::{Options, Running, Storage};
 use serde_json::{Value, json};

@@ -123,63 +123,73 @@ fn no_function_links_the_embedded_dynamodb_or_the_test_tools() {
     }
 }
 
-/// The module each `crate::<module>` path in `text` names.
-fn crate_modules(text: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if !name.is_empty() {
-            found.insert(name);
-        }
-    }
-    // `use crate::{a, b::c}` lists several.
-    for group in text.split("use crate::{").skip(1) {
-        let inside = group.split('}').next().unwrap_or_default();
-        for part in inside.split(',') {
-            let name: String = part
-                .trim()
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                found.insert(name);
-            }
+/// Every `crate::a::b::...` path in `text`, as its segments (`use crate::{a, b::c}` lists
+/// several).
+fn crate_paths(text: &str) -> Vec<Vec<String>> {
+    let path = |from: &str| -> Vec<String> {
+        from.split("::")
+            .map(|segment| {
+                segment
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect::<String>()
+            })
+            .take_while(|segment| !segment.is_empty())
+            .collect()
+    };
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("crate::") {
+        let rest = &text[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let inside = group.split('}').next().unwrap_or_default();
+            found.extend(inside.split(',').map(|item| path(item.trim())));
+        } else {
+            found.push(path(rest));
         }
     }
     found
 }
 
+/// The module a source file is: `mail/mod.rs` is `mail`, `mail/messages.rs` is
+/// `mail::messages`.
+fn module_of(relative: &Path) -> String {
+    let mut segments: Vec<String> = relative
+        .iter()
+        .map(|s| s.to_string_lossy().trim_end_matches(".rs").to_owned())
+        .collect();
+    if segments.last().is_some_and(|s| s == "mod") {
+        segments.pop();
+    }
+    segments.join("::")
+}
+
 #[test]
 fn the_domain_s_modules_import_each_other_without_a_cycle() {
     let src = root().join("shared/src");
+    let files = sources(&src);
+    let modules: BTreeSet<String> = files
+        .iter()
+        .map(|(path, _)| module_of(path.strip_prefix(&src).expect("under src")))
+        .filter(|m| m != "lib")
+        .collect();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (path, text) in sources(&src) {
-        let relative = path.strip_prefix(&src).expect("under src");
-        let module = relative
-            .components()
-            .next()
-            .map(|c| {
-                c.as_os_str()
-                    .to_string_lossy()
-                    .trim_end_matches(".rs")
-                    .to_owned()
-            })
-            .expect("a module");
+    for (path, text) in &files {
+        let module = module_of(path.strip_prefix(&src).expect("under src"));
         if module == "lib" {
             continue;
         }
         // Tests may reach anywhere.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-        let uses = crate_modules(code);
-        graph
-            .entry(module.clone())
-            .or_default()
-            .extend(uses.into_iter().filter(|m| *m != module));
+        for segments in crate_paths(code) {
+            // The longest prefix of the path that is a module is the one it names.
+            let named = (1..=segments.len())
+                .rev()
+                .map(|n| segments[..n].join("::"))
+                .find(|candidate| modules.contains(candidate));
+            if let Some(named) = named.filter(|n| *n != module) {
+                graph.entry(module.clone()).or_default().insert(named);
+            }
+        }
     }
     // Depth-first search for a path back to where it started.
     fn cycle_from(

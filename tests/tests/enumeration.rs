@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use blockauth::identifier::Identifier;
-use blockauth::user::{SignInMethod, User};
+use blockauth::identity::identifier::Identifier;
+use blockauth::identity::user::{SignInMethod, User};
 use blockauth_tests::wallet::{TestWallet, wallet_login};
 use blockauth_tests::{PASSWORD, Reply, TestApp, access};
 use serde_json::{Value, json};

@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::codes::{self, CodeFor, Purpose};
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
-use blockauth::identifier::Identifier;
-use blockauth::one_time_code::{self, CodeFor, Purpose};
+use blockauth::identity::identifier::Identifier;
+use blockauth::identity::user::{self, UserChange, UserField};
 use blockauth::rate_limit::Subject;
 use blockauth::store::{Step, TransactError, Transaction};
-use blockauth::user::{self, UserChange, UserField};
-use blockauth::{AuthError, Context, messages, rate_limit};
+use blockauth::{AuthError, Context, mail::messages, rate_limit};
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -75,9 +75,7 @@ async fn confirm(
                 .check(&ctx, &code)
                 .await?
         }
-        None => {
-            one_time_code::check_any_account(&ctx, Purpose::EmailChange, &new_email, &code).await?
-        }
+        None => codes::check_any_account(&ctx, Purpose::EmailChange, &new_email, &code).await?,
     };
     let user_id = matched.user_id.ok_or(AuthError::INVALID_CODE)?;
     let mut user = user::get(&ctx, &user_id)

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::identity::user::UserChange;
 use blockauth::rate_limit::{LoginAttempt, Subject};
-use blockauth::refresh_family::Account;
+use blockauth::session::refresh_family::Account;
 use blockauth::store::TransactError;
-use blockauth::user::UserChange;
-use blockauth::{AuthError, Context, password, rate_limit, refresh_family, user};
+use blockauth::{
+    AuthError, Context, identity::user, password, rate_limit, session::refresh_family,
+};
 
 pub fn routes() -> Routes {
     Routes::default().post("login/basic", login)

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::codes::{CodeFor, Purpose};
 use blockauth::http::{self, ClientIp, Form, Routes};
-use blockauth::one_time_code::{CodeFor, Purpose};
+use blockauth::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use blockauth::rate_limit::Subject;
-use blockauth::refresh_family::{self, Account};
+use blockauth::session::refresh_family::{self, Account};
 use blockauth::store::{Step, TransactError, Transaction};
-use blockauth::user::{self, SignInMethod, User, UserChange, UserField};
-use blockauth::{AuthError, Context, messages, rate_limit};
+use blockauth::{AuthError, Context, mail::messages, rate_limit};
 
 pub fn routes() -> Routes {
     Routes::default()

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use blockauth::rate_limit::Subject;
-use blockauth::refresh_family::Account;
-use blockauth::siwe::{self, SiweMessage};
+use blockauth::session::refresh_family::Account;
 use blockauth::store::{Step, TransactError, Transaction};
-use blockauth::user::{self, SignInMethod, User, UserChange, UserField};
+use blockauth::wallet::challenge::{self, NONCE_INVALID, SIGNATURE_INVALID};
+use blockauth::wallet::siwe::{self, SiweMessage};
 use blockauth::wallet::{self, Address};
-use blockauth::wallet_challenge::{self, NONCE_INVALID, SIGNATURE_INVALID};
-use blockauth::{AuthError, Context, clock, rate_limit, refresh_family};
+use blockauth::{AuthError, Context, clock, rate_limit, session::refresh_family};
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -50,7 +50,7 @@ async fn challenge(
         ));
     }
     rate_limit::check(&ctx, Subject::WalletChallenge, &address.lowercase(), &ip).await?;
-    let message = wallet_challenge::issue(&ctx, &address, chain_id).await?;
+    let message = challenge::issue(&ctx, &address, chain_id).await?;
     Ok(http::ok(serde_json::json!({
         "message": message.to_string(),
         "nonce": message.nonce,
@@ -94,11 +94,11 @@ async fn login(
         &ip,
     )
     .await?;
-    wallet_challenge::check(&ctx.settings, &message, clock::now())?;
+    challenge::check(&ctx.settings, &message, clock::now())?;
     if signer != message.address {
         return Err(SIGNATURE_INVALID);
     }
-    let consume = wallet_challenge::redeem(&ctx, &message).await?;
+    let consume = challenge::redeem(&ctx, &message).await?;
     let address = message.address;
     let signed_in = match user::find(&ctx, &address).await? {
         Some(user) => {

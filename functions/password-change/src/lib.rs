@@ -7,12 +7,12 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
-use blockauth::identifier::Identifier;
+use blockauth::identity::identifier::Identifier;
+use blockauth::identity::user::{self, SignInMethod, UserChange, UserField};
 use blockauth::rate_limit::{LoginAttempt, Subject};
-use blockauth::refresh_family::{self, Account};
+use blockauth::session::refresh_family::{self, Account};
 use blockauth::store::{TransactError, Transaction};
-use blockauth::user::{self, SignInMethod, UserChange, UserField};
-use blockauth::{AuthError, Context, messages, password, rate_limit};
+use blockauth::{AuthError, Context, mail::messages, password, rate_limit};
 
 pub fn routes() -> Routes {
     Routes::default().post("password/change", change)

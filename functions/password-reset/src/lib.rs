@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::codes::{CodeFor, Purpose};
 use blockauth::http::{self, ClientIp, Form, Routes};
-use blockauth::one_time_code::{CodeFor, Purpose};
+use blockauth::identity::user::{self, UserChange, UserField};
 use blockauth::rate_limit::Subject;
 use blockauth::store::{Step, TransactError, Transaction};
-use blockauth::user::{self, UserChange, UserField};
-use blockauth::{AuthError, Context, messages, password, rate_limit};
+use blockauth::{AuthError, Context, mail::messages, password, rate_limit};
 
 pub fn routes() -> Routes {
     Routes::default()

@@ -4,20 +4,23 @@
 //! code; an identifier that already has an account gets the same answer (after the same
 //! work), and its owner a notice. `signup/confirm/` consumes the code and creates the
 //! verified user in one transaction, with the password the pending signup was started with
-//! (see `blockauth::pending_signup` for why a second signup never takes it over).
+//! (see `blockauth::identity::pending_signup` for why a second signup never takes it over).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::codes::{self, CodeFor, Purpose};
 use blockauth::http::{self, ClientIp, Form, Routes};
-use blockauth::one_time_code::{self, CodeFor, Purpose};
-use blockauth::pending_signup::PendingSignup;
+use blockauth::identity::pending_signup::PendingSignup;
+use blockauth::identity::user::{self, SignInMethod, User};
 use blockauth::rate_limit::Subject;
-use blockauth::refresh_family::Account;
+use blockauth::session::refresh_family::Account;
 use blockauth::store::{Step, TransactError, Transaction, Write};
-use blockauth::user::{self, SignInMethod, User};
-use blockauth::{AuthError, Context, messages, pending_signup, rate_limit, refresh_family};
+use blockauth::{
+    AuthError, Context, identity::pending_signup, mail::messages, rate_limit,
+    session::refresh_family,
+};
 
 pub fn routes() -> Routes {
     Routes::default()
@@ -50,7 +53,7 @@ async fn signup(
         &[(identifier.field(), identifier.value())],
     )?;
     rate_limit::spend_send_budget(&ctx, &identifier, &ip).await?;
-    let code = one_time_code::generate(ctx.settings.otp_length)?;
+    let code = codes::generate(ctx.settings.otp_length)?;
     let code_for = CodeFor::new(Purpose::Signup, &identifier);
     // The same reads, one argon2 run and one transaction whether or not the identifier has
     // an account: the transaction's first step checks that it has none.

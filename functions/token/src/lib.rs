@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::rate_limit::Subject;
-use blockauth::refresh_family::SignIn;
-use blockauth::token::TokenType;
-use blockauth::{AuthError, Context, rate_limit, refresh_family};
+use blockauth::session::refresh_family::SignIn;
+use blockauth::session::token::TokenType;
+use blockauth::{AuthError, Context, rate_limit, session::refresh_family};
 
 pub fn routes() -> Routes {
     Routes::default()

@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::codes::{CodeFor, Purpose};
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
-use blockauth::one_time_code::{CodeFor, Purpose};
+use blockauth::identity::user::{self, UserChange, UserField};
 use blockauth::rate_limit::Subject;
-use blockauth::refresh_family::Account;
+use blockauth::session::refresh_family::Account;
 use blockauth::store::{Step, TransactError, Transaction};
-use blockauth::user::{self, UserChange, UserField};
-use blockauth::{AuthError, Context, messages, rate_limit, refresh_family};
+use blockauth::{AuthError, Context, mail::messages, rate_limit, session::refresh_family};
 
 pub fn routes() -> Routes {
     Routes::default()

@@ -95,7 +95,7 @@ async fn resends_and_later_signups_never_extend_a_pending_signup() {
     };
     sign_up_step(&app, 1, PASSWORD).await;
     let first = expires_at().await;
-    assert!(first - blockauth::clock::now() <= blockauth::pending_signup::LIFETIME);
+    assert!(first - blockauth::clock::now() <= blockauth::identity::pending_signup::LIFETIME);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let resent = app.post("signup/otp/resend/", json!({"email": ADA})).await;
     assert_eq!(resent.status, 200);

@@ -3,8 +3,8 @@
 
 use aws_config::BehaviorVersion;
 use blockauth::Settings;
-use blockauth::identifier::Identifier;
-use blockauth::mailer::Mailer;
+use blockauth::identity::identifier::Identifier;
+use blockauth::mail::Mailer;
 use blockauth::signing_key::SigningKey;
 use blockauth_tests::{PASSWORD, TestApp, code_in, moto_url};
 use serde_json::{Value, json};
@@ -66,9 +66,9 @@ async fn ses_delivers_code_mail() {
     let Some(url) = moto_url() else { return };
     let mailer = moto_mailer(&url, "ses-adapter.example").await;
     let to = Identifier::email("ses-adapter@ses-adapter.example").unwrap();
-    let message = blockauth::messages::code(
+    let message = blockauth::mail::messages::code(
         &Settings::default(),
-        blockauth::one_time_code::Purpose::Signup,
+        blockauth::codes::Purpose::Signup,
         "424242",
     );
     mailer
@@ -93,7 +93,7 @@ async fn ses_failure_is_503() {
         from: "no-reply@unverified.example".into(),
     };
     let to = Identifier::email("someone@unverified.example").unwrap();
-    let message = blockauth::messages::account_exists(&Settings::default());
+    let message = blockauth::mail::messages::account_exists(&Settings::default());
     let error = mailer.send(&to, &message).await.unwrap_err();
     assert_eq!(error.status(), 503);
 }
@@ -103,9 +103,9 @@ async fn sns_sends_sms() {
     let Some(url) = moto_url() else { return };
     let mailer = moto_mailer(&url, "sns-adapter.example").await;
     let to = Identifier::phone("+14155550199").unwrap();
-    let message = blockauth::messages::code(
+    let message = blockauth::mail::messages::code(
         &Settings::default(),
-        blockauth::one_time_code::Purpose::Signup,
+        blockauth::codes::Purpose::Signup,
         "135790",
     );
     mailer

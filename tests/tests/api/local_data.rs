@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use blockauth::Settings;
-use blockauth::mailer::{Mailer, Outbox};
+use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth_local::{Options, Running, Storage};
 use blockauth_tests::PASSWORD;

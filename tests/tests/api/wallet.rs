@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use blockauth::siwe::SiweMessage;
+use blockauth::wallet::siwe::SiweMessage;
 use blockauth::wallet::{SignatureError, recover_signer};
 use blockauth_tests::wallet::{
     TestWallet, VECTORS, challenge, eth_account_python, eth_account_sign, login, wallet_login,

@@ -12,7 +12,7 @@ const ADD: &str = "wallet/email/add/";
 const CONFIRM: &str = "wallet/email/add/confirm/";
 
 async fn stored_email(app: &TestApp, user_id: &str) -> Option<String> {
-    blockauth::user::get(&app.server.context, user_id)
+    blockauth::identity::user::get(&app.server.context, user_id)
         .await
         .expect("the store answers")
         .expect("the user exists")

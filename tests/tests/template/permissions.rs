@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use blockauth::mailer::{Mailer, Outbox};
+use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth::{Feature, Settings};
 use blockauth_local::{FEATURES, Options, Running, Storage};

@@ -1,10 +1,10 @@
 //! What the API writes to people: each message one of the templates (`templates`) filled
 //! with the product's name and what the message is about.
 
-use crate::mailer::Message;
+use crate::mail::Message;
+use crate::mail::templates::Kind;
 use crate::purpose::Purpose;
 use crate::settings::Settings;
-use crate::templates::Kind;
 
 fn lifetime(seconds: u64) -> String {
     match seconds {
@@ -128,7 +128,7 @@ pub fn email_changed(settings: &Settings, new_email: &str) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::templates::Templates;
+    use crate::mail::templates::Templates;
 
     #[test]
     fn code_messages_say_what_and_how_long() {

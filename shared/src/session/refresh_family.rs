@@ -9,9 +9,9 @@
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
+use crate::identity::user::{self, User, UserChange, UserField};
+use crate::session::token::{Claims, TokenPair};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
-use crate::token::{Claims, TokenPair};
-use crate::user::{self, User, UserChange, UserField};
 
 const FAMILY_PREFIX: &str = "FAMILY#";
 

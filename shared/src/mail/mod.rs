@@ -2,8 +2,11 @@
 //! writes each message as a file and prints one line naming the recipient (like Django's
 //! file and console mail backends).
 
+pub mod messages;
+pub mod templates;
+
 use crate::error::AuthError;
-use crate::identifier::Identifier;
+use crate::identity::identifier::Identifier;
 
 /// One message, in every form a channel may need.
 #[derive(Debug, Clone, PartialEq, Eq)]

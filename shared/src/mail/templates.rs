@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::mailer::Message;
+use crate::mail::Message;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {

@@ -1,6 +1,9 @@
 //! Ethereum wallets: addresses (EIP-55 checksums) and the signer of a personal message
 //! (EIP-191), recovered with secp256k1 and Keccak-256.
 
+pub mod challenge;
+pub mod siwe;
+
 use std::fmt;
 
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};

@@ -19,7 +19,7 @@ use aws_lc_rs::constant_time;
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
-use crate::identifier::Identifier;
+use crate::identity::identifier::Identifier;
 use crate::password;
 use crate::store::{Expression, Item, Write};
 

@@ -12,7 +12,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::encode::hex;
 use crate::error::AuthError;
-use crate::identifier::Identifier;
+use crate::identity::identifier::Identifier;
 use crate::store::{Expression, Item, Step, Transaction, Value, Write};
 #[cfg(feature = "wallet")]
 use crate::wallet::Address;

@@ -15,9 +15,9 @@ use crate::context::Context;
 use crate::encode::hex;
 use crate::error::AuthError;
 use crate::settings::Settings;
-use crate::siwe::SiweMessage;
 use crate::store::{Expression, Item, Write};
 use crate::wallet::Address;
+use crate::wallet::siwe::SiweMessage;
 
 const SORT_KEY: &str = "WALLET_NONCE";
 

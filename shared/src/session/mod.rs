@@ -1,0 +1,4 @@
+//! Sessions: the tokens (JWTs) and the refresh families (login sessions) behind them.
+
+pub mod refresh_family;
+pub mod token;
