@@ -448,7 +448,7 @@ impl FromRequestParts<Arc<Context>> for Caller {
         };
         let header = parts
             .headers
-            .get(ctx.settings.auth_header().as_str())
+            .get(ctx.settings.session.auth_header().as_str())
             .ok_or(missing.clone())?;
         let token = header.to_str().ok().and_then(bearer_token).ok_or(missing)?;
         let claims = ctx
@@ -470,7 +470,7 @@ impl axum::extract::OptionalFromRequestParts<Arc<Context>> for Caller {
     ) -> Result<Option<Self>, AuthError> {
         if parts
             .headers
-            .contains_key(ctx.settings.auth_header().as_str())
+            .contains_key(ctx.settings.session.auth_header().as_str())
         {
             <Caller as FromRequestParts<Arc<Context>>>::from_request_parts(parts, ctx)
                 .await

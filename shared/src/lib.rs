@@ -13,7 +13,6 @@ pub mod mail;
 pub mod password;
 pub mod rate_limit;
 pub mod session;
-#[cfg(feature = "wallet")]
 pub mod wallet;
 
 // The adapters and the edges.

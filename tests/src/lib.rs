@@ -205,10 +205,9 @@ impl TestApp {
 /// that a test's few requests never straddle the end of a fixed window (which would reset
 /// the count between them) however slow the machine.
 pub fn test_settings() -> Settings {
-    Settings {
-        request_window: 3600,
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.limits.request_window = 3600;
+    settings
 }
 
 /// Mail to a fresh temporary outbox.

@@ -64,7 +64,7 @@ async fn dynamodb_calls_per_request() {
     let calls = Calls::default();
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(calls.clone()))
         .expect("the only subscriber of this binary");
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     let mut r = Route {
         app: &app,
         calls: &calls,

@@ -54,11 +54,11 @@ static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// A server whose limits never get in the way of many requests.
 async fn unthrottled() -> TestApp {
     TestApp::start_with(|s| {
-        s.request_limit = 100_000;
-        s.send_limit = 100_000;
-        s.send_total_limit = 100_000;
-        s.login_failure_limit = 100_000;
-        s.login_failure_total_limit = 100_000;
+        s.limits.request_limit = 100_000;
+        s.limits.send_limit = 100_000;
+        s.limits.send_total_limit = 100_000;
+        s.limits.login_failure_limit = 100_000;
+        s.limits.login_failure_total_limit = 100_000;
     })
     .await
 }

@@ -41,7 +41,7 @@ async fn challenge(
         return Err(form.invalid());
     };
     form.finish()?;
-    let accepted = &ctx.settings.wallet_chain_ids;
+    let accepted = &ctx.settings.wallet.chain_ids;
     let chain_id = chain_id.or(accepted.first().copied()).unwrap_or(1);
     if !accepted.contains(&chain_id) {
         return Err(AuthError::field(
@@ -109,7 +109,7 @@ async fn login(
             let steps = Transaction::new().step(Step::Nonce, consume);
             refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), &ip).await
         }
-        None if ctx.settings.wallet_login_auto_create => {
+        None if ctx.settings.wallet.login_auto_create => {
             let user = User::with_wallet(&address);
             let steps = Transaction::new()
                 .step(Step::Nonce, consume)

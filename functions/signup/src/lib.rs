@@ -53,7 +53,7 @@ async fn signup(
         &[(identifier.field(), identifier.value())],
     )?;
     rate_limit::spend_send_budget(&ctx, &identifier, &ip).await?;
-    let code = codes::generate(ctx.settings.otp_length)?;
+    let code = codes::generate(ctx.settings.codes.length)?;
     let code_for = CodeFor::new(Purpose::Signup, &identifier);
     // The same reads, one argon2 run and one transaction whether or not the identifier has
     // an account: the transaction's first step checks that it has none.

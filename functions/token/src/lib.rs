@@ -29,7 +29,7 @@ async fn refresh(
     };
     let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;
     rate_limit::check(&ctx, Subject::TokenRefresh, &claims.user_id, &ip).await?;
-    if ctx.settings.rotate_refresh_tokens {
+    if ctx.settings.session.rotate_refresh_tokens {
         let signed_in = refresh_family::rotate(&ctx, &claims).await?;
         return Ok(http::ok(signed_in.body()));
     }

@@ -16,6 +16,8 @@ use crate::error::AuthError;
 use crate::identity::identifier::Identifier;
 use crate::store::{Expression, Item, Write};
 
+pub mod settings;
+
 pub use crate::purpose::Purpose;
 
 const SORT_KEY: &str = "CODE";
@@ -101,7 +103,7 @@ impl<'a> CodeFor<'a> {
         let item = Item::new(&self.partition(), &self.sort_key())
             .with("hash", self.digest(ctx, code))
             .with("attempts", 0_i64)
-            .expiring_at(clock::now() + ctx.settings.otp_validity as i64);
+            .expiring_at(clock::now() + ctx.settings.codes.validity as i64);
         match self.account {
             Some(user_id) => item.with("user_id", user_id),
             None => item,
@@ -112,7 +114,7 @@ impl<'a> CodeFor<'a> {
     /// be sent. Routes that answer everyone alike issue one even when nobody will get it,
     /// so that known and unknown identifiers cost the same write.
     pub async fn issue(&self, ctx: &Context) -> Result<String, AuthError> {
-        let code = generate(ctx.settings.otp_length)?;
+        let code = generate(ctx.settings.codes.length)?;
         ctx.store.put(self.item(ctx, &code)).await?;
         Ok(code)
     }
@@ -143,7 +145,7 @@ impl<'a> CodeFor<'a> {
     fn matches(&self, ctx: &Context, item: &Item, code: &str) -> Option<String> {
         let stored = item.text("hash")?;
         let attempts = item.number("attempts").unwrap_or(i64::MAX);
-        if attempts >= i64::from(ctx.settings.otp_max_attempts) {
+        if attempts >= i64::from(ctx.settings.codes.max_attempts) {
             return None;
         }
         let presented = self.digest(ctx, code);
@@ -157,7 +159,7 @@ impl<'a> CodeFor<'a> {
         Expression::new("#hash = :hash AND attempts < :max AND expires_at > :now")
             .name("#hash", "hash")
             .value(":hash", stored)
-            .value(":max", ctx.settings.otp_max_attempts)
+            .value(":max", ctx.settings.codes.max_attempts)
             .value(":now", clock::now())
     }
 
@@ -186,7 +188,7 @@ impl<'a> CodeFor<'a> {
 }
 
 fn well_formed(ctx: &Context, code: &str) -> bool {
-    code.len() == ctx.settings.otp_length as usize && code.bytes().all(|b| b.is_ascii_digit())
+    code.len() == ctx.settings.codes.length as usize && code.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Checks `code` against every account's code of (`purpose`, `identifier`), for a confirm

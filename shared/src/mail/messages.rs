@@ -59,7 +59,7 @@ pub fn code_for_account(
 }
 
 fn code_to(settings: &Settings, action: &str, code: &str) -> Message {
-    let validity = lifetime(settings.otp_validity);
+    let validity = lifetime(settings.codes.validity);
     settings.templates.render(
         Kind::Code,
         &[

@@ -1,4 +1,5 @@
 //! Sessions: the tokens (JWTs) and the refresh families (login sessions) behind them.
 
 pub mod refresh_family;
+pub mod settings;
 pub mod token;

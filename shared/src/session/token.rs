@@ -55,18 +55,18 @@ pub struct Tokens {
 impl Tokens {
     pub fn new(key: &SigningKey, settings: &Settings) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[&settings.token_issuer]);
-        validation.set_audience(&[&settings.token_audience]);
+        validation.set_issuer(&[&settings.session.token_issuer]);
+        validation.set_audience(&[&settings.session.token_audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 0;
         Tokens {
             encoding: EncodingKey::from_secret(key.bytes()),
             decoding: DecodingKey::from_secret(key.bytes()),
             validation,
-            issuer: settings.token_issuer.clone(),
-            audience: settings.token_audience.clone(),
-            access_lifetime: settings.access_token_lifetime as i64,
-            refresh_lifetime: settings.refresh_token_lifetime as i64,
+            issuer: settings.session.token_issuer.clone(),
+            audience: settings.session.token_audience.clone(),
+            access_lifetime: settings.session.access_token_lifetime as i64,
+            refresh_lifetime: settings.session.refresh_token_lifetime as i64,
         }
     }
 
@@ -149,10 +149,8 @@ mod tests {
             &Settings::default(),
         );
         assert!(other.verify(&pair.access, TokenType::Access).is_err());
-        let audience = Settings {
-            token_audience: "someone-else".into(),
-            ..Settings::default()
-        };
+        let mut audience = Settings::default();
+        audience.session.token_audience = "someone-else".into();
         assert!(
             tokens(&audience)
                 .verify(&pair.access, TokenType::Access)

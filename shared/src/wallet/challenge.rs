@@ -77,17 +77,17 @@ pub async fn issue(
     let settings = &ctx.settings;
     let nonce = generate_nonce()?;
     let now = clock::now();
-    let expires_at = now + settings.wallet_nonce_ttl as i64;
+    let expires_at = now + settings.wallet.nonce_ttl as i64;
     let at = |seconds| {
         OffsetDateTime::from_unix_timestamp(seconds)
             .map_err(|e| AuthError::unavailable("clock", &e))
     };
     let message = SiweMessage {
         scheme: None,
-        domain: settings.wallet_domain.clone(),
+        domain: settings.wallet.domain.clone(),
         address: *address,
         statement: Some(statement(&settings.product_name)),
-        uri: settings.wallet_uri.clone(),
+        uri: settings.wallet.uri.clone(),
         chain_id,
         nonce: nonce.clone(),
         issued_at: at(now)?,
@@ -116,29 +116,29 @@ fn statement(product: &str) -> String {
 
 /// Checks what a signed message says against this API's settings and the time `now`.
 pub fn check(settings: &Settings, message: &SiweMessage, now: i64) -> Result<(), AuthError> {
-    if message.domain != settings.wallet_domain {
+    if message.domain != settings.wallet.domain {
         return Err(AuthError::field(
             "message",
             &format!(
                 "The message is for the domain {:?}; this API signs in for {:?}.",
-                message.domain, settings.wallet_domain
+                message.domain, settings.wallet.domain
             ),
         ));
     }
-    let expected_scheme = settings.wallet_uri.split(':').next();
+    let expected_scheme = settings.wallet.uri.split(':').next();
     if message.scheme.is_some() && message.scheme.as_deref() != expected_scheme {
         return Err(AuthError::field(
             "message",
             "The message's scheme does not match this API's.",
         ));
     }
-    if message.uri != settings.wallet_uri {
+    if message.uri != settings.wallet.uri {
         return Err(AuthError::field(
             "message",
-            &format!("The message's URI must be {:?}.", settings.wallet_uri),
+            &format!("The message's URI must be {:?}.", settings.wallet.uri),
         ));
     }
-    if !settings.wallet_chain_ids.contains(&message.chain_id) {
+    if !settings.wallet.chain_ids.contains(&message.chain_id) {
         return Err(AuthError::field(
             "message",
             &format!("Chain ID {} is not accepted here.", message.chain_id),
@@ -204,10 +204,10 @@ mod tests {
         let at = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
         SiweMessage {
             scheme: None,
-            domain: settings.wallet_domain.clone(),
+            domain: settings.wallet.domain.clone(),
             address: Address::parse("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").unwrap(),
             statement: None,
-            uri: settings.wallet_uri.clone(),
+            uri: settings.wallet.uri.clone(),
             chain_id: 1,
             nonce: "abcdefgh".into(),
             issued_at: at(now),

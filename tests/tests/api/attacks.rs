@@ -196,8 +196,8 @@ async fn without_a_token_the_code_says_whose_change_it_is() {
 #[tokio::test]
 async fn wrong_old_passwords_count_against_the_failed_login_cap() {
     let app = TestApp::start_with(|s| {
-        s.request_limit = 1000;
-        s.login_failure_limit = 3;
+        s.limits.request_limit = 1000;
+        s.limits.login_failure_limit = 3;
     })
     .await;
     let token = access(&app.sign_up(ADA, PASSWORD).await);
@@ -226,9 +226,9 @@ async fn wrong_old_passwords_count_against_the_failed_login_cap() {
 #[tokio::test]
 async fn strangers_failing_from_many_networks_cannot_lock_the_owner_out() {
     let app = TestApp::start_with(|s| {
-        s.request_limit = 1000;
-        s.login_failure_limit = 3;
-        s.login_failure_total_limit = 6;
+        s.limits.request_limit = 1000;
+        s.limits.login_failure_limit = 3;
+        s.limits.login_failure_total_limit = 6;
     })
     .await;
     // The owner signed up, and so signed in, from 127.0.0.1.
@@ -263,8 +263,8 @@ async fn strangers_failing_from_many_networks_cannot_lock_the_owner_out() {
 #[tokio::test]
 async fn one_network_s_failures_never_use_up_another_s_share() {
     let app = TestApp::start_with(|s| {
-        s.request_limit = 1000;
-        s.login_failure_limit = 3;
+        s.limits.request_limit = 1000;
+        s.limits.login_failure_limit = 3;
     })
     .await;
     app.sign_up(ADA, PASSWORD).await;
@@ -283,9 +283,9 @@ async fn one_network_s_failures_never_use_up_another_s_share() {
 #[tokio::test]
 async fn a_stranger_cannot_use_up_the_owner_s_code_budget_and_mail_stays_bounded() {
     let app = TestApp::start_with(|s| {
-        s.request_limit = 1000;
-        s.send_limit = 2;
-        s.send_total_limit = 5;
+        s.limits.request_limit = 1000;
+        s.limits.send_limit = 2;
+        s.limits.send_total_limit = 5;
     })
     .await;
     app.sign_up(ADA, PASSWORD).await;

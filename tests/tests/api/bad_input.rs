@@ -39,7 +39,7 @@ fn assert_drf_shape(body: &Value) {
 
 #[tokio::test]
 async fn bodies_that_are_not_json_objects_get_400() {
-    let app = TestApp::start_with(|s| s.request_limit = 1000).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 1000).await;
     for route in ROUTES {
         for raw in [
             &b""[..],
@@ -59,7 +59,7 @@ async fn bodies_that_are_not_json_objects_get_400() {
 
 #[tokio::test]
 async fn wrong_types_and_missing_fields_are_field_errors() {
-    let app = TestApp::start_with(|s| s.request_limit = 1000).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 1000).await;
     let bodies = [
         json!({}),
         json!({"email": 42, "password": ["x"]}),
@@ -158,7 +158,7 @@ async fn garbage_tokens_get_401() {
 
 #[tokio::test]
 async fn protected_routes_read_bodies_after_the_token() {
-    let app = TestApp::start_with(|s| s.request_limit = 1000).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 1000).await;
     let login = app
         .sign_up("ada@example.com", blockauth_tests::PASSWORD)
         .await;

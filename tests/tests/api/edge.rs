@@ -132,7 +132,7 @@ async fn forms_sign_up_and_log_in() {
 
 #[tokio::test]
 async fn other_content_types_get_415() {
-    let app = TestApp::start_with(|s| s.request_limit = 1000).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 1000).await;
     let body = r#"{"email": "ada@example.com", "password": "Correct-Horse-9-Battery"}"#;
     for content_type in [
         None,
@@ -205,7 +205,7 @@ async fn json_with_a_charset_is_json() {
 
 #[tokio::test]
 async fn the_bearer_scheme_is_case_insensitive() {
-    let app = TestApp::start_with(|s| s.request_limit = 1000).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 1000).await;
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     let token = blockauth_tests::access(&login);
     for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
@@ -253,7 +253,7 @@ async fn login_from(app: &TestApp, peer: &str) -> u16 {
 
 #[tokio::test]
 async fn an_ipv6_client_counts_by_its_64() {
-    let app = TestApp::start_with(|s| s.request_limit = 1).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 1).await;
     assert_eq!(login_from(&app, "[2001:db8:1:2::1]:40000").await, 401);
     // Another address, another port, the same /64: the same budget, spent.
     assert_eq!(
@@ -267,7 +267,7 @@ async fn an_ipv6_client_counts_by_its_64() {
 
 #[tokio::test]
 async fn an_ipv4_mapped_client_is_its_ipv4_address() {
-    let app = TestApp::start_with(|s| s.request_limit = 1).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 1).await;
     // Over HTTP the peer is 127.0.0.1; through a dual-stack socket it is ::ffff:127.0.0.1.
     let over_http = app
         .post(

@@ -133,7 +133,7 @@ async fn an_address_taken_after_the_code_was_sent_is_409_at_confirm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_accounts_racing_for_one_address_one_wins() {
-    let app = Arc::new(TestApp::start_with(|s| s.request_limit = 100).await);
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 100).await);
     let ada = app.sign_up("ada@example.com", PASSWORD).await;
     let grace = app.sign_up("grace@example.com", PASSWORD).await;
     // Both ask; the second code replaces the first for that address.
@@ -179,7 +179,7 @@ async fn two_accounts_racing_for_one_address_one_wins() {
 
 #[tokio::test]
 async fn email_change_needs_a_token_and_a_right_code() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     let unauthenticated = app
         .post("email/change/", json!({"new_email": "x@example.com"}))
         .await;

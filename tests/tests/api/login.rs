@@ -100,8 +100,8 @@ async fn a_phone_account_logs_in_with_its_number() {
 #[tokio::test]
 async fn failed_logins_are_capped_per_account_across_ips() {
     let app = TestApp::start_with(|s| {
-        s.request_limit = 1000;
-        s.login_failure_limit = 4;
+        s.limits.request_limit = 1000;
+        s.limits.login_failure_limit = 4;
     })
     .await;
     app.sign_up("ada@example.com", PASSWORD).await;

@@ -9,7 +9,7 @@ const NEW_PASSWORD: &str = "Brand-New-Pass-77";
 
 #[tokio::test]
 async fn reset_sets_the_password_and_ends_every_session() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     let first = app.sign_up("ada@example.com", PASSWORD).await;
     let second = app
         .post(
@@ -102,7 +102,7 @@ async fn reset_answers_the_same_for_unknown_identifiers() {
 
 #[tokio::test]
 async fn reset_refuses_weak_passwords_and_wrong_codes() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     app.sign_up("ada@example.com", PASSWORD).await;
     app.post("password/reset/", json!({"email": "ada@example.com"}))
         .await;
@@ -144,7 +144,7 @@ async fn reset_refuses_weak_passwords_and_wrong_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_parallel_reset_confirms_have_one_winner() {
-    let app = Arc::new(TestApp::start_with(|s| s.request_limit = 100).await);
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 100).await);
     app.sign_up("ada@example.com", PASSWORD).await;
     app.post("password/reset/", json!({"email": "ada@example.com"}))
         .await;
@@ -182,7 +182,7 @@ async fn twenty_parallel_reset_confirms_have_one_winner() {
 
 #[tokio::test]
 async fn change_needs_the_old_password_and_returns_a_fresh_session() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     let first = app.sign_up("ada@example.com", PASSWORD).await;
     let other = app
         .post(
@@ -298,7 +298,7 @@ async fn an_account_without_a_password_sets_one_without_the_old() {
 
 #[tokio::test]
 async fn protected_routes_need_a_live_access_token() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     let body = json!({"old_password": PASSWORD, "new_password": NEW_PASSWORD});
     let none = app.post("password/change/", body.clone()).await;
@@ -328,7 +328,8 @@ async fn protected_routes_need_a_live_access_token() {
 
 #[tokio::test]
 async fn the_auth_header_name_is_configurable() {
-    let app = TestApp::start_with(|s| s.auth_header_name = "HTTP_X_AUTH_TOKEN".into()).await;
+    let app =
+        TestApp::start_with(|s| s.session.auth_header_name = "HTTP_X_AUTH_TOKEN".into()).await;
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     let body = json!({"old_password": PASSWORD, "new_password": NEW_PASSWORD});
     let standard = app

@@ -103,7 +103,7 @@ async fn passwordless_works_by_sms() {
 
 #[tokio::test]
 async fn wrong_and_reused_codes_fail() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     app.post("login/passwordless/", json!({"email": "ada@example.com"}))
         .await;
     let code = app.code_for("ada@example.com");
@@ -135,8 +135,8 @@ async fn wrong_and_reused_codes_fail() {
 #[tokio::test]
 async fn the_send_budget_caps_codes_to_one_identifier_across_ips() {
     let app = TestApp::start_with(|s| {
-        s.request_limit = 100;
-        s.send_limit = 2;
+        s.limits.request_limit = 100;
+        s.limits.send_limit = 2;
     })
     .await;
     for _ in 0..2 {
@@ -175,7 +175,7 @@ async fn passwordless_request_is_rate_limited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_parallel_passwordless_confirms_make_one_account() {
-    let app = Arc::new(TestApp::start_with(|s| s.request_limit = 100).await);
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 100).await);
     app.post("login/passwordless/", json!({"email": "ada@example.com"}))
         .await;
     let code = app.code_for("ada@example.com");

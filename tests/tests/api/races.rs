@@ -24,7 +24,7 @@ fn count(statuses: &[u16], status: u16) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_parallel_confirms_make_one_account() {
-    let app = Arc::new(TestApp::start_with(|s| s.request_limit = 100).await);
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 100).await);
     app.post(
         "signup/",
         json!({"email": "ada@example.com", "password": PASSWORD}),
@@ -56,7 +56,7 @@ async fn twenty_parallel_confirms_make_one_account() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_parallel_refreshes_have_one_winner() {
-    let app = Arc::new(TestApp::start_with(|s| s.request_limit = 100).await);
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 100).await);
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     let refresh = login.body["refresh"].as_str().unwrap().to_owned();
     let results = statuses(&app, 20, "token/refresh/", json!({"refresh": refresh})).await;

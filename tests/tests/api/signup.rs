@@ -200,7 +200,7 @@ async fn weak_passwords_are_field_errors_and_send_nothing() {
 
 #[tokio::test]
 async fn a_code_dies_after_the_attempt_cap() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     app.post(
         "signup/",
         json!({"email": "ada@example.com", "password": PASSWORD}),
@@ -252,7 +252,7 @@ async fn malformed_codes_are_refused() {
 
 #[tokio::test]
 async fn an_expired_code_is_refused() {
-    let app = TestApp::start_with(|s| s.otp_validity = 1).await;
+    let app = TestApp::start_with(|s| s.codes.validity = 1).await;
     app.post(
         "signup/",
         json!({"email": "ada@example.com", "password": PASSWORD}),

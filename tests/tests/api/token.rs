@@ -32,7 +32,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
 #[tokio::test]
 async fn reuse_revokes_only_that_login() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     let first = app.sign_up("ada@example.com", PASSWORD).await;
     let second = app
         .post(
@@ -93,7 +93,7 @@ async fn revoke_logs_out_that_session() {
 
 #[tokio::test]
 async fn without_rotation_the_refresh_token_stays() {
-    let app = TestApp::start_with(|s| s.rotate_refresh_tokens = false).await;
+    let app = TestApp::start_with(|s| s.session.rotate_refresh_tokens = false).await;
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     let old = refresh_of(&login);
     for _ in 0..2 {
@@ -109,7 +109,7 @@ async fn without_rotation_the_refresh_token_stays() {
 
 #[tokio::test]
 async fn refresh_is_rate_limited_per_user() {
-    let app = TestApp::start_with(|s| s.rotate_refresh_tokens = false).await;
+    let app = TestApp::start_with(|s| s.session.rotate_refresh_tokens = false).await;
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     let token = refresh_of(&login);
     for _ in 0..3 {

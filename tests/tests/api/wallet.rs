@@ -115,7 +115,7 @@ async fn edited(app: &TestApp, wallet: &TestWallet, edit: impl Fn(&str) -> Strin
 
 #[tokio::test]
 async fn messages_for_another_site_are_refused() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     let wallet = TestWallet::number(2);
     let domain = edited(&app, &wallet, |m| {
         m.replacen("localhost:3000", "evil.example", 1)
@@ -190,7 +190,7 @@ async fn unknown_foreign_and_replayed_nonces_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_parallel_logins_with_one_nonce_make_one_session() {
-    let app = Arc::new(TestApp::start_with(|s| s.request_limit = 100).await);
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 100).await);
     let wallet = TestWallet::number(3);
     let message = challenge(&app, &wallet).await;
     let signature = wallet.sign(&message);
@@ -216,7 +216,7 @@ async fn twenty_parallel_logins_with_one_nonce_make_one_session() {
 
 #[tokio::test]
 async fn bad_signatures_are_refused() {
-    let app = TestApp::start_with(|s| s.request_limit = 100).await;
+    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
     let ada = TestWallet::number(1);
     let mallory = TestWallet::labelled("mallory");
 
@@ -345,7 +345,7 @@ async fn challenges_are_rate_limited() {
 
 #[tokio::test]
 async fn unknown_addresses_get_no_account_when_auto_create_is_off() {
-    let app = TestApp::start_with(|s| s.wallet_login_auto_create = false).await;
+    let app = TestApp::start_with(|s| s.wallet.login_auto_create = false).await;
     let reply = wallet_login(&app, &TestWallet::number(1)).await;
     assert_code(&reply, 401, "no_account");
 }
@@ -353,9 +353,9 @@ async fn unknown_addresses_get_no_account_when_auto_create_is_off() {
 #[tokio::test]
 async fn other_chains_and_domains_follow_the_settings() {
     let app = TestApp::start_with(|s| {
-        s.wallet_domain = "app.example.com".into();
-        s.wallet_uri = "https://app.example.com".into();
-        s.wallet_chain_ids = vec![137, 1];
+        s.wallet.domain = "app.example.com".into();
+        s.wallet.uri = "https://app.example.com".into();
+        s.wallet.chain_ids = vec![137, 1];
     })
     .await;
     let ada = TestWallet::number(1);

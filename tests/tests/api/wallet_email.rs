@@ -187,7 +187,7 @@ async fn a_code_sent_for_another_account_does_not_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_confirms_attach_one_email_once() {
-    let app = Arc::new(TestApp::start_with(|s| s.request_limit = 100).await);
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 100).await);
     let signed_in = wallet_login(&app, &TestWallet::number(1)).await;
     let token = access(&signed_in);
 

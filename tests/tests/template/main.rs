@@ -373,7 +373,7 @@ fn each_function_is_deployed_only_when_its_feature_is_enabled() {
 #[test]
 fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
     let template = Template::load();
-    let names: BTreeSet<String> = Settings::NAMES.iter().map(|n| n.to_string()).collect();
+    let names: BTreeSet<String> = Settings::names().iter().map(|n| n.to_string()).collect();
     let functions = template.functions();
     for (name, _, function) in &functions {
         // Anything else is only for `sam local`, and absent when deployed.
@@ -393,7 +393,7 @@ fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
         let passed: BTreeSet<String> = values.keys().cloned().collect();
         assert_eq!(
             passed, names,
-            "{name}: BLOCKAUTH_* variables against Settings::NAMES"
+            "{name}: BLOCKAUTH_* variables against Settings::names()"
         );
 
         let deployed = Settings::from_values(&values)

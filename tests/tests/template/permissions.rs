@@ -101,11 +101,10 @@ struct Deployment {
 
 /// The walk's settings: limits out of the way, as it sends several requests per identifier.
 fn settings() -> Settings {
-    Settings {
-        request_limit: 1000,
-        send_limit: 1000,
-        ..Settings::default()
-    }
+    let mut settings = Settings::default();
+    settings.limits.request_limit = 1000;
+    settings.limits.send_limit = 1000;
+    settings
 }
 
 fn outbox(dir: &tempfile::TempDir) -> Mailer {
@@ -305,10 +304,8 @@ async fn walk(deployment: &Deployment) {
     let revoke = json!({ "refresh": token(&by_mail, "refresh") });
     d.post("token/revoke/", None, revoke, 204).await;
     // ROTATE_REFRESH_TOKENS=false refreshes differently.
-    let without_rotation = Settings {
-        rotate_refresh_tokens: false,
-        ..settings()
-    };
+    let mut without_rotation = settings();
+    without_rotation.session.rotate_refresh_tokens = false;
     let kept = d.variant(Feature::TokenRefresh, without_rotation).await;
     let refresh = json!({ "refresh": token(&by_phone, "refresh") });
     d.post_to(&kept, "token/refresh/", None, refresh, 200).await;

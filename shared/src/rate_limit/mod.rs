@@ -12,6 +12,8 @@
 //! Item: `pk = RATE#<subject>#<identifier>#<ip>#<window start>`, `sk = RATE`, with `hits`
 //! and `expires_at` (the end of the window).
 
+pub mod settings;
+
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
@@ -120,8 +122,8 @@ pub async fn check(
     ip: &str,
 ) -> Result<(), AuthError> {
     RateLimit {
-        limit: ctx.settings.request_limit,
-        window: ctx.settings.request_window,
+        limit: ctx.settings.limits.request_limit,
+        window: ctx.settings.limits.request_window,
     }
     .hit(ctx, subject, identifier, ip)
     .await
@@ -138,16 +140,16 @@ pub async fn spend_send_budget(
     identifier: &Identifier,
     network: &str,
 ) -> Result<(), AuthError> {
-    let window = ctx.settings.send_window;
+    let window = ctx.settings.limits.send_window;
     let key = identifier.key();
     RateLimit {
-        limit: ctx.settings.send_limit,
+        limit: ctx.settings.limits.send_limit,
         window,
     }
     .hit(ctx, Subject::Send, &key, network)
     .await?;
     RateLimit {
-        limit: ctx.settings.send_total_limit,
+        limit: ctx.settings.limits.send_total_limit,
         window,
     }
     .hit(ctx, Subject::Send, &key, ANY_IP)
@@ -175,10 +177,10 @@ impl LoginAttempt {
         network: &str,
         familiar: bool,
     ) -> Result<Self, AuthError> {
-        let window = ctx.settings.login_failure_window;
+        let window = ctx.settings.limits.login_failure_window;
         let mut counters = vec![
             RateLimit {
-                limit: ctx.settings.login_failure_limit,
+                limit: ctx.settings.limits.login_failure_limit,
                 window,
             }
             .hit(ctx, Subject::LoginFailure, account, network)
@@ -187,7 +189,7 @@ impl LoginAttempt {
         if !familiar {
             counters.push(
                 RateLimit {
-                    limit: ctx.settings.login_failure_total_limit,
+                    limit: ctx.settings.limits.login_failure_total_limit,
                     window,
                 }
                 .hit(ctx, Subject::LoginFailure, account, ANY_IP)
@@ -210,7 +212,7 @@ impl LoginAttempt {
     /// that acts on it. Unconditional, so they can never fail that transaction; the TTL is
     /// kept (or set, should a counter have expired meanwhile).
     pub fn succeeded(self, ctx: &Context) -> Transaction {
-        let end = clock::now() + ctx.settings.login_failure_window as i64;
+        let end = clock::now() + ctx.settings.limits.login_failure_window as i64;
         let give_back = |counter: &String| {
             let update = Expression::new(
                 "ADD hits :minus_one SET expires_at = if_not_exists(expires_at, :end)",

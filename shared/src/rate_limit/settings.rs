@@ -1,0 +1,66 @@
+//! The rate limits' settings section.
+
+use crate::settings::read::{Section, SettingsError, Values};
+
+/// The limits' settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `REQUEST_LIMIT` requests per `REQUEST_WINDOW` seconds per (identifier, subject,
+    /// client network).
+    pub request_limit: u32,
+    pub request_window: u64,
+    /// `SEND_LIMIT` messages per `SEND_WINDOW` seconds to one identifier asked for from one
+    /// client network, and `SEND_TOTAL_LIMIT` from all networks together (mail bombing).
+    pub send_limit: u32,
+    pub send_total_limit: u32,
+    pub send_window: u64,
+    /// `LOGIN_FAILURE_LIMIT` failed password tries per `LOGIN_FAILURE_WINDOW` seconds for
+    /// one identifier from one client network, and `LOGIN_FAILURE_TOTAL_LIMIT` from every
+    /// network the account never signed in from, together.
+    pub login_failure_limit: u32,
+    pub login_failure_total_limit: u32,
+    pub login_failure_window: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_limit: 3,
+            request_window: 30,
+            send_limit: 5,
+            send_total_limit: 20,
+            send_window: 3600,
+            login_failure_limit: 20,
+            login_failure_total_limit: 100,
+            login_failure_window: 3600,
+        }
+    }
+}
+
+impl Section for Limits {
+    const NAMES: &'static [&'static str] = &[
+        "REQUEST_LIMIT",
+        "REQUEST_WINDOW",
+        "SEND_LIMIT",
+        "SEND_TOTAL_LIMIT",
+        "SEND_WINDOW",
+        "LOGIN_FAILURE_LIMIT",
+        "LOGIN_FAILURE_TOTAL_LIMIT",
+        "LOGIN_FAILURE_WINDOW",
+    ];
+
+    fn read(&mut self, values: &Values) -> Result<(), SettingsError> {
+        values.number("REQUEST_LIMIT", &mut self.request_limit, 1)?;
+        values.number("REQUEST_WINDOW", &mut self.request_window, 1)?;
+        values.number("SEND_LIMIT", &mut self.send_limit, 1)?;
+        values.number("SEND_TOTAL_LIMIT", &mut self.send_total_limit, 1)?;
+        values.number("SEND_WINDOW", &mut self.send_window, 1)?;
+        values.number("LOGIN_FAILURE_LIMIT", &mut self.login_failure_limit, 1)?;
+        values.number(
+            "LOGIN_FAILURE_TOTAL_LIMIT",
+            &mut self.login_failure_total_limit,
+            1,
+        )?;
+        values.number("LOGIN_FAILURE_WINDOW", &mut self.login_failure_window, 1)
+    }
+}
