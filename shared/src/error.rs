@@ -54,32 +54,6 @@ impl AuthError {
         AuthError::Invalid(errors)
     }
 
-    pub const INVALID_CREDENTIALS: AuthError = AuthError::Unauthorized {
-        code: "authentication_failed",
-        detail: "Invalid credentials.",
-    };
-
-    pub const INVALID_CODE: AuthError = AuthError::BadRequest {
-        code: "otp_invalid",
-        detail: "The code is invalid or has expired.",
-    };
-
-    pub const EMAIL_TAKEN: AuthError = AuthError::Conflict {
-        code: "email_taken",
-        detail: "This email address belongs to another account.",
-    };
-
-    /// A conditional write lost to a concurrent change of the same account.
-    pub const CHANGED_MEANWHILE: AuthError = AuthError::Conflict {
-        code: "conflict",
-        detail: "The account changed meanwhile. Try again.",
-    };
-
-    pub const INVALID_TOKEN: AuthError = AuthError::Unauthorized {
-        code: "token_not_valid",
-        detail: "Token is invalid or expired.",
-    };
-
     /// Logs a dependency failure (never a secret) and answers 503.
     pub fn unavailable(what: &str, error: &dyn fmt::Display) -> Self {
         tracing::error!(dependency = what, error = %error, "dependency failed");
@@ -157,8 +131,12 @@ mod tests {
 
     #[test]
     fn other_errors_carry_detail_and_code() {
+        let unauthorized = AuthError::Unauthorized {
+            code: "authentication_failed",
+            detail: "Invalid credentials.",
+        };
         assert_eq!(
-            AuthError::INVALID_CREDENTIALS.body(),
+            unauthorized.body(),
             serde_json::json!({"detail": "Invalid credentials.", "code": "authentication_failed"})
         );
         assert_eq!(AuthError::Throttled { retry_after: 3 }.status(), 429);

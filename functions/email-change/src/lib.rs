@@ -5,6 +5,9 @@
 //! in one transaction (the new address claimed, the old one released, the user updated), so
 //! two accounts can never share an email, and tells the old address.
 
+use blockauth::codes::INVALID_CODE;
+use blockauth::identity::user::CHANGED_MEANWHILE;
+use blockauth::identity::user::EMAIL_TAKEN;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -77,10 +80,8 @@ async fn confirm(
         }
         None => codes::check_any_account(&ctx, Purpose::EmailChange, &new_email, &code).await?,
     };
-    let user_id = matched.user_id.ok_or(AuthError::INVALID_CODE)?;
-    let mut user = user::get(&ctx, &user_id)
-        .await?
-        .ok_or(AuthError::INVALID_CODE)?;
+    let user_id = matched.user_id.ok_or(INVALID_CODE)?;
+    let mut user = user::get(&ctx, &user_id).await?.ok_or(INVALID_CODE)?;
     let old_email = user
         .email
         .as_deref()
@@ -101,13 +102,13 @@ async fn confirm(
     match ctx.store.transact(steps).await {
         Ok(()) => {}
         Err(TransactError::Refused(refused)) if refused.by(Step::Code) => {
-            return Err(AuthError::INVALID_CODE);
+            return Err(INVALID_CODE);
         }
         Err(TransactError::Refused(refused)) if refused.by(Step::Claim) => {
-            return Err(AuthError::EMAIL_TAKEN);
+            return Err(EMAIL_TAKEN);
         }
         Err(TransactError::Refused(_)) => {
-            return Err(AuthError::CHANGED_MEANWHILE);
+            return Err(CHANGED_MEANWHILE);
         }
         Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
     }

@@ -5,6 +5,7 @@
 //! there is no account. Failed attempts on one identifier are capped per client network and
 //! in total from unfamiliar networks (`rate_limit::LoginAttempt`).
 
+use blockauth::password::INVALID_CREDENTIALS;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -41,7 +42,7 @@ async fn login(
         Err(_) => return Err(attempt.unchecked(&ctx).await),
     };
     let Some(user) = user.filter(|_| matches) else {
-        return Err(AuthError::INVALID_CREDENTIALS);
+        return Err(INVALID_CREDENTIALS);
     };
     if !user.is_verified {
         return Err(AuthError::Forbidden {
@@ -60,7 +61,7 @@ async fn login(
     {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         // The account was deleted between the read and the write.
-        Err(TransactError::Refused(_)) => Err(AuthError::INVALID_CREDENTIALS),
+        Err(TransactError::Refused(_)) => Err(INVALID_CREDENTIALS),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

@@ -4,6 +4,8 @@
 //!
 //! Known and unknown identifiers get the same answer, and each gets exactly one message.
 
+use blockauth::codes::INVALID_CODE;
+use blockauth::identity::user::CHANGED_MEANWHILE;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -86,14 +88,12 @@ async fn confirm(
                 .and(user.create(&identifier));
             refresh_family::sign_in(&ctx, user, steps, Account::New, &ip).await
         }
-        None => return Err(AuthError::INVALID_CODE),
+        None => return Err(INVALID_CODE),
     };
     match signed_in {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
-        Err(TransactError::Refused(refused)) if refused.by(Step::Code) => {
-            Err(AuthError::INVALID_CODE)
-        }
-        Err(TransactError::Refused(_)) => Err(AuthError::CHANGED_MEANWHILE),
+        Err(TransactError::Refused(refused)) if refused.by(Step::Code) => Err(INVALID_CODE),
+        Err(TransactError::Refused(_)) => Err(CHANGED_MEANWHILE),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

@@ -5,6 +5,7 @@
 //! recovers the EIP-191 signer, and redeems the nonce in the same transaction that signs
 //! the account in (creating it for a new address when `WALLET_LOGIN_AUTO_CREATE`).
 
+use blockauth::identity::user::CHANGED_MEANWHILE;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -121,7 +122,7 @@ async fn login(
     match signed_in {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         Err(TransactError::Refused(refused)) if refused.by(Step::Nonce) => Err(NONCE_INVALID),
-        Err(TransactError::Refused(_)) => Err(AuthError::CHANGED_MEANWHILE),
+        Err(TransactError::Refused(_)) => Err(CHANGED_MEANWHILE),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

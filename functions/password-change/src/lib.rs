@@ -2,6 +2,7 @@
 //! (which an account without a password may omit) and `new_password`. Every session of the
 //! account ends, and a fresh pair is returned, in one transaction.
 
+use blockauth::identity::user::CHANGED_MEANWHILE;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -85,7 +86,7 @@ async fn change(
         match refresh_family::sign_in(&ctx, user, refund, Account::Existing(change), &ip).await {
             Ok(signed_in) => signed_in,
             Err(TransactError::Refused(_)) => {
-                return Err(AuthError::CHANGED_MEANWHILE);
+                return Err(CHANGED_MEANWHILE);
             }
             Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
         };

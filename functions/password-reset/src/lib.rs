@@ -3,6 +3,8 @@
 //! `password/reset/confirm/` sets the new password and ends every session of the account
 //! in the same transaction that uses the code.
 
+use blockauth::codes::INVALID_CODE;
+use blockauth::identity::user::CHANGED_MEANWHILE;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -71,9 +73,7 @@ async fn confirm(
         .check(&ctx, &code)
         .await?
         .consume;
-    let mut user = user::find(&ctx, &identifier)
-        .await?
-        .ok_or(AuthError::INVALID_CODE)?;
+    let mut user = user::find(&ctx, &identifier).await?.ok_or(INVALID_CODE)?;
     let password_hash = password::hash(new_password).await?;
     let change = UserChange {
         set: vec![UserField::PasswordHash(password_hash)],
@@ -86,10 +86,10 @@ async fn confirm(
     match ctx.store.transact(steps).await {
         Ok(()) => {}
         Err(TransactError::Refused(refused)) if refused.by(Step::Code) => {
-            return Err(AuthError::INVALID_CODE);
+            return Err(INVALID_CODE);
         }
         Err(TransactError::Refused(_)) => {
-            return Err(AuthError::CHANGED_MEANWHILE);
+            return Err(CHANGED_MEANWHILE);
         }
         Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
     }

@@ -6,6 +6,7 @@
 //! verified user in one transaction, with the password the pending signup was started with
 //! (see `blockauth::identity::pending_signup` for why a second signup never takes it over).
 
+use blockauth::codes::INVALID_CODE;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -131,7 +132,7 @@ async fn confirm(
         .consume;
     let pending = PendingSignup::find(&ctx, &identifier)
         .await?
-        .ok_or(AuthError::INVALID_CODE)?;
+        .ok_or(INVALID_CODE)?;
     let password_hash = pending.chosen(password).await?;
     let method = SignInMethod::password(&identifier);
     let user = User::new(&identifier, Some(password_hash), method);
@@ -149,7 +150,7 @@ async fn confirm(
                 detail: "An account with this identifier already exists. Sign in instead.",
             })
         }
-        Err(TransactError::Refused(_)) => Err(AuthError::INVALID_CODE),
+        Err(TransactError::Refused(_)) => Err(INVALID_CODE),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
 }

@@ -6,6 +6,8 @@
 //! conditional write, and the account must still have no email, so neither two accounts
 //! nor two parallel confirms can share or overwrite one.
 
+use blockauth::codes::INVALID_CODE;
+use blockauth::identity::user::EMAIL_TAKEN;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -94,12 +96,8 @@ async fn confirm(
     };
     match refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), &ip).await {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
-        Err(TransactError::Refused(refused)) if refused.by(Step::Code) => {
-            Err(AuthError::INVALID_CODE)
-        }
-        Err(TransactError::Refused(refused)) if refused.by(Step::Claim) => {
-            Err(AuthError::EMAIL_TAKEN)
-        }
+        Err(TransactError::Refused(refused)) if refused.by(Step::Code) => Err(INVALID_CODE),
+        Err(TransactError::Refused(refused)) if refused.by(Step::Claim) => Err(EMAIL_TAKEN),
         Err(TransactError::Refused(_)) => Err(HAS_EMAIL),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }

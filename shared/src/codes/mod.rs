@@ -16,6 +16,12 @@ use crate::error::AuthError;
 use crate::identity::identifier::Identifier;
 use crate::store::{Expression, Item, Write};
 
+/// A wrong, used, dead or expired code: one answer for all, so that it tells nothing.
+pub const INVALID_CODE: AuthError = AuthError::BadRequest {
+    code: "otp_invalid",
+    detail: "The code is invalid or has expired.",
+};
+
 pub mod settings;
 
 pub use crate::purpose::Purpose;
@@ -125,18 +131,18 @@ impl<'a> CodeFor<'a> {
     /// one can.
     pub async fn check(&self, ctx: &Context, code: &str) -> Result<CodeMatch, AuthError> {
         if !well_formed(ctx, code) {
-            return Err(AuthError::INVALID_CODE);
+            return Err(INVALID_CODE);
         }
         let item = ctx
             .store
             .get(&self.partition(), &self.sort_key())
             .await?
-            .ok_or(AuthError::INVALID_CODE)?;
+            .ok_or(INVALID_CODE)?;
         match self.matches(ctx, &item, code) {
             Some(stored) => Ok(self.consume(ctx, &stored)),
             None => {
                 self.count_attempt(ctx, &item).await?;
-                Err(AuthError::INVALID_CODE)
+                Err(INVALID_CODE)
             }
         }
     }
@@ -201,7 +207,7 @@ pub async fn check_any_account(
     code: &str,
 ) -> Result<CodeMatch, AuthError> {
     if !well_formed(ctx, code) {
-        return Err(AuthError::INVALID_CODE);
+        return Err(INVALID_CODE);
     }
     let items = ctx
         .store
@@ -222,7 +228,7 @@ pub async fn check_any_account(
             .count_attempt(ctx, item)
             .await?;
     }
-    Err(AuthError::INVALID_CODE)
+    Err(INVALID_CODE)
 }
 
 /// A correct code, not yet used.

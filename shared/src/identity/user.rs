@@ -17,6 +17,18 @@ use crate::store::{Expression, Item, Step, Transaction, Value, Write};
 #[cfg(feature = "wallet")]
 use crate::wallet::Address;
 
+/// The address belongs to another account (found when claiming it, after its code proved it).
+pub const EMAIL_TAKEN: AuthError = AuthError::Conflict {
+    code: "email_taken",
+    detail: "This email address belongs to another account.",
+};
+
+/// A conditional write lost to a concurrent change of the same account.
+pub const CHANGED_MEANWHILE: AuthError = AuthError::Conflict {
+    code: "conflict",
+    detail: "The account changed meanwhile. Try again.",
+};
+
 pub const SORT_KEY: &str = "USER";
 const IDENT_SORT_KEY: &str = "IDENT";
 

@@ -11,6 +11,14 @@
 
 use std::str::FromStr;
 
+use crate::error::AuthError;
+
+/// A wrong password and an unknown identifier alike.
+pub const INVALID_CREDENTIALS: AuthError = AuthError::Unauthorized {
+    code: "authentication_failed",
+    detail: "Invalid credentials.",
+};
+
 // The checks and the hashing link the common-password list and argon2: only functions that
 // enable the `password` capability have them; every function reads the policy's settings.
 #[cfg(feature = "password")]

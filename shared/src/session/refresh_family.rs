@@ -10,7 +10,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
 use crate::identity::user::{self, User, UserChange, UserField};
-use crate::session::token::{Claims, TokenPair};
+use crate::session::token::{Claims, INVALID_TOKEN, TokenPair};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
 
 const FAMILY_PREFIX: &str = "FAMILY#";
@@ -86,11 +86,11 @@ pub async fn session_user(ctx: &Context, claims: &Claims) -> Result<User, AuthEr
         .get_many(&[(&pk, user::SORT_KEY), (&pk, &family_key)])
         .await?;
     let (Some(Some(user)), Some(Some(family))) = (items.first(), items.get(1)) else {
-        return Err(AuthError::INVALID_TOKEN);
+        return Err(INVALID_TOKEN);
     };
-    let user = User::from_item(user).ok_or(AuthError::INVALID_TOKEN)?;
+    let user = User::from_item(user).ok_or(INVALID_TOKEN)?;
     if family.number("epoch") != Some(user.session_epoch) {
-        return Err(AuthError::INVALID_TOKEN);
+        return Err(INVALID_TOKEN);
     }
     Ok(user)
 }
@@ -100,7 +100,7 @@ pub async fn session_user(ctx: &Context, claims: &Claims) -> Result<User, AuthEr
 pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError> {
     let user = user::get(ctx, &claims.user_id)
         .await?
-        .ok_or(AuthError::INVALID_TOKEN)?;
+        .ok_or(INVALID_TOKEN)?;
     let tokens = ctx.tokens.issue(&claims.user_id, &claims.sid)?;
     let used = Item::new(&format!("USED#{}", claims.jti), "USED").expiring_at(claims.exp);
     let epoch = user.session_epoch;
@@ -136,7 +136,7 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
                 tracing::warn!(user_id = %claims.user_id, "refresh token reused: family revoked");
                 revoke(ctx, &claims.user_id, &claims.sid).await?;
             }
-            Err(AuthError::INVALID_TOKEN)
+            Err(INVALID_TOKEN)
         }
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }

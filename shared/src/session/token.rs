@@ -12,6 +12,12 @@ use crate::error::AuthError;
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
 
+/// A token that is not one of ours, not of the asked type, expired, or of an ended session.
+pub const INVALID_TOKEN: AuthError = AuthError::Unauthorized {
+    code: "token_not_valid",
+    detail: "Token is invalid or expired.",
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenType {
@@ -102,10 +108,10 @@ impl Tokens {
     /// The claims of a valid, unexpired token of `expected` type, or 401.
     pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims, AuthError> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| AuthError::INVALID_TOKEN)?
+            .map_err(|_| INVALID_TOKEN)?
             .claims;
         if claims.token_type != expected || claims.sub != claims.user_id {
-            return Err(AuthError::INVALID_TOKEN);
+            return Err(INVALID_TOKEN);
         }
         Ok(claims)
     }
@@ -132,11 +138,11 @@ mod tests {
         assert_eq!(refresh.exp - refresh.iat, 86400);
         assert_eq!(
             t.verify(&pair.access, TokenType::Refresh),
-            Err(AuthError::INVALID_TOKEN)
+            Err(INVALID_TOKEN)
         );
         assert_eq!(
             t.verify(&pair.refresh, TokenType::Access),
-            Err(AuthError::INVALID_TOKEN)
+            Err(INVALID_TOKEN)
         );
     }
 
