@@ -684,56 +684,51 @@ impl Store {
             values,
         } = write.parts();
         let table = &self.table;
-        let sent = match target {
-            Target::Put(item) => with_parts!(
-                self.client
-                    .put_item()
-                    .table_name(table)
-                    .set_item(Some(item)),
-                condition,
-                names,
-                values
-            )
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
-            Target::Update(key, update) => with_parts!(
-                self.client
-                    .update_item()
-                    .table_name(table)
-                    .set_key(Some(key))
-                    .update_expression(update),
-                condition,
-                names,
-                values
-            )
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
-            Target::Delete(key) => with_parts!(
-                self.client
-                    .delete_item()
-                    .table_name(table)
-                    .set_key(Some(key)),
-                condition,
-                names,
-                values
-            )
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| (is_condition_failed(&e), unavailable(&e))),
+        match target {
+            Target::Put(item) => written(
+                with_parts!(
+                    self.client
+                        .put_item()
+                        .table_name(table)
+                        .set_item(Some(item)),
+                    condition,
+                    names,
+                    values
+                )
+                .send()
+                .await,
+            ),
+            Target::Update(key, update) => written(
+                with_parts!(
+                    self.client
+                        .update_item()
+                        .table_name(table)
+                        .set_key(Some(key))
+                        .update_expression(update),
+                    condition,
+                    names,
+                    values
+                )
+                .send()
+                .await,
+            ),
+            Target::Delete(key) => written(
+                with_parts!(
+                    self.client
+                        .delete_item()
+                        .table_name(table)
+                        .set_key(Some(key)),
+                    condition,
+                    names,
+                    values
+                )
+                .send()
+                .await,
+            ),
             Target::Check(_) => {
                 let why = "a condition check writes nothing on its own";
-                return Err(AuthError::unavailable("dynamodb request", &why));
+                Err(AuthError::unavailable("dynamodb request", &why))
             }
-        };
-        match sent {
-            Ok(()) => Ok(true),
-            Err((true, _)) => Ok(false),
-            Err((false, error)) => Err(error),
         }
     }
 
@@ -830,6 +825,19 @@ fn key(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
         ),
         (table::SORT_KEY.to_owned(), AttributeValue::S(sk.to_owned())),
     ])
+}
+
+/// A single write's outcome: written (true), refused by its condition (false), or 503.
+fn written<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, AuthError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failed(&e) => Ok(false),
+        Err(e) => Err(unavailable(&e)),
+    }
 }
 
 /// Whether a conditional write failed its condition (as opposed to DynamoDB failing).
