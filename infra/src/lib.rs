@@ -172,14 +172,34 @@ async fn embedded(file: Option<&Path>, stop: watch::Receiver<bool>) -> Result<Dy
     Ok((Some(database), address, tasks))
 }
 
-/// The API this server serves: every enabled feature's routes, bound to `context`.
+/// The routes of every enabled feature that has a function here.
+fn enabled(settings: &Settings) -> impl Iterator<Item = blockauth::http::Routes> + '_ {
+    FEATURES
+        .iter()
+        .filter(|(feature, _)| settings.enabled(*feature))
+        .map(|(_, routes)| routes())
+}
+
+/// The OpenAPI description of what a server with these settings serves (`infra/openapi.json`
+/// is this with the default settings).
+pub fn openapi(settings: &Settings) -> serde_json::Value {
+    let described: Vec<_> = enabled(settings).map(|routes| routes.described()).collect();
+    blockauth::contract::openapi::describe(settings, &described)
+}
+
+/// The API this server serves: every enabled feature's routes, bound to `context`, and
+/// their description at `openapi.json`.
 pub fn app(context: &Arc<Context>) -> axum::Router {
+    let description = axum::Json(openapi(&context.settings));
+    let document = axum::Router::new().route(
+        "/openapi.json",
+        axum::routing::get(move || async move { description }),
+    );
     blockauth::http::app(
         &context.settings,
-        FEATURES
-            .iter()
-            .filter(|(feature, _)| context.settings.enabled(*feature))
-            .map(|(_, routes)| routes().with_context(context.clone())),
+        enabled(&context.settings)
+            .map(|routes| routes.with_context(context.clone()))
+            .chain(std::iter::once(document)),
     )
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Options: `--listen ADDR` (default 127.0.0.1:3000), `--data DIR` (default `.local`),
 //! `--settings FILE` (default `blockauth.toml` when it exists). `BLOCKAUTH_*` environment
-//! variables override the file.
+//! variables override the file. `cargo run -- openapi` prints the OpenAPI description of
+//! what these settings serve (with the defaults, it is `infra/openapi.json`), and stops.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +16,8 @@ use blockauth::signing_key::SigningKey;
 use blockauth_local::{FEATURES, Options, Storage, start};
 
 struct Args {
+    /// `openapi`: print the description instead of serving.
+    describe: bool,
     listen: SocketAddr,
     data: PathBuf,
     settings: Option<PathBuf>,
@@ -22,11 +25,15 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
+        describe: false,
         listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
         data: PathBuf::from(".local"),
         settings: Some(PathBuf::from("blockauth.toml")).filter(|p| p.exists()),
     };
-    let mut given = std::env::args().skip(1);
+    let mut given = std::env::args().skip(1).peekable();
+    if given.next_if(|first| first == "openapi").is_some() {
+        args.describe = true;
+    }
     while let Some(flag) = given.next() {
         let value = given
             .next()
@@ -60,6 +67,12 @@ async fn run() -> Result<(), String> {
         None => Settings::from_env(),
     }
     .map_err(|e| e.to_string())?;
+    if args.describe {
+        let text = serde_json::to_string_pretty(&blockauth_local::openapi(&settings))
+            .map_err(|e| e.to_string())?;
+        println!("{text}");
+        return Ok(());
+    }
     let key = SigningKey::load_or_generate(&args.data.join("signing.key"))?;
     let outbox = args.data.join("outbox");
     let mailer = Mailer::Outbox(Outbox {

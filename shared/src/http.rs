@@ -15,16 +15,15 @@ use axum::routing::MethodRouter;
 use serde_json::{Map, Value};
 
 use crate::context::Context;
+use crate::contract::openapi::Described;
+use crate::contract::{FIELD_LIMIT, Field, Operation};
 use crate::error::{AuthError, FieldErrors};
 use crate::identity::identifier::Identifier;
-use crate::settings::Settings;
+use crate::settings::{Feature, Settings};
 
 /// Bodies over this get 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 type IdentifierParser = fn(&str) -> Result<Identifier, &'static str>;
-
-/// Longest text accepted in any field.
-const FIELD_LIMIT: usize = 4096;
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
@@ -170,59 +169,62 @@ impl Form {
             .push(message.to_owned());
     }
 
-    /// The first of `names` present (canonical name first, then aliases).
-    fn lookup(&self, names: &[&str]) -> Option<(String, Value)> {
-        names.iter().find_map(|name| {
-            self.fields
-                .get(*name)
-                .filter(|v| !v.is_null())
-                .map(|v| (name.to_string(), v.clone()))
-        })
+    /// The first of `field`'s names present (canonical name first, then aliases), null
+    /// included: DRF refuses a null where a value is due.
+    fn lookup(&self, field: &Field) -> Option<(&'static str, Value)> {
+        field
+            .names()
+            .find_map(|name| self.fields.get(name).map(|v| (name, v.clone())))
     }
 
     /// A required text field, under its name or an alias; errors are reported on the name
     /// the client used (the canonical one when it sent none).
-    pub fn text(&mut self, names: &[&str]) -> Option<String> {
-        let Some((name, value)) = self.lookup(names) else {
-            self.error(names[0], "This field is required.");
+    pub fn text(&mut self, field: &Field) -> Option<String> {
+        let Some((name, value)) = self.lookup(field) else {
+            self.error(field.name, "This field is required.");
             return None;
         };
+        self.checked_text(name, value)
+    }
+
+    fn checked_text(&mut self, name: &str, value: Value) -> Option<String> {
         match value {
             Value::String(s) if s.trim().is_empty() => {
-                self.error(&name, "This field may not be blank.")
+                self.error(name, "This field may not be blank.")
             }
             Value::String(s) if s.chars().count() > FIELD_LIMIT => self.error(
-                &name,
+                name,
                 &format!("Ensure this field has no more than {FIELD_LIMIT} characters."),
             ),
             Value::String(s) => return Some(s),
-            _ => self.error(&name, "Not a valid string."),
+            Value::Null => self.error(name, "This field may not be null."),
+            _ => self.error(name, "Not a valid string."),
         }
         None
     }
 
-    /// An optional text field: None when absent or null, an error when present but bad.
-    pub fn optional_text(&mut self, names: &[&str]) -> Option<String> {
-        self.lookup(names)?;
-        self.text(names)
+    /// An optional text field: None when absent, an error when present but bad.
+    pub fn optional_text(&mut self, field: &Field) -> Option<String> {
+        self.lookup(field)?;
+        self.text(field)
     }
 
     /// An email address in `field` (e.g. `new_email`), normalised.
-    pub fn email(&mut self, field: &str) -> Option<Identifier> {
+    pub fn email(&mut self, field: &Field) -> Option<Identifier> {
         self.parsed(field, Identifier::email)
     }
 
     /// A required text field read by `parse`, whose refusal becomes the field's error.
     pub fn parsed<T>(
         &mut self,
-        field: &str,
+        field: &Field,
         parse: impl FnOnce(&str) -> Result<T, &'static str>,
     ) -> Option<T> {
-        let raw = self.text(&[field])?;
+        let raw = self.text(field)?;
         match parse(raw.trim()) {
             Ok(value) => Some(value),
             Err(message) => {
-                self.error(field, message);
+                self.error(field.name, message);
                 None
             }
         }
@@ -230,52 +232,69 @@ impl Form {
 
     /// An optional whole number (a JSON number, or digits in a string as DRF accepts):
     /// None when absent, or when bad, with the field's error kept for `finish`.
-    pub fn optional_integer(&mut self, field: &str) -> Option<u64> {
-        let (_, value) = self.lookup(&[field])?;
+    pub fn optional_integer(&mut self, field: &Field) -> Option<u64> {
+        let (name, value) = self.lookup(field)?;
         let number = match &value {
             Value::Number(n) => n.as_u64(),
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         };
         if number.is_none() {
-            self.error(field, "A valid integer is required.");
+            self.error(name, "A valid integer is required.");
         }
         number
     }
 
     /// The identifier: `email` or `phone`, or the alias `identifier` with `method`
-    /// `email` (default) or `sms`.
+    /// `email` (default) or `sms`. Every one of them that is sent must be valid; `email`
+    /// wins over `phone` over `identifier`.
     pub fn identifier(&mut self) -> Option<Identifier> {
-        let (field, parse): (&str, IdentifierParser) = if self.lookup(&["email"]).is_some() {
-            ("email", Identifier::email)
-        } else if self.lookup(&["phone"]).is_some() {
-            ("phone", Identifier::phone)
-        } else if self.lookup(&["identifier"]).is_some() {
-            let method = match self.fields.get("method") {
-                None | Some(Value::Null) => "email".to_owned(),
-                Some(Value::String(m)) => m.clone(),
-                Some(_) => String::new(),
-            };
-            match method.as_str() {
-                "email" => ("identifier", Identifier::email),
-                "sms" => ("identifier", Identifier::phone),
-                _ => {
-                    self.error("method", "Expected \"email\" or \"sms\".");
-                    return None;
-                }
-            }
-        } else {
-            self.error("email", "This field is required.");
-            return None;
-        };
-        let raw = self.text(&[field])?;
-        match parse(&raw) {
-            Ok(identifier) => Some(identifier),
-            Err(message) => {
-                self.error(field, message);
+        let method = match self.fields.get("method").cloned() {
+            None => Some("email".to_owned()),
+            Some(Value::String(m)) if m == "email" || m == "sms" => Some(m),
+            Some(_) => {
+                self.error("method", "Expected \"email\" or \"sms\".");
                 None
             }
+        };
+        let alias: IdentifierParser = match method.as_deref() {
+            Some("sms") => Identifier::phone,
+            _ => Identifier::email,
+        };
+        let group: [(&str, IdentifierParser); 3] = [
+            ("email", Identifier::email),
+            ("phone", Identifier::phone),
+            ("identifier", alias),
+        ];
+        let mut found = None;
+        let mut sent = false;
+        for (name, parse) in group {
+            let Some(value) = self.fields.get(name).cloned() else {
+                continue;
+            };
+            sent = true;
+            let Some(raw) = self.checked_text(name, value) else {
+                continue;
+            };
+            match parse(&raw) {
+                Ok(identifier) => {
+                    found.get_or_insert(identifier);
+                }
+                Err(message) => self.error(name, message),
+            }
         }
+        if !sent {
+            self.error("email", "This field is required.");
+        }
+        if method.is_none()
+            || self
+                .errors
+                .keys()
+                .any(|k| IDENTIFIER_FIELDS.contains(&k.as_str()))
+        {
+            return None;
+        }
+        found
     }
 
     /// The 400 for every field error so far (call when a required field came back None).
@@ -292,6 +311,9 @@ impl Form {
         }
     }
 }
+
+/// The fields of the identifier group.
+const IDENTIFIER_FIELDS: [&str; 4] = ["email", "phone", "identifier", "method"];
 
 /// The client as every rate limit counts it: its network, not its address. An IPv4 client
 /// is its address (`192.0.2.1`); an IPv6 client is its /64 (`2001:db8:1:2::/64`), the
@@ -346,40 +368,57 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 /// What each feature function exposes: its routes, declared once.
 pub type FeatureRoutes = fn() -> Routes;
 
-/// A feature's routes, declared once: each path answers with and without its last `/`.
-/// The (method, path) table is kept beside the router, so that the template's routes can
-/// be checked against the code's.
+/// A feature's routes, each declared by its `Operation`: each path answers with and without
+/// its last `/`. The operations are kept beside the router, so that the template's routes
+/// and the OpenAPI description come from the same declaration.
 pub struct Routes {
+    feature: Feature,
     router: Router<Arc<Context>>,
-    table: Vec<(Method, String)>,
-}
-
-impl Default for Routes {
-    fn default() -> Self {
-        Routes {
-            router: Router::new(),
-            table: Vec::new(),
-        }
-    }
+    operations: Vec<(Method, &'static Operation)>,
 }
 
 impl Routes {
-    pub fn post<H: Handler<T, Arc<Context>>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::POST, path, axum::routing::post(handler))
+    pub fn new(feature: Feature) -> Self {
+        Routes {
+            feature,
+            router: Router::new(),
+            operations: Vec::new(),
+        }
     }
 
-    pub fn get<H: Handler<T, Arc<Context>>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::GET, path, axum::routing::get(handler))
+    pub fn post<H: Handler<T, Arc<Context>>, T: 'static>(
+        self,
+        operation: &'static Operation,
+        handler: H,
+    ) -> Self {
+        self.route(Method::POST, operation, axum::routing::post(handler))
     }
 
-    pub fn delete<H: Handler<T, Arc<Context>>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::DELETE, path, axum::routing::delete(handler))
+    pub fn get<H: Handler<T, Arc<Context>>, T: 'static>(
+        self,
+        operation: &'static Operation,
+        handler: H,
+    ) -> Self {
+        self.route(Method::GET, operation, axum::routing::get(handler))
     }
 
-    fn route(mut self, method: Method, path: &str, handler: MethodRouter<Arc<Context>>) -> Self {
-        let path = path.trim_matches('/');
+    pub fn delete<H: Handler<T, Arc<Context>>, T: 'static>(
+        self,
+        operation: &'static Operation,
+        handler: H,
+    ) -> Self {
+        self.route(Method::DELETE, operation, axum::routing::delete(handler))
+    }
+
+    fn route(
+        mut self,
+        method: Method,
+        operation: &'static Operation,
+        handler: MethodRouter<Arc<Context>>,
+    ) -> Self {
+        let path = operation.path.trim_matches('/');
         let canonical = format!("/{path}/");
-        self.table.push((method, canonical.clone()));
+        self.operations.push((method, operation));
         // Two methods on one path (e.g. GET and DELETE) share one axum route.
         let router = std::mem::take(&mut self.router);
         self.router = router
@@ -389,8 +428,23 @@ impl Routes {
     }
 
     /// Every (method, canonical path) these routes answer, relative to the base path.
-    pub fn table(&self) -> &[(Method, String)] {
-        &self.table
+    pub fn table(&self) -> Vec<(Method, String)> {
+        self.operations
+            .iter()
+            .map(|(method, op)| (method.clone(), format!("/{}/", op.path.trim_matches('/'))))
+            .collect()
+    }
+
+    /// What the OpenAPI description says of these routes.
+    pub fn described(&self) -> Described {
+        Described {
+            feature: self.feature,
+            operations: self
+                .operations
+                .iter()
+                .map(|(method, op)| (method_name(method), *op))
+                .collect(),
+        }
     }
 
     /// The routes bound to their context, answering 405 in JSON for a wrong method.
@@ -398,6 +452,16 @@ impl Routes {
         self.router
             .method_not_allowed_fallback(|| async { AuthError::MethodNotAllowed })
             .with_state(ctx)
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "get",
+        Method::PUT => "put",
+        Method::PATCH => "patch",
+        Method::DELETE => "delete",
+        _ => "post",
     }
 }
 

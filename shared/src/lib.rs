@@ -16,6 +16,7 @@ pub mod session;
 pub mod wallet;
 
 // The adapters and the edges.
+pub mod contract;
 pub mod http;
 pub mod lambda;
 pub mod signing_key;

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::Feature;
 use blockauth::codes::{self, CodeFor, Purpose};
+use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal, fields};
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identity::identifier::Identifier;
 use blockauth::identity::user::{self, UserChange, UserField};
@@ -21,10 +23,45 @@ use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, rate_limit};
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .post("email/change", request)
-        .post("email/change/confirm", confirm)
+    Routes::new(Feature::EmailChange)
+        .post(&REQUEST, request)
+        .post(&CONFIRM, confirm)
 }
+
+const NEW_EMAIL: Field = Field {
+    name: "new_email",
+    aliases: &[],
+    kind: Kind::Email,
+    description: "The address to move the account to.",
+};
+
+const REQUEST: Operation = Operation {
+    path: "email/change",
+    summary: "Send a code to a new address, bound to the caller's account",
+    description: "An address that has an account gets the same answer, and its owner a notice instead of a code.",
+    access: Access::Bearer,
+    body: Some(Body {
+        identifier: false,
+        required: &[&NEW_EMAIL],
+        optional: &[],
+    }),
+    answer: Answer::Sent,
+    refusals: &[Refusal::Rejected],
+};
+
+const CONFIRM: Operation = Operation {
+    path: "email/change/confirm",
+    summary: "Move the account whose code it is to the new address",
+    description: "With an access token, only the caller's own change. The old address gets a notice.",
+    access: Access::OptionalBearer,
+    body: Some(Body {
+        identifier: false,
+        required: &[&fields::EMAIL, &fields::OTP],
+        optional: &[],
+    }),
+    answer: Answer::MessageAndUser,
+    refusals: &[Refusal::Rejected, Refusal::Unauthorized, Refusal::Conflict],
+};
 
 /// The one answer of `email/change/`, whether or not the address is free.
 const CODE_SENT: &str = "If the address can be used, a confirmation code has been sent to it.";
@@ -35,7 +72,7 @@ async fn request(
     Caller { user, .. }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let Some(new_email) = form.email("new_email") else {
+    let Some(new_email) = form.email(&NEW_EMAIL) else {
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, Subject::EmailChange, &user.id, &ip).await?;
@@ -65,8 +102,8 @@ async fn confirm(
     caller: Option<Caller>,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let new_email = form.email("email");
-    let code = form.text(&["otp", "code"]);
+    let new_email = form.email(&fields::EMAIL);
+    let code = form.text(&fields::OTP);
     let (Some(new_email), Some(code)) = (new_email, code) else {
         return Err(form.invalid());
     };

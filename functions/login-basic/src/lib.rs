@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::Feature;
+use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::identity::user::UserChange;
 use blockauth::rate_limit::{LoginAttempt, Subject};
@@ -20,8 +22,22 @@ use blockauth::{
 };
 
 pub fn routes() -> Routes {
-    Routes::default().post("login/basic", login)
+    Routes::new(Feature::BasicLogin).post(&LOGIN, login)
 }
+
+const LOGIN: Operation = Operation {
+    path: "login/basic",
+    summary: "Sign in with an identifier and a password",
+    description: "A wrong password and an unknown identifier get the same 401 (`authentication_failed`). 403 for an account that is not verified.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: true,
+        required: &[&fields::PASSWORD],
+        optional: &[],
+    }),
+    answer: Answer::SignedIn,
+    refusals: &[Refusal::Unauthorized, Refusal::Forbidden],
+};
 
 async fn login(
     State(ctx): State<Arc<Context>>,
@@ -29,7 +45,7 @@ async fn login(
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let identifier = form.identifier();
-    let password = form.text(&["password"]);
+    let password = form.text(&fields::PASSWORD);
     let (Some(identifier), Some(password)) = (identifier, password) else {
         return Err(form.invalid());
     };

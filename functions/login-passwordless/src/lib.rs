@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::Feature;
 use blockauth::codes::{CodeFor, Purpose};
+use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use blockauth::rate_limit::Subject;
@@ -19,10 +21,38 @@ use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, rate_limit};
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .post("login/passwordless", request)
-        .post("login/passwordless/confirm", confirm)
+    Routes::new(Feature::PasswordlessLogin)
+        .post(&REQUEST, request)
+        .post(&CONFIRM, confirm)
 }
+
+const REQUEST: Operation = Operation {
+    path: "login/passwordless",
+    summary: "Send a login code",
+    description: "The same answer whether or not the identifier has an account.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: true,
+        required: &[],
+        optional: &[],
+    }),
+    answer: Answer::Sent,
+    refusals: &[],
+};
+
+const CONFIRM: Operation = Operation {
+    path: "login/passwordless/confirm",
+    summary: "Sign in with a login code",
+    description: "Creates a verified passwordless account on first use when `PASSWORDLESS_AUTO_CREATE` is on.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: true,
+        required: &[&fields::OTP],
+        optional: &[],
+    }),
+    answer: Answer::SignedIn,
+    refusals: &[Refusal::Rejected, Refusal::Conflict],
+};
 
 const CODE_SENT: &str = "If this identifier can sign in, a login code has been sent to it.";
 
@@ -57,7 +87,7 @@ async fn confirm(
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let identifier = form.identifier();
-    let code = form.text(&["otp", "code"]);
+    let code = form.text(&fields::OTP);
     let (Some(identifier), Some(code)) = (identifier, code) else {
         return Err(form.invalid());
     };

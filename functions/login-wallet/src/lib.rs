@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::Feature;
+use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use blockauth::rate_limit::Subject;
@@ -21,10 +23,103 @@ use blockauth::wallet::{self, Address};
 use blockauth::{AuthError, Context, clock, rate_limit, session::refresh_family};
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .post("login/wallet/challenge", challenge)
-        .post("login/wallet", login)
+    Routes::new(Feature::WalletLogin)
+        .post(&CHALLENGE, challenge)
+        .post(&LOGIN, login)
 }
+
+const ADDRESS: Field = Field {
+    name: "address",
+    aliases: &[],
+    kind: Kind::Address,
+    description: "The wallet's address: `0x` and 40 hex digits, mixed case only as EIP-55.",
+};
+
+const CHAIN_ID: Field = Field {
+    name: "chain_id",
+    aliases: &[],
+    kind: Kind::Integer,
+    description: "An EIP-155 chain id from `WALLET_CHAIN_IDS`; the first one by default.",
+};
+
+const MESSAGE: Field = Field {
+    name: "message",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "The EIP-4361 message, exactly as the challenge gave it.",
+};
+
+const SIGNATURE: Field = Field {
+    name: "signature",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "The wallet's EIP-191 signature of the message: `0x` and 130 hex digits.",
+};
+
+const WALLET_ADDRESS: Field = Field {
+    name: "wallet_address",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "The address that signed; it must be the message's.",
+};
+
+const CHALLENGE: Operation = Operation {
+    path: "login/wallet/challenge",
+    summary: "An EIP-4361 (Sign-In with Ethereum) message to sign, with a single-use nonce",
+    description: "400 for a chain id that is not accepted here.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: false,
+        required: &[&ADDRESS],
+        optional: &[&CHAIN_ID],
+    }),
+    answer: Answer::Object {
+        name: "WalletChallenge",
+        fields: &[
+            &Field {
+                name: "message",
+                aliases: &[],
+                kind: Kind::Text,
+                description: "The complete EIP-4361 message for the wallet to sign.",
+            },
+            &Field {
+                name: "nonce",
+                aliases: &[],
+                kind: Kind::Text,
+                description: "The message's nonce: single use.",
+            },
+            &Field {
+                name: "issued_at",
+                aliases: &[],
+                kind: Kind::Time,
+                description: "When the message was issued.",
+            },
+            &Field {
+                name: "expires_at",
+                aliases: &[],
+                kind: Kind::NullableTime,
+                description: "When the nonce expires (`WALLET_NONCE_TTL`).",
+            },
+        ],
+    },
+    refusals: &[Refusal::Rejected],
+};
+
+const LOGIN: Operation = Operation {
+    path: "login/wallet",
+    summary: "Sign in with a signed EIP-4361 message",
+    description: "Checks the message's grammar, domain, URI, version, chain, times and nonce \
+                  (redeemed once), and that the EIP-191 signer is the message's address. \
+                  A new address gets an account when `WALLET_LOGIN_AUTO_CREATE` is on.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: false,
+        required: &[&MESSAGE, &SIGNATURE],
+        optional: &[&WALLET_ADDRESS],
+    }),
+    answer: Answer::SignedIn,
+    refusals: &[Refusal::Rejected, Refusal::Unauthorized, Refusal::Conflict],
+};
 
 const NO_ACCOUNT: AuthError = AuthError::Unauthorized {
     code: "no_account",
@@ -36,8 +131,8 @@ async fn challenge(
     ClientIp(ip): ClientIp,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let address = form.parsed("address", Address::parse);
-    let chain_id = form.optional_integer("chain_id");
+    let address = form.parsed(&ADDRESS, Address::parse);
+    let chain_id = form.optional_integer(&CHAIN_ID);
     let Some(address) = address else {
         return Err(form.invalid());
     };
@@ -65,9 +160,9 @@ async fn login(
     ClientIp(ip): ClientIp,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let text = form.text(&["message"]);
-    let signature = form.text(&["signature"]);
-    let claimed = form.optional_text(&["wallet_address"]);
+    let text = form.text(&MESSAGE);
+    let signature = form.text(&SIGNATURE);
+    let claimed = form.optional_text(&WALLET_ADDRESS);
     let (Some(text), Some(signature)) = (text, signature) else {
         return Err(form.invalid());
     };

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::Feature;
+use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal, fields};
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identity::identifier::Identifier;
 use blockauth::identity::user::{self, SignInMethod, UserChange, UserField};
@@ -16,8 +18,29 @@ use blockauth::store::{TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, password, rate_limit};
 
 pub fn routes() -> Routes {
-    Routes::default().post("password/change", change)
+    Routes::new(Feature::PasswordChange).post(&CHANGE, change)
 }
+
+const OLD_PASSWORD: Field = Field {
+    name: "old_password",
+    aliases: &[],
+    kind: Kind::Secret,
+    description: "The current password; an account without one omits it.",
+};
+
+const CHANGE: Operation = Operation {
+    path: "password/change",
+    summary: "Change the password: every session ends, a fresh pair is returned",
+    description: "A wrong `old_password` is a field error and counts against the account's failed-login cap.",
+    access: Access::Bearer,
+    body: Some(Body {
+        identifier: false,
+        required: &[&fields::NEW_PASSWORD],
+        optional: &[&OLD_PASSWORD],
+    }),
+    answer: Answer::SignedIn,
+    refusals: &[Refusal::Rejected, Refusal::Conflict],
+};
 
 async fn change(
     State(ctx): State<Arc<Context>>,
@@ -25,8 +48,8 @@ async fn change(
     Caller { user, .. }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let old_password = form.optional_text(&["old_password"]);
-    let new_password = form.text(&["new_password"]);
+    let old_password = form.optional_text(&OLD_PASSWORD);
+    let new_password = form.text(&fields::NEW_PASSWORD);
     let Some(new_password) = new_password else {
         return Err(form.invalid());
     };

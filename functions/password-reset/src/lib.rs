@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::Feature;
 use blockauth::codes::{CodeFor, Purpose};
+use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::identity::user::{self, UserChange, UserField};
 use blockauth::rate_limit::Subject;
@@ -17,10 +19,38 @@ use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, password, rate_limit};
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .post("password/reset", request)
-        .post("password/reset/confirm", confirm)
+    Routes::new(Feature::PasswordReset)
+        .post(&REQUEST, request)
+        .post(&CONFIRM, confirm)
 }
+
+const REQUEST: Operation = Operation {
+    path: "password/reset",
+    summary: "Send a password reset code",
+    description: "The same answer whether or not the identifier has an account.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: true,
+        required: &[],
+        optional: &[],
+    }),
+    answer: Answer::Sent,
+    refusals: &[],
+};
+
+const CONFIRM: Operation = Operation {
+    path: "password/reset/confirm",
+    summary: "Set a new password with a reset code: every session ends",
+    description: "The new password must pass the password policy.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: true,
+        required: &[&fields::OTP, &fields::NEW_PASSWORD],
+        optional: &[],
+    }),
+    answer: Answer::Sent,
+    refusals: &[Refusal::Rejected, Refusal::Conflict],
+};
 
 const CODE_SENT: &str =
     "If an account uses this identifier, a password reset code has been sent to it.";
@@ -56,8 +86,8 @@ async fn confirm(
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let identifier = form.identifier();
-    let code = form.text(&["otp", "code"]);
-    let new_password = form.text(&["new_password"]);
+    let code = form.text(&fields::OTP);
+    let new_password = form.text(&fields::NEW_PASSWORD);
     let (Some(identifier), Some(code), Some(new_password)) = (identifier, code, new_password)
     else {
         return Err(form.invalid());

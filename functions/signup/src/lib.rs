@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::codes::{self, CodeFor, Purpose};
+use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::identity::pending_signup::PendingSignup;
 use blockauth::identity::user::{self, SignInMethod, User};
@@ -19,16 +20,63 @@ use blockauth::rate_limit::Subject;
 use blockauth::session::refresh_family::Account;
 use blockauth::store::{Step, TransactError, Transaction, Write};
 use blockauth::{
-    AuthError, Context, identity::pending_signup, mail::messages, rate_limit,
+    AuthError, Context, Feature, identity::pending_signup, mail::messages, rate_limit,
     session::refresh_family,
 };
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .post("signup", signup)
-        .post("signup/otp/resend", resend)
-        .post("signup/confirm", confirm)
+    Routes::new(Feature::Signup)
+        .post(&SIGNUP, signup)
+        .post(&RESEND, resend)
+        .post(&CONFIRM, confirm)
 }
+
+const SIGNUP: Operation = Operation {
+    path: "signup",
+    summary: "Start a signup: a code goes to the identifier",
+    description: "Checks the password against the policy, keeps its hash in the identifier's \
+                  pending signup (one hour from the first signup) and sends a code. An \
+                  identifier that has an account gets the same answer, and its owner a \
+                  notice instead of a code.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: true,
+        required: &[&fields::PASSWORD],
+        optional: &[],
+    }),
+    answer: Answer::Sent,
+    refusals: &[Refusal::Rejected],
+};
+
+const RESEND: Operation = Operation {
+    path: "signup/otp/resend",
+    summary: "Send a pending signup's code again",
+    description: "A new code replaces the old one. The same answer whatever the identifier.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: true,
+        required: &[],
+        optional: &[],
+    }),
+    answer: Answer::Sent,
+    refusals: &[],
+};
+
+const CONFIRM: Operation = Operation {
+    path: "signup/confirm",
+    summary: "Confirm a signup with its code: the account is created, signed in",
+    description: "`password` is needed when the pending signup saw more than one password, \
+                  and the account gets exactly that one. 409 when the identifier has an \
+                  account already.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: true,
+        required: &[&fields::OTP],
+        optional: &[&fields::PASSWORD],
+    }),
+    answer: Answer::SignedIn,
+    refusals: &[Refusal::Rejected, Refusal::Conflict],
+};
 
 /// The one answer of `signup/` and `signup/otp/resend/`, whoever asks.
 const CODE_SENT: &str = "If this identifier can be used, a confirmation code has been sent to it.";
@@ -43,7 +91,7 @@ async fn signup(
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let identifier = form.identifier();
-    let password = form.text(&["password"]);
+    let password = form.text(&fields::PASSWORD);
     let (Some(identifier), Some(password)) = (identifier, password) else {
         return Err(form.invalid());
     };
@@ -119,8 +167,8 @@ async fn confirm(
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let identifier = form.identifier();
-    let code = form.text(&["otp", "code"]);
-    let password = form.optional_text(&["password"]);
+    let code = form.text(&fields::OTP);
+    let password = form.optional_text(&fields::PASSWORD);
     let (Some(identifier), Some(code)) = (identifier, code) else {
         return Err(form.invalid());
     };

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use blockauth::Feature;
+use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::rate_limit::Subject;
 use blockauth::session::refresh_family::SignIn;
@@ -14,17 +16,45 @@ use blockauth::session::token::TokenType;
 use blockauth::{AuthError, Context, rate_limit, session::refresh_family};
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .post("token/refresh", refresh)
-        .post("token/revoke", revoke)
+    Routes::new(Feature::TokenRefresh)
+        .post(&REFRESH, refresh)
+        .post(&REVOKE, revoke)
 }
+
+const REFRESH: Operation = Operation {
+    path: "token/refresh",
+    summary: "Exchange a refresh token for a new pair",
+    description: "With `ROTATE_REFRESH_TOKENS`, the old refresh token is retired; presenting it again after `REFRESH_REUSE_GRACE` seconds revokes every token of its sign-in.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: false,
+        required: &[&fields::REFRESH],
+        optional: &[],
+    }),
+    answer: Answer::SignedIn,
+    refusals: &[Refusal::Unauthorized],
+};
+
+const REVOKE: Operation = Operation {
+    path: "token/revoke",
+    summary: "Sign out: revoke every token of the refresh token's sign-in",
+    description: "Answers 204.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: false,
+        required: &[&fields::REFRESH],
+        optional: &[],
+    }),
+    answer: Answer::NoContent,
+    refusals: &[Refusal::Unauthorized],
+};
 
 async fn refresh(
     State(ctx): State<Arc<Context>>,
     ClientIp(ip): ClientIp,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let Some(token) = form.text(&["refresh", "refresh_token"]) else {
+    let Some(token) = form.text(&fields::REFRESH) else {
         return Err(form.invalid());
     };
     let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;
@@ -45,7 +75,7 @@ async fn revoke(
     ClientIp(ip): ClientIp,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let Some(token) = form.text(&["refresh", "refresh_token"]) else {
+    let Some(token) = form.text(&fields::REFRESH) else {
         return Err(form.invalid());
     };
     let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use blockauth::Feature;
 use blockauth::codes::{CodeFor, Purpose};
+use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identity::user::{self, UserChange, UserField};
 use blockauth::rate_limit::Subject;
@@ -21,10 +23,38 @@ use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, rate_limit, session::refresh_family};
 
 pub fn routes() -> Routes {
-    Routes::default()
-        .post("wallet/email/add", request)
-        .post("wallet/email/add/confirm", confirm)
+    Routes::new(Feature::WalletEmailAdd)
+        .post(&REQUEST, request)
+        .post(&CONFIRM, confirm)
 }
+
+const REQUEST: Operation = Operation {
+    path: "wallet/email/add",
+    summary: "Send a code to an address, to add it to the caller's wallet account",
+    description: "An address that has an account gets the same answer, and its owner a notice instead of a code. 409 `email_exists` for an account that has an email; 403 for an account that does not sign in with a wallet.",
+    access: Access::Bearer,
+    body: Some(Body {
+        identifier: false,
+        required: &[&fields::EMAIL],
+        optional: &[],
+    }),
+    answer: Answer::Sent,
+    refusals: &[Refusal::Forbidden, Refusal::Conflict],
+};
+
+const CONFIRM: Operation = Operation {
+    path: "wallet/email/add/confirm",
+    summary: "Attach the verified address to the caller's account",
+    description: "Signs the caller in afresh.",
+    access: Access::Bearer,
+    body: Some(Body {
+        identifier: false,
+        required: &[&fields::EMAIL, &fields::OTP],
+        optional: &[],
+    }),
+    answer: Answer::SignedIn,
+    refusals: &[Refusal::Rejected, Refusal::Forbidden, Refusal::Conflict],
+};
 
 const HAS_EMAIL: AuthError = AuthError::Conflict {
     code: "email_exists",
@@ -42,7 +72,7 @@ async fn request(
     Caller { user, .. }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let Some(email) = form.email("email") else {
+    let Some(email) = form.email(&fields::EMAIL) else {
         return Err(form.invalid());
     };
     rate_limit::check(&ctx, Subject::WalletEmail, &user.id, &ip).await?;
@@ -75,8 +105,8 @@ async fn confirm(
     Caller { user, .. }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let email = form.email("email");
-    let code = form.text(&["otp", "code"]);
+    let email = form.email(&fields::EMAIL);
+    let code = form.text(&fields::OTP);
     let (Some(email), Some(code)) = (email, code) else {
         return Err(form.invalid());
     };
