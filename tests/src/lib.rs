@@ -161,6 +161,11 @@ impl TestApp {
         }
     }
 
+    /// The folder where this server's mail lands, one file per message.
+    pub fn outbox_dir(&self) -> &std::path::Path {
+        self.outbox.path()
+    }
+
     /// Every message in the outbox to `to`, oldest first, as file contents.
     pub fn messages_to(&self, to: &str) -> Vec<String> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.outbox.path())

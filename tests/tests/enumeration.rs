@@ -82,7 +82,7 @@ async fn timed(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (
 /// alternating order (so that drift in the machine's load hits both alike). Every answer
 /// must be the same; and the times must not differ: a sign test on the paired differences
 /// (robust to a busy machine's outliers) together with their median, which must stay under
-/// `FLOOR`. A close call takes more pairs rather than a verdict.
+/// `FLOOR`. A close call takes more pairs rather than a verdict, up to `MAX_PAIRS`.
 async fn assert_alike(
     app: &TestApp,
     path: &str,
@@ -119,12 +119,9 @@ async fn assert_alike(
             if z.abs() < 2.0 || !leaks {
                 return;
             }
-            assert!(
-                z.abs() < 4.0,
-                "{path}: known vs unknown differ by {:.3} ms (median of {} pairs, z = {z:.1})",
-                median * 1e3,
-                differences.len()
-            );
+            // Not yet a verdict: a burst of load on a busy machine (DynamoDB Local's JVM
+            // collecting the tables of the API tests before it, seen once at z = 4.1 over
+            // 60 pairs) can look like a leak for a batch or two; a leak stays to the end.
         }
     }
     let (z, median) = verdict(&differences);
