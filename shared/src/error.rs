@@ -42,6 +42,11 @@ pub enum AuthError {
     UnsupportedMediaType,
     /// 429: throttled; the client may retry after this many seconds.
     Throttled { retry_after: u64 },
+    /// 502: a sign-in provider failed or answered what OAuth does not allow.
+    BadGateway {
+        code: &'static str,
+        detail: &'static str,
+    },
     /// 503: a dependency (DynamoDB, SES, Secrets Manager) failed; nothing was half-written.
     Unavailable,
 }
@@ -71,6 +76,7 @@ impl AuthError {
             AuthError::PayloadTooLarge => 413,
             AuthError::UnsupportedMediaType => 415,
             AuthError::Throttled { .. } => 429,
+            AuthError::BadGateway { .. } => 502,
             AuthError::Unavailable => 503,
         }
     }
@@ -82,7 +88,8 @@ impl AuthError {
             AuthError::BadRequest { code, detail }
             | AuthError::Unauthorized { code, detail }
             | AuthError::Forbidden { code, detail }
-            | AuthError::Conflict { code, detail } => (*code, *detail),
+            | AuthError::Conflict { code, detail }
+            | AuthError::BadGateway { code, detail } => (*code, *detail),
             AuthError::NotFound => ("not_found", "Not found."),
             AuthError::MethodNotAllowed => ("method_not_allowed", "Method not allowed."),
             AuthError::PayloadTooLarge => (

@@ -99,6 +99,54 @@ impl<S: Send + Sync> FromRequest<S> for Form {
     }
 }
 
+/// A request's query, read field by field like a form body (`Form`'s checks and errors).
+pub struct Query(pub Form);
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let fields = form_fields(query.as_bytes()).ok_or(AuthError::BadRequest {
+            code: "parse_error",
+            detail: "The query must be percent-encoded UTF-8.",
+        })?;
+        Ok(Query(Form {
+            fields,
+            errors: FieldErrors::new(),
+        }))
+    }
+}
+
+/// The value of the cookie `name` in the request's `Cookie` headers.
+pub fn cookie(headers: &header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| {
+            let (key, value) = pair.trim().split_once('=')?;
+            (key == name).then(|| value.trim().to_owned())
+        })
+}
+
+/// 302 to `location`, setting `cookie` when given.
+pub fn redirect(location: &str, cookie: Option<&str>) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            headers.insert(header::LOCATION, value);
+        }
+        Err(_) => return AuthError::unavailable("redirect", &"not a header value").into_response(),
+    }
+    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
 /// The body's format from its one `Content-Type`: `application/json` or
 /// `application/x-www-form-urlencoded`, the type case-insensitive, with parameters; a
 /// `charset` other than UTF-8 is refused rather than misread. Anything else, or no

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod password;
 pub mod rate_limit;
 pub mod session;
+pub mod social;
 pub mod wallet;
 
 // The adapters and the edges.

@@ -45,6 +45,7 @@ const REQUEST: Operation = Operation {
         required: &[&NEW_EMAIL],
         optional: &[],
     }),
+    query: None,
     answer: Answer::Sent,
     refusals: &[Refusal::Rejected],
 };
@@ -59,6 +60,7 @@ const CONFIRM: Operation = Operation {
         required: &[&fields::EMAIL, &fields::OTP],
         optional: &[],
     }),
+    query: None,
     answer: Answer::MessageAndUser,
     refusals: &[Refusal::Rejected, Refusal::Unauthorized, Refusal::Conflict],
 };

@@ -35,6 +35,7 @@ const LOGIN: Operation = Operation {
         required: &[&fields::PASSWORD],
         optional: &[],
     }),
+    query: None,
     answer: Answer::SignedIn,
     refusals: &[Refusal::Unauthorized, Refusal::Forbidden],
 };

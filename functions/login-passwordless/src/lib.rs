@@ -36,6 +36,7 @@ const REQUEST: Operation = Operation {
         required: &[],
         optional: &[],
     }),
+    query: None,
     answer: Answer::Sent,
     refusals: &[],
 };
@@ -50,6 +51,7 @@ const CONFIRM: Operation = Operation {
         required: &[&fields::OTP],
         optional: &[],
     }),
+    query: None,
     answer: Answer::SignedIn,
     refusals: &[Refusal::Rejected, Refusal::Conflict],
 };

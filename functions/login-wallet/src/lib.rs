@@ -73,6 +73,7 @@ const CHALLENGE: Operation = Operation {
         required: &[&ADDRESS],
         optional: &[&CHAIN_ID],
     }),
+    query: None,
     answer: Answer::Object {
         name: "WalletChallenge",
         fields: &[
@@ -117,6 +118,7 @@ const LOGIN: Operation = Operation {
         required: &[&MESSAGE, &SIGNATURE],
         optional: &[&WALLET_ADDRESS],
     }),
+    query: None,
     answer: Answer::SignedIn,
     refusals: &[Refusal::Rejected, Refusal::Unauthorized, Refusal::Conflict],
 };

@@ -38,6 +38,7 @@ const CHANGE: Operation = Operation {
         required: &[&fields::NEW_PASSWORD],
         optional: &[&OLD_PASSWORD],
     }),
+    query: None,
     answer: Answer::SignedIn,
     refusals: &[Refusal::Rejected, Refusal::Conflict],
 };

@@ -34,6 +34,7 @@ const REQUEST: Operation = Operation {
         required: &[],
         optional: &[],
     }),
+    query: None,
     answer: Answer::Sent,
     refusals: &[],
 };
@@ -48,6 +49,7 @@ const CONFIRM: Operation = Operation {
         required: &[&fields::OTP, &fields::NEW_PASSWORD],
         optional: &[],
     }),
+    query: None,
     answer: Answer::Sent,
     refusals: &[Refusal::Rejected, Refusal::Conflict],
 };

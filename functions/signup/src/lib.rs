@@ -44,6 +44,7 @@ const SIGNUP: Operation = Operation {
         required: &[&fields::PASSWORD],
         optional: &[],
     }),
+    query: None,
     answer: Answer::Sent,
     refusals: &[Refusal::Rejected],
 };
@@ -58,6 +59,7 @@ const RESEND: Operation = Operation {
         required: &[],
         optional: &[],
     }),
+    query: None,
     answer: Answer::Sent,
     refusals: &[],
 };
@@ -74,6 +76,7 @@ const CONFIRM: Operation = Operation {
         required: &[&fields::OTP],
         optional: &[&fields::PASSWORD],
     }),
+    query: None,
     answer: Answer::SignedIn,
     refusals: &[Refusal::Rejected, Refusal::Conflict],
 };

@@ -31,6 +31,7 @@ const REFRESH: Operation = Operation {
         required: &[&fields::REFRESH],
         optional: &[],
     }),
+    query: None,
     answer: Answer::SignedIn,
     refusals: &[Refusal::Unauthorized],
 };
@@ -45,6 +46,7 @@ const REVOKE: Operation = Operation {
         required: &[&fields::REFRESH],
         optional: &[],
     }),
+    query: None,
     answer: Answer::NoContent,
     refusals: &[Refusal::Unauthorized],
 };

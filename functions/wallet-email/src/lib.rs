@@ -38,6 +38,7 @@ const REQUEST: Operation = Operation {
         required: &[&fields::EMAIL],
         optional: &[],
     }),
+    query: None,
     answer: Answer::Sent,
     refusals: &[Refusal::Forbidden, Refusal::Conflict],
 };
@@ -52,6 +53,7 @@ const CONFIRM: Operation = Operation {
         required: &[&fields::EMAIL, &fields::OTP],
         optional: &[],
     }),
+    query: None,
     answer: Answer::SignedIn,
     refusals: &[Refusal::Rejected, Refusal::Forbidden, Refusal::Conflict],
 };

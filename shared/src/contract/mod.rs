@@ -18,6 +18,9 @@ pub struct Operation {
     pub access: Access,
     /// None for a route without a body.
     pub body: Option<Body>,
+    /// The query's fields (`identifier` is never set here). A `{name}` in the path is a
+    /// path parameter; `{provider}` is one of the configured social providers.
+    pub query: Option<Body>,
     pub answer: Answer,
     /// Refusals beyond those every route with a body can give (400, 413, 415, 429, 503)
     /// and the 401 of a protected route.
@@ -91,6 +94,11 @@ pub enum Answer {
     MessageAndUser,
     /// 204, no body.
     NoContent,
+    /// 302 to the `Location` header, setting a cookie when `sets_cookie`.
+    Redirect { sets_cookie: bool },
+    /// 302 to the deployer's frontend (`SOCIAL_SUCCESS_REDIRECT`) with a one-time `code` or
+    /// an `error` in its query; without one configured, 200 `{access, refresh, user}`.
+    RedirectOrSignedIn,
     /// 200 with an object of these fields, all present, named in the description's
     /// components.
     Object {
@@ -112,6 +120,8 @@ pub enum Refusal {
     Forbidden,
     /// 409: a conflict the caller can act on.
     Conflict,
+    /// 502: a sign-in provider failed or answered what OAuth does not allow.
+    BadGateway,
 }
 
 /// The fields several features read.

@@ -41,6 +41,10 @@ pub fn describe(settings: &Settings, features: &[Described]) -> Value {
                 "security": security(op.access),
                 "responses": responses(op, &id, &mut schemas, &present),
             });
+            let parameters = parameters(op, settings);
+            if !parameters.is_empty() {
+                operation["parameters"] = json!(parameters);
+            }
             if let Some(body) = &op.body {
                 let name = format!("{}Request", pascal(&id));
                 schemas.insert(name.clone(), request_schema(body));
@@ -101,11 +105,52 @@ pub fn describe(settings: &Settings, features: &[Described]) -> Value {
     })
 }
 
-/// `post` `signup/otp/resend` is `signupOtpResend`; other methods lead: `getMe`.
+/// The path's `{name}` segments and the query's fields. `{provider}` names one of the
+/// configured social providers.
+fn parameters(op: &Operation, settings: &Settings) -> Vec<Value> {
+    let mut parameters = Vec::new();
+    for segment in op.path.split('/') {
+        let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            continue;
+        };
+        let schema = if name == "provider" {
+            let names: Vec<&str> = settings
+                .social
+                .providers
+                .keys()
+                .map(String::as_str)
+                .collect();
+            json!({ "type": "string", "enum": names })
+        } else {
+            json!({ "type": "string" })
+        };
+        parameters.push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
+    }
+    if let Some(query) = &op.query {
+        for (field, required) in query
+            .required
+            .iter()
+            .map(|f| (f, true))
+            .chain(query.optional.iter().map(|f| (f, false)))
+        {
+            parameters.push(json!({
+                "name": field.name,
+                "in": "query",
+                "required": required,
+                "description": field.description,
+                "schema": field_schema(field.kind),
+            }));
+        }
+    }
+    parameters
+}
+
+/// `post` `signup/otp/resend` is `signupOtpResend`; other methods lead: `getMe`; a path
+/// parameter is its name: `get` `{provider}/callback` is `getProviderCallback`.
 fn operation_id(method: &str, op: &Operation) -> String {
     let words = op
         .path
-        .split(['/', '-', '_', '.'])
+        .split(['/', '-', '_', '.', '{', '}'])
         .filter(|w| !w.is_empty());
     let mut id = String::new();
     if method != "post" {
@@ -263,7 +308,8 @@ fn request_schema(body: &Body) -> Value {
 
 fn answer_schema(answer: &Answer, schemas: &mut Map<String, Value>) -> Option<Value> {
     let name = match answer {
-        Answer::SignedIn => "SignedIn",
+        Answer::SignedIn | Answer::RedirectOrSignedIn => "SignedIn",
+        Answer::Redirect { .. } => return None,
         Answer::Sent => "Message",
         Answer::MessageAndUser => "MessageAndUser",
         Answer::NoContent => return None,
@@ -297,6 +343,8 @@ fn responses(
             Answer::MessageAndUser => "Done: the user as it is now.",
             Answer::NoContent => "Done.",
             Answer::Object { .. } => "The answer.",
+            Answer::Redirect { .. } => "Go on at `Location`.",
+            Answer::RedirectOrSignedIn => "Signed in (when no `SOCIAL_SUCCESS_REDIRECT` is set).",
         },
         "headers": { "Cache-Control": { "$ref": "#/components/headers/NoStore" } },
     });
@@ -307,17 +355,58 @@ fn responses(
     if !links.is_empty() {
         success["links"] = Value::Object(links);
     }
-    let status = if matches!(op.answer, Answer::NoContent) {
-        "204"
-    } else {
-        "200"
+    let redirect = |sets_cookie: bool, description: &str| {
+        let mut headers = json!({
+            "Cache-Control": { "$ref": "#/components/headers/NoStore" },
+            "Location": { "required": true, "schema": { "type": "string", "format": "uri" } },
+        });
+        if sets_cookie {
+            headers["Set-Cookie"] = json!({
+                "required": true,
+                "description": "Binds the sign-in to this browser: HttpOnly, Secure, SameSite=Lax.",
+                "schema": { "type": "string" },
+            });
+        }
+        json!({ "description": description, "headers": headers })
     };
-    responses.insert(status.into(), success);
+    match op.answer {
+        Answer::NoContent => {
+            responses.insert("204".into(), success);
+        }
+        Answer::Redirect { sets_cookie } => {
+            responses.insert(
+                "302".into(),
+                redirect(sets_cookie, "To the provider, to sign in there."),
+            );
+        }
+        Answer::RedirectOrSignedIn => {
+            responses.insert("200".into(), success);
+            responses.insert(
+                "302".into(),
+                redirect(
+                    false,
+                    "To `SOCIAL_SUCCESS_REDIRECT` (or the sign-in's `next`) with a one-time \
+                     `code` to trade at `social/token/`, or an `error`.",
+                ),
+            );
+        }
+        _ => {
+            responses.insert("200".into(), success);
+        }
+    }
     let mut refusals: Vec<Refusal> = op.refusals.to_vec();
     if op.access != Access::Public && !refusals.contains(&Refusal::Unauthorized) {
         refusals.push(Refusal::Unauthorized);
     }
-    let mut common = vec![("503", "Unavailable")];
+    let mut common = vec![("503", "Unavailable"), ("429", "Throttled")];
+    if op.query.is_some() {
+        let invalid = if refusals.contains(&Refusal::Rejected) {
+            "Rejected"
+        } else {
+            "Invalid"
+        };
+        common.push(("400", invalid));
+    }
     if op.body.is_some() {
         let invalid = if refusals.contains(&Refusal::Rejected) {
             "Rejected"
@@ -328,7 +417,6 @@ fn responses(
             ("400", invalid),
             ("413", "TooLarge"),
             ("415", "UnsupportedMediaType"),
-            ("429", "Throttled"),
         ]);
     }
     for refusal in refusals {
@@ -337,6 +425,7 @@ fn responses(
             Refusal::Unauthorized => ("401", "Unauthorized"),
             Refusal::Forbidden => ("403", "Forbidden"),
             Refusal::Conflict => ("409", "Conflict"),
+            Refusal::BadGateway => ("502", "BadGateway"),
         });
     }
     for (status, name) in common {
@@ -415,7 +504,8 @@ fn common_schemas() -> Map<String, Value> {
             "last_login": { "type": ["string", "null"], "format": "date-time" },
             "authentication_types": {
                 "type": "array",
-                "items": { "enum": ["EMAIL", "PHONE", "PASSWORDLESS", "WALLET"] },
+                "items": { "enum": ["EMAIL", "PHONE", "PASSWORDLESS", "WALLET", "GOOGLE",
+                                    "LINKEDIN", "OIDC"] },
             },
         },
         "required": ["id", "email", "phone", "wallet_address", "is_verified", "date_joined",
@@ -499,6 +589,8 @@ fn common_responses() -> Value {
         "Forbidden": error("Valid credentials, but not allowed."),
         "Conflict": error("A conflict the caller can act on."),
         "TooLarge": error("The body is larger than 64 KiB."),
+        "BadGateway": error("The sign-in provider failed, was too slow, or answered what OAuth \
+                             does not allow. Nothing was signed in."),
         "UnsupportedMediaType": error("The body is neither JSON nor a form in UTF-8, or has \
                                        no Content-Type."),
         "Throttled": {

@@ -98,6 +98,11 @@ impl User {
         user
     }
 
+    /// A new user known only by how it signs in (a provider's identity), signing in now.
+    pub fn known_by_sign_in(method: SignInMethod) -> Self {
+        Self::signing_up(None, method)
+    }
+
     fn signing_up(password_hash: Option<String>, method: SignInMethod) -> Self {
         let now = clock::now();
         User {
@@ -225,6 +230,8 @@ pub enum SignInMethod {
     Phone,
     Passwordless,
     Wallet,
+    /// A social login provider, by its `authentication_types` name (`GOOGLE`).
+    Social(&'static str),
 }
 
 impl SignInMethod {
@@ -234,6 +241,7 @@ impl SignInMethod {
             SignInMethod::Phone => "PHONE",
             SignInMethod::Passwordless => "PASSWORDLESS",
             SignInMethod::Wallet => "WALLET",
+            SignInMethod::Social(name) => name,
         }
     }
 

@@ -45,6 +45,10 @@ pub enum Subject {
     WalletLogin,
     WalletEmail,
     WalletEmailConfirm,
+    /// Social login: beginning one at a provider, its callback, trading its one-time code.
+    SocialStart,
+    SocialCallback,
+    SocialToken,
     /// Messages sent to an identifier (`spend_send_budget`).
     Send,
     /// Failed password tries of an account (`LoginAttempt`).
@@ -68,6 +72,9 @@ impl Subject {
             Subject::EmailChangeConfirm => "email_change_confirm",
             Subject::TokenRefresh => "token_refresh",
             Subject::TokenRevoke => "token_revoke",
+            Subject::SocialStart => "social_start",
+            Subject::SocialCallback => "social_callback",
+            Subject::SocialToken => "social_token",
             Subject::WalletChallenge => "wallet_challenge",
             Subject::WalletLogin => "wallet_login",
             Subject::WalletEmail => "wallet_email",

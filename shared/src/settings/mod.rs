@@ -17,6 +17,7 @@ use crate::mail::templates::Templates;
 use crate::password::PasswordPolicy;
 use crate::rate_limit::settings::Limits;
 use crate::session::settings::SessionSettings;
+use crate::social::settings::SocialSettings;
 use crate::wallet::settings::WalletSettings;
 
 /// A feature flag: each is one Lambda function, deployed or omitted.
@@ -124,6 +125,8 @@ pub struct Settings {
     pub templates: Templates,
     /// Sign-In with Ethereum (`WALLET_*`).
     pub wallet: WalletSettings,
+    /// Social login (`AUTH_PROVIDERS`, `SOCIAL_*`).
+    pub social: SocialSettings,
 }
 
 impl Default for Settings {
@@ -142,6 +145,7 @@ impl Default for Settings {
             passwordless_auto_create: true,
             templates: Templates::default(),
             wallet: WalletSettings::default(),
+            social: SocialSettings::default(),
         }
     }
 }
@@ -171,6 +175,7 @@ impl Settings {
             CodeSettings::NAMES,
             SessionSettings::NAMES,
             WalletSettings::NAMES,
+            SocialSettings::NAMES,
         ]
         .concat()
     }
@@ -241,6 +246,7 @@ impl Settings {
         s.codes.read(&values)?;
         s.session.read(&values)?;
         s.wallet.read(&values)?;
+        s.social.read(&values)?;
         Ok(s)
     }
 

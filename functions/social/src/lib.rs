@@ -1,0 +1,209 @@
+//! Social login (`SOCIAL_AUTH`): `{provider}/` sends the browser to the provider;
+//! `{provider}/callback/` checks the state against this browser's cookie, exchanges the
+//! code, verifies the ID token, finds or makes the account, and sends the browser to the
+//! frontend with a one-time code; `social/token/` trades that code for tokens. Tokens never
+//! travel in a URL. A provider without configuration has no routes (404).
+//! `blockauth::social::flow` holds each step and why.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use blockauth::Feature;
+use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal};
+use blockauth::http::{self, ClientIp, Form, Query, Routes};
+use blockauth::rate_limit::Subject;
+use blockauth::social::flow::{self, STATE_COOKIE};
+use blockauth::social::settings::Provider;
+use blockauth::{AuthError, Context, rate_limit};
+
+pub fn routes() -> Routes {
+    Routes::new(Feature::SocialAuth)
+        .get(&START, start)
+        .get(&CALLBACK, callback)
+        .post(&TOKEN, token)
+}
+
+const NEXT: Field = Field {
+    name: "next",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "Where the frontend wants to land afterwards: a URL on \
+                  `SOCIAL_REDIRECT_ALLOWLIST`.",
+};
+
+const CODE: Field = Field {
+    name: "code",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "The provider's authorization code.",
+};
+
+const STATE: Field = Field {
+    name: "state",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "The state this sign-in began with.",
+};
+
+const ERROR: Field = Field {
+    name: "error",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "The provider's refusal (e.g. `access_denied`), instead of a code.",
+};
+
+const ONE_TIME_CODE: Field = Field {
+    name: "code",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "The one-time code the callback sent the browser back with.",
+};
+
+const START: Operation = Operation {
+    path: "{provider}",
+    summary: "Sign in with a provider: go there",
+    description: "302 to the provider with `state`, PKCE (S256) and a `nonce`; the state is \
+                  single use and bound to this browser by an HttpOnly cookie.",
+    access: Access::Public,
+    body: None,
+    query: Some(Body {
+        identifier: false,
+        required: &[],
+        optional: &[&NEXT],
+    }),
+    answer: Answer::Redirect { sets_cookie: true },
+    refusals: &[Refusal::Rejected, Refusal::BadGateway],
+};
+
+const CALLBACK: Operation = Operation {
+    path: "{provider}/callback",
+    summary: "Where the provider sends the browser back",
+    description: "The state must be this browser's and unused; the code is exchanged and \
+                  the ID token verified (signature, `iss`, `aud`, `exp`, `nonce`). The \
+                  identity (provider, subject) finds or makes the account; a provider's \
+                  email joins an existing account only where the provider may link by email \
+                  (`LINK_BY_EMAIL`) and says it is verified, else 403 `email_not_linkable` \
+                  whether or not an account has that email.",
+    access: Access::Public,
+    body: None,
+    query: Some(Body {
+        identifier: false,
+        required: &[&STATE],
+        optional: &[&CODE, &ERROR],
+    }),
+    answer: Answer::RedirectOrSignedIn,
+    refusals: &[Refusal::Rejected, Refusal::Forbidden, Refusal::BadGateway],
+};
+
+const TOKEN: Operation = Operation {
+    path: "social/token",
+    summary: "Trade a social sign-in's one-time code for tokens",
+    description: "The code lives 60 seconds and signs in once.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: false,
+        required: &[&ONE_TIME_CODE],
+        optional: &[],
+    }),
+    query: None,
+    answer: Answer::SignedIn,
+    refusals: &[Refusal::Rejected],
+};
+
+/// The refusal the provider itself gave (the person declined, or the provider failed).
+const PROVIDER_REFUSED: AuthError = AuthError::BadRequest {
+    code: "provider_refused",
+    detail: "The provider did not sign you in.",
+};
+
+/// The configured provider named `name`, or 404 as for any route that does not exist.
+fn provider<'a>(ctx: &'a Context, name: &str) -> Result<&'a Provider, AuthError> {
+    ctx.settings
+        .social
+        .providers
+        .get(name)
+        .ok_or(AuthError::NotFound)
+}
+
+async fn start(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    Path(name): Path<String>,
+    Query(mut query): Query,
+) -> Result<Response, AuthError> {
+    let provider = provider(&ctx, &name)?;
+    let next = query.optional_text(&NEXT);
+    query.finish()?;
+    rate_limit::check(&ctx, Subject::SocialStart, &provider.name, &ip).await?;
+    let started = flow::start(&ctx, provider, next.as_deref()).await?;
+    Ok(http::redirect(&started.location, Some(&started.cookie)))
+}
+
+async fn callback(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Query(mut query): Query,
+) -> Result<Response, AuthError> {
+    let provider = provider(&ctx, &name)?;
+    rate_limit::check(&ctx, Subject::SocialCallback, &provider.name, &ip).await?;
+    let state = query.text(&STATE);
+    let code = query.optional_text(&CODE);
+    let refused = query.optional_text(&ERROR);
+    let Some(state) = state else {
+        return Err(query.invalid());
+    };
+    query.finish()?;
+    let outcome = async {
+        let code = match (code, refused) {
+            (Some(code), None) => code,
+            _ => return Err(PROVIDER_REFUSED),
+        };
+        let cookie = http::cookie(&headers, STATE_COOKIE);
+        let finished = flow::finish(&ctx, provider, &code, &state, cookie.as_deref()).await?;
+        let user = flow::account(&ctx, provider, &finished.claims).await?;
+        Ok((user, finished.next))
+    }
+    .await;
+    let frontend = ctx.settings.social.success_redirect.clone();
+    match (outcome, frontend) {
+        (Ok((user, next)), Some(frontend)) => {
+            let code = flow::issue_code(&ctx, &user).await?;
+            let target = next.unwrap_or(frontend);
+            Ok(http::redirect(&with_query(&target, "code", &code), None))
+        }
+        // No frontend to go to: the callback answers with the tokens itself.
+        (Ok((user, _)), None) => {
+            let code = flow::issue_code(&ctx, &user).await?;
+            Ok(http::ok(flow::redeem(&ctx, &code, &ip).await?.body()))
+        }
+        // The provider failed us and the dependency failures: answered as they are.
+        (Err(error @ (AuthError::Unavailable | AuthError::Throttled { .. })), _) => Err(error),
+        (Err(error), Some(frontend)) => {
+            let code = error.body()["code"].as_str().unwrap_or("error").to_owned();
+            Ok(http::redirect(&with_query(&frontend, "error", &code), None))
+        }
+        (Err(error), None) => Err(error),
+    }
+}
+
+/// `url` with `name=value` added to its query.
+fn with_query(url: &str, name: &str, value: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{name}={value}")
+}
+
+async fn token(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let Some(code) = form.text(&ONE_TIME_CODE) else {
+        return Err(form.invalid());
+    };
+    rate_limit::check(&ctx, Subject::SocialToken, "code", &ip).await?;
+    Ok(http::ok(flow::redeem(&ctx, code.trim(), &ip).await?.body()))
+}

@@ -1,0 +1,420 @@
+//! The redirect dance of an OpenID Connect sign-in, step by step:
+//!
+//! 1. `start`: a single-use state (a TTL item, also set in an HttpOnly cookie that binds it
+//!    to this browser), a PKCE verifier and a nonce; the browser goes to the provider.
+//! 2. `finish`: the callback's state must be the cookie's and still unused (consumed by a
+//!    conditional delete); the code is exchanged with the verifier; the ID token is verified
+//!    (`id_token`).
+//! 3. `account`: the provider's identity (provider, subject) finds or makes the account; an
+//!    email joins an existing account only where the provider may link by email and says it
+//!    is verified.
+//! 4. `issue_code` / `redeem`: the browser comes back with a one-time code (60 s, single
+//!    use), never tokens, and the frontend trades it for tokens at `social/token/`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_lc_rs::{constant_time, hmac, rand};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken,
+    StandardTokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+
+use super::id_token::{self, IdClaims};
+use super::outbound::{self, PROVIDER_FAILED};
+use super::settings::Provider;
+use crate::encode::hex;
+use crate::identity::identifier::Identifier;
+use crate::identity::user::{self, AccountKey, SignInMethod, User, UserChange, UserField};
+use crate::session::refresh_family::{self, Account, SignIn};
+use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
+use crate::{AuthError, Context, clock};
+
+/// The cookie that binds a sign-in's state to the browser that began it.
+pub const STATE_COOKIE: &str = "blockauth_social_state";
+
+/// Seconds a sign-in may take at the provider.
+const STATE_TTL: i64 = 600;
+
+/// Seconds the frontend has to trade its one-time code for tokens.
+const CODE_TTL: i64 = 60;
+
+/// A `next` that is not on `SOCIAL_REDIRECT_ALLOWLIST`.
+pub const NEXT_NOT_ALLOWED: AuthError = AuthError::BadRequest {
+    code: "next_not_allowed",
+    detail: "This redirect is not allowed.",
+};
+
+/// A callback whose state is missing, unknown, used, expired, or not this browser's.
+pub const STATE_INVALID: AuthError = AuthError::BadRequest {
+    code: "state_invalid",
+    detail: "This sign-in is not valid or has expired. Start again.",
+};
+
+/// The provider's email may not join or make an account here (the same answer whether or
+/// not an account has that email).
+pub const EMAIL_NOT_LINKABLE: AuthError = AuthError::Forbidden {
+    code: "email_not_linkable",
+    detail: "This provider's email cannot be used to sign in here. Sign in another way.",
+};
+
+/// A one-time code that is unknown, used or expired.
+pub const CODE_INVALID: AuthError = AuthError::BadRequest {
+    code: "code_invalid",
+    detail: "The code is invalid or has expired.",
+};
+
+/// 32 random bytes as hex: states, nonces, one-time codes.
+fn random() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes).map_err(|_| AuthError::unavailable("random", &"rand::fill"))?;
+    Ok(hex(&bytes))
+}
+
+/// Items are found by a keyed hash of their secret, so the table never holds the secret.
+fn partition(ctx: &Context, kind: &str, secret: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &ctx.code_key);
+    let digest = hmac::sign(&key, format!("{kind}\n{secret}").as_bytes());
+    format!("{kind}#{}", hex(digest.as_ref()))
+}
+
+/// A provider's endpoints, from its settings or its discovery document.
+#[derive(Debug, Clone, Deserialize)]
+struct Endpoints {
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+}
+
+/// Each issuer's discovered endpoints, once per container.
+fn discovered() -> &'static Mutex<HashMap<String, Arc<Endpoints>>> {
+    static ENDPOINTS: OnceLock<Mutex<HashMap<String, Arc<Endpoints>>>> = OnceLock::new();
+    ENDPOINTS.get_or_init(Default::default)
+}
+
+async fn endpoints(provider: &Provider) -> Result<Arc<Endpoints>, AuthError> {
+    if let (Some(authorize), Some(token), Some(jwks)) = (
+        &provider.authorize_url,
+        &provider.token_url,
+        &provider.jwks_url,
+    ) {
+        return Ok(Arc::new(Endpoints {
+            authorization_endpoint: authorize.clone(),
+            token_endpoint: token.clone(),
+            jwks_uri: jwks.clone(),
+        }));
+    }
+    let issuer = provider.issuer.trim_end_matches('/');
+    if let Some(found) = discovered()
+        .lock()
+        .ok()
+        .and_then(|d| d.get(issuer).cloned())
+    {
+        return Ok(found);
+    }
+    let url = format!("{issuer}/.well-known/openid-configuration");
+    let mut found: Endpoints = outbound::get_json(&url).await?;
+    // Settings name an endpoint to override what discovery says.
+    if let Some(url) = &provider.authorize_url {
+        found.authorization_endpoint = url.clone();
+    }
+    if let Some(url) = &provider.token_url {
+        found.token_endpoint = url.clone();
+    }
+    if let Some(url) = &provider.jwks_url {
+        found.jwks_uri = url.clone();
+    }
+    let found = Arc::new(found);
+    if let Ok(mut cache) = discovered().lock() {
+        cache.insert(issuer.to_owned(), found.clone());
+    }
+    Ok(found)
+}
+
+/// The ID token beside the access token in the token endpoint's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IdTokenField {
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+impl oauth2::ExtraTokenFields for IdTokenField {}
+
+type OidcClient = oauth2::Client<
+    BasicErrorResponse,
+    StandardTokenResponse<IdTokenField, BasicTokenType>,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+fn oauth_client(provider: &Provider, endpoints: &Endpoints) -> Result<OidcClient, AuthError> {
+    let misconfigured = |what: &str| {
+        tracing::error!(provider = %provider.name, what, "provider URL is not a URL");
+        PROVIDER_FAILED
+    };
+    Ok(
+        oauth2::Client::new(ClientId::new(provider.client_id.clone()))
+            .set_client_secret(ClientSecret::new(provider.client_secret.clone()))
+            .set_auth_uri(
+                AuthUrl::new(endpoints.authorization_endpoint.clone())
+                    .map_err(|_| misconfigured("authorize"))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(endpoints.token_endpoint.clone())
+                    .map_err(|_| misconfigured("token"))?,
+            )
+            .set_redirect_uri(
+                RedirectUrl::new(provider.redirect_uri.clone())
+                    .map_err(|_| misconfigured("redirect"))?,
+            ),
+    )
+}
+
+/// Where the browser goes to sign in at the provider, and the cookie it carries back.
+pub struct Started {
+    pub location: String,
+    pub cookie: String,
+}
+
+/// Begins a sign-in with `provider`; `next` (where the frontend wants to land) must be on
+/// the allow-list.
+pub async fn start(
+    ctx: &Context,
+    provider: &Provider,
+    next: Option<&str>,
+) -> Result<Started, AuthError> {
+    let settings = &ctx.settings.social;
+    if let Some(next) = next
+        && !settings
+            .redirect_allowlist
+            .iter()
+            .any(|allowed| allowed == next)
+    {
+        return Err(NEXT_NOT_ALLOWED);
+    }
+    let endpoints = endpoints(provider).await?;
+    let state = random()?;
+    let nonce = random()?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (location, _) = oauth_client(provider, &endpoints)?
+        .authorize_url(|| CsrfToken::new(state.clone()))
+        .add_scopes(provider.scopes.iter().cloned().map(Scope::new))
+        .set_pkce_challenge(challenge)
+        .add_extra_param("nonce", &nonce)
+        .url();
+    let mut item = Item::new(&partition(ctx, "SOCIAL_STATE", &state), "SOCIAL_STATE")
+        .with("provider", provider.name.as_str())
+        .with("verifier", verifier.secret().as_str())
+        .with("nonce", nonce.as_str())
+        .expiring_at(clock::now() + STATE_TTL);
+    if let Some(next) = next {
+        item = item.with("next", next);
+    }
+    ctx.store.put(item).await?;
+    let cookie = format!(
+        "{STATE_COOKIE}={state}; Path={}/{}/callback; Max-Age={STATE_TTL}; HttpOnly; Secure; \
+         SameSite=Lax",
+        ctx.settings.base_path, provider.name
+    );
+    Ok(Started {
+        location: location.to_string(),
+        cookie,
+    })
+}
+
+/// A finished sign-in at the provider: who it says signed in, and where to go next.
+pub struct Finished {
+    pub claims: IdClaims,
+    pub next: Option<String>,
+}
+
+/// The callback: `state` must be the one in this browser's cookie and unused; the code is
+/// exchanged with the PKCE verifier, and the ID token verified.
+pub async fn finish(
+    ctx: &Context,
+    provider: &Provider,
+    code: &str,
+    state: &str,
+    cookie: Option<&str>,
+) -> Result<Finished, AuthError> {
+    let bound = cookie.is_some_and(|cookie| {
+        constant_time::verify_slices_are_equal(cookie.as_bytes(), state.as_bytes()).is_ok()
+    });
+    if !bound {
+        return Err(STATE_INVALID);
+    }
+    let pk = partition(ctx, "SOCIAL_STATE", state);
+    let item = ctx
+        .store
+        .get(&pk, "SOCIAL_STATE")
+        .await?
+        .filter(|item| item.text("provider").as_deref() == Some(provider.name.as_str()))
+        .ok_or(STATE_INVALID)?;
+    // Single use: of two callbacks with one state, one deletes it and the other is refused.
+    let consumed = ctx
+        .store
+        .write(Write::delete_if(
+            &pk,
+            "SOCIAL_STATE",
+            Expression::new("attribute_exists(pk)"),
+        ))
+        .await?;
+    let (Some(verifier), Some(nonce), true) = (item.text("verifier"), item.text("nonce"), consumed)
+    else {
+        return Err(STATE_INVALID);
+    };
+    let endpoints = endpoints(provider).await?;
+    let answer = oauth_client(provider, &endpoints)?
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+        .request_async(&outbound::for_oauth2)
+        .await
+        .map_err(|e| {
+            tracing::warn!(provider = %provider.name, error = %e, "code exchange failed");
+            PROVIDER_FAILED
+        })?;
+    let id_token = answer
+        .extra_fields()
+        .id_token
+        .as_deref()
+        .ok_or(PROVIDER_FAILED)?;
+    let claims = id_token::verify(
+        id_token,
+        &endpoints.jwks_uri,
+        &provider.issuer,
+        &provider.client_id,
+        &nonce,
+    )
+    .await?;
+    Ok(Finished {
+        claims,
+        next: item.text("next"),
+    })
+}
+
+/// A person at a provider: (provider, subject), unique across accounts like an identifier.
+struct ProviderIdentity<'a> {
+    provider: &'a str,
+    subject: &'a str,
+}
+
+impl AccountKey for ProviderIdentity<'_> {
+    fn account_key(&self) -> String {
+        format!("social:{}:{}", self.provider, self.subject)
+    }
+}
+
+/// A parallel first sign-in of the same person can claim the identity between our read and
+/// our write; the next try finds it. Few tries are needed.
+const TRIES: usize = 3;
+
+/// The account of the person the provider vouched for: the one their (provider, subject)
+/// belongs to; else, on a first sign-in, the account of their email where the provider may
+/// link by email and says the email is verified, or a new account. Identities are keyed by
+/// subject, never by email.
+pub async fn account(
+    ctx: &Context,
+    provider: &Provider,
+    claims: &IdClaims,
+) -> Result<User, AuthError> {
+    let identity = ProviderIdentity {
+        provider: &provider.name,
+        subject: &claims.sub,
+    };
+    let method = SignInMethod::Social(provider.kind.sign_in_name());
+    for _ in 0..TRIES {
+        if let Some(user) = user::find(ctx, &identity).await? {
+            return Ok(user);
+        }
+        let (user, steps) = match &claims.email {
+            None => {
+                let user = User::known_by_sign_in(method);
+                let steps = user.create(&identity);
+                (user, steps)
+            }
+            Some(email) => {
+                // Looked up only where it may be used: the answer for an email that may
+                // not link is the same whether or not an account has it.
+                let linkable = provider.link_by_email && claims.email_verified;
+                let email = Identifier::email(email).map_err(|_| EMAIL_NOT_LINKABLE)?;
+                if !linkable {
+                    return Err(EMAIL_NOT_LINKABLE);
+                }
+                match user::find(ctx, &email).await? {
+                    Some(mut user) => {
+                        let change = UserChange {
+                            set: vec![UserField::Method(method)],
+                            ..Default::default()
+                        };
+                        let steps = Transaction::new()
+                            .step(Step::Claim, user::claim(&identity, &user.id))
+                            .step(Step::UserChange, change.apply(&mut user));
+                        (user, steps)
+                    }
+                    None => {
+                        let user = User::new(&email, None, method);
+                        let steps = user
+                            .create(&email)
+                            .step(Step::Claim, user::claim(&identity, &user.id));
+                        (user, steps)
+                    }
+                }
+            }
+        };
+        match ctx.store.transact(steps).await {
+            Ok(()) => return Ok(user),
+            // Someone claimed the identity or the email meanwhile: read again.
+            Err(TransactError::Refused(_)) => continue,
+            Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
+        }
+    }
+    Err(AuthError::unavailable(
+        "social sign-in",
+        &"the account kept changing",
+    ))
+}
+
+/// A one-time code (60 s) that `redeem` trades for tokens of `user`'s new session.
+pub async fn issue_code(ctx: &Context, user: &User) -> Result<String, AuthError> {
+    let code = random()?;
+    let item = Item::new(&partition(ctx, "SOCIAL_CODE", &code), "SOCIAL_CODE")
+        .with("user_id", user.id.as_str())
+        .expiring_at(clock::now() + CODE_TTL);
+    ctx.store.put(item).await?;
+    Ok(code)
+}
+
+/// Trades a one-time code for a new session: the code is consumed in the transaction that
+/// starts the session, so it signs in once.
+pub async fn redeem(ctx: &Context, code: &str, network: &str) -> Result<SignIn, AuthError> {
+    let pk = partition(ctx, "SOCIAL_CODE", code);
+    let item = ctx
+        .store
+        .get(&pk, "SOCIAL_CODE")
+        .await?
+        .ok_or(CODE_INVALID)?;
+    let user_id = item.text("user_id").ok_or(CODE_INVALID)?;
+    let user = user::get(ctx, &user_id).await?.ok_or(CODE_INVALID)?;
+    let steps = Transaction::new().step(
+        Step::Code,
+        Write::delete_if(&pk, "SOCIAL_CODE", Expression::new("attribute_exists(pk)")),
+    );
+    let change = UserChange::default();
+    match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), network).await {
+        Ok(signed_in) => Ok(signed_in),
+        Err(TransactError::Refused(_)) => Err(CODE_INVALID),
+        Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
+    }
+}

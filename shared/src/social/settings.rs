@@ -1,0 +1,269 @@
+//! Social login's settings section: the providers (`AUTH_PROVIDERS`) and where a finished
+//! sign-in goes (`SOCIAL_SUCCESS_REDIRECT`, `SOCIAL_REDIRECT_ALLOWLIST`). In every function,
+//! since every function reads every setting.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::settings::read::{Section, SettingsError, Values, error, list};
+
+/// Social login's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SocialSettings {
+    /// `AUTH_PROVIDERS`: each configured provider, by the name its routes use (`google`).
+    pub providers: BTreeMap<String, Provider>,
+    /// `SOCIAL_SUCCESS_REDIRECT`: where the browser goes after a sign-in, with a one-time
+    /// `code` (or an `error`) in the query. Without it the callback answers with tokens.
+    pub success_redirect: Option<String>,
+    /// `SOCIAL_REDIRECT_ALLOWLIST`: the only URLs a sign-in's `next` may name (exact
+    /// matches, comma-separated); any other `next` is refused, so the API is never an open
+    /// redirect.
+    pub redirect_allowlist: Vec<String>,
+}
+
+/// What kind of provider an `AUTH_PROVIDERS` entry is: the name says it for the four known
+/// ones; any other name is an OpenID Connect issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    Google,
+    LinkedIn,
+    OpenIdConnect,
+}
+
+impl ProviderKind {
+    /// As `authentication_types` lists it.
+    pub fn sign_in_name(self) -> &'static str {
+        match self {
+            ProviderKind::Google => "GOOGLE",
+            ProviderKind::LinkedIn => "LINKEDIN",
+            ProviderKind::OpenIdConnect => "OIDC",
+        }
+    }
+}
+
+/// One provider, as configured (URLs left out default to the provider's real ones, or come
+/// from the issuer's discovery document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    /// The name in its routes: `google` for `GOOGLE`.
+    pub name: String,
+    pub kind: ProviderKind,
+    pub client_id: String,
+    pub client_secret: String,
+    /// This API's callback as registered with the provider: `https://.../auth/google/callback/`.
+    pub redirect_uri: String,
+    pub issuer: String,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+    pub jwks_url: Option<String>,
+    pub scopes: Vec<String>,
+    /// `LINK_BY_EMAIL`: a first sign-in may join the account that has the provider's
+    /// (verified) email. On by default for Google only: other providers let users set an
+    /// unverified or changeable email.
+    pub link_by_email: bool,
+}
+
+const NAMES: [&str; 3] = [
+    "AUTH_PROVIDERS",
+    "SOCIAL_SUCCESS_REDIRECT",
+    "SOCIAL_REDIRECT_ALLOWLIST",
+];
+
+impl Section for SocialSettings {
+    const NAMES: &'static [&'static str] = &NAMES;
+
+    fn read(&mut self, values: &Values) -> Result<(), SettingsError> {
+        if let Some(v) = values
+            .get("AUTH_PROVIDERS")
+            .filter(|v| !v.trim().is_empty())
+        {
+            let parsed: BTreeMap<String, Value> = serde_json::from_str(v)
+                .map_err(|e| error("AUTH_PROVIDERS", &format!("expected a JSON object: {e}")))?;
+            self.providers = parsed
+                .iter()
+                .map(|(name, entry)| provider(name, entry).map(|p| (p.name.clone(), p)))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = values
+            .get("SOCIAL_SUCCESS_REDIRECT")
+            .filter(|v| !v.is_empty())
+        {
+            if !is_web_url(v) {
+                return Err(error("SOCIAL_SUCCESS_REDIRECT", "expected an http(s) URL"));
+            }
+            self.success_redirect = Some(v.to_owned());
+        }
+        if let Some(v) = values.get("SOCIAL_REDIRECT_ALLOWLIST") {
+            self.redirect_allowlist = list(v).map(str::to_owned).collect();
+            if let Some(bad) = self.redirect_allowlist.iter().find(|u| !is_web_url(u)) {
+                return Err(error(
+                    "SOCIAL_REDIRECT_ALLOWLIST",
+                    &format!("{bad:?} is not an http(s) URL"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_web_url(text: &str) -> bool {
+    (text.starts_with("https://") || text.starts_with("http://"))
+        && !text.contains(|c: char| c.is_whitespace() || c.is_control())
+}
+
+/// One `AUTH_PROVIDERS` entry: `"GOOGLE": {"CLIENT_ID": ..., "CLIENT_SECRET": ...,
+/// "REDIRECT_URI": ..., and optionally "ISSUER", "AUTHORIZE_URL", "TOKEN_URL", "JWKS_URL",
+/// "SCOPES", "LINK_BY_EMAIL"}`.
+fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
+    let setting = format!("AUTH_PROVIDERS.{key}");
+    let fail = |message: &str| error(&setting, message);
+    let name = key.to_ascii_lowercase();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(fail("a provider's name is letters, digits and hyphens"));
+    }
+    let Value::Object(fields) = entry else {
+        return Err(fail("expected a JSON object"));
+    };
+    let known = [
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "REDIRECT_URI",
+        "ISSUER",
+        "AUTHORIZE_URL",
+        "TOKEN_URL",
+        "JWKS_URL",
+        "SCOPES",
+        "LINK_BY_EMAIL",
+    ];
+    if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(fail(&format!("unknown field {unknown:?}")));
+    }
+    let text = |field: &str| -> Result<Option<String>, SettingsError> {
+        match fields.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+            Some(_) => Err(fail(&format!("{field} must be non-empty text"))),
+        }
+    };
+    let url = |field: &str| -> Result<Option<String>, SettingsError> {
+        match text(field)? {
+            Some(u) if !is_web_url(&u) => Err(fail(&format!("{field} must be an http(s) URL"))),
+            other => Ok(other),
+        }
+    };
+    let required = |field: &str| text(field)?.ok_or_else(|| fail(&format!("{field} is required")));
+    let (kind, issuer, scopes, link_by_email) = match name.as_str() {
+        "google" => (
+            ProviderKind::Google,
+            "https://accounts.google.com",
+            "openid email profile",
+            true,
+        ),
+        "linkedin" => (
+            ProviderKind::LinkedIn,
+            "https://www.linkedin.com/oauth",
+            "openid email profile",
+            false,
+        ),
+        "facebook" | "apple" => {
+            return Err(fail("this provider is not available yet"));
+        }
+        _ => (
+            ProviderKind::OpenIdConnect,
+            "",
+            "openid email profile",
+            false,
+        ),
+    };
+    let issuer = match url("ISSUER")? {
+        Some(issuer) => issuer,
+        None if !issuer.is_empty() => issuer.to_owned(),
+        None => return Err(fail("ISSUER is required for an OpenID Connect provider")),
+    };
+    let redirect_uri = required("REDIRECT_URI")?;
+    if !is_web_url(&redirect_uri) {
+        return Err(fail("REDIRECT_URI must be an http(s) URL"));
+    }
+    let link_by_email = match fields.get("LINK_BY_EMAIL") {
+        None | Some(Value::Null) => link_by_email,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(fail("LINK_BY_EMAIL must be true or false")),
+    };
+    Ok(Provider {
+        kind,
+        client_id: required("CLIENT_ID")?,
+        client_secret: required("CLIENT_SECRET")?,
+        redirect_uri,
+        issuer,
+        authorize_url: url("AUTHORIZE_URL")?,
+        token_url: url("TOKEN_URL")?,
+        jwks_url: url("JWKS_URL")?,
+        scopes: text("SCOPES")?
+            .as_deref()
+            .unwrap_or(scopes)
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        link_by_email,
+        name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(providers: &str) -> Result<SocialSettings, SettingsError> {
+        let values: BTreeMap<String, String> =
+            [("AUTH_PROVIDERS".to_owned(), providers.to_owned())].into();
+        let mut settings = SocialSettings::default();
+        settings.read(&Values(&values))?;
+        Ok(settings)
+    }
+
+    #[test]
+    fn google_gets_its_defaults_and_links_by_email() {
+        let settings = read(
+            r#"{"GOOGLE": {"CLIENT_ID": "id", "CLIENT_SECRET": "s",
+                "REDIRECT_URI": "https://api.example.com/auth/google/callback/"}}"#,
+        )
+        .unwrap();
+        let google = &settings.providers["google"];
+        assert_eq!(google.kind, ProviderKind::Google);
+        assert_eq!(google.issuer, "https://accounts.google.com");
+        assert!(google.link_by_email);
+        assert_eq!(google.scopes, ["openid", "email", "profile"]);
+    }
+
+    #[test]
+    fn any_other_name_is_an_issuer_that_never_links_by_default() {
+        let settings = read(
+            r#"{"OKTA": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "ISSUER": "https://example.okta.com",
+                "REDIRECT_URI": "https://api.example.com/auth/okta/callback/"}}"#,
+        )
+        .unwrap();
+        assert_eq!(settings.providers["okta"].kind, ProviderKind::OpenIdConnect);
+        assert!(!settings.providers["okta"].link_by_email);
+    }
+
+    #[test]
+    fn mistakes_name_the_provider() {
+        for bad in [
+            r#"{"OKTA": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "REDIRECT_URI": "https://a.b/c"}}"#,
+            r#"{"GOOGLE": {"CLIENT_ID": "id", "REDIRECT_URI": "https://a.b/c"}}"#,
+            r#"{"GOOGLE": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "REDIRECT_URI": "https://a.b/c", "TYPO": 1}}"#,
+            r#"{"GOOGLE": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "REDIRECT_URI": "ftp://a.b/c"}}"#,
+            r#"{"GO OGLE": {}}"#,
+            r#"[]"#,
+        ] {
+            let err = read(bad).unwrap_err();
+            assert!(err.name.starts_with("AUTH_PROVIDERS"), "{bad}: {err}");
+        }
+    }
+}
