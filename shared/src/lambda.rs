@@ -14,16 +14,27 @@ use crate::store::Store;
 /// The whole main of a feature function: `lambda::run(signup::routes)`.
 pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let settings = Settings::from_env()?;
+    let mut settings = Settings::from_env()?;
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    // A provider's client secret comes from Secrets Manager, never from the environment.
+    for provider in settings.social.providers.values_mut() {
+        let name = provider.client_secret_name.as_deref().ok_or_else(|| {
+            format!(
+                "setting AUTH_PROVIDERS.{}: in Lambda, name the client secret's Secrets \
+                 Manager secret (CLIENT_SECRET_NAME), not its value",
+                provider.name.to_uppercase()
+            )
+        })?;
+        provider.client_secret = crate::signing_key::secret_text(&secrets, name).await?;
+    }
     let secret = settings
         .signing_key_secret
         .as_deref()
         .ok_or("setting SIGNING_KEY_SECRET: required in Lambda")?;
-    let key = SigningKey::from_secrets_manager(&aws_sdk_secretsmanager::Client::new(&aws), secret)
-        .await?;
+    let key = SigningKey::from_secrets_manager(&secrets, secret).await?;
     let store = Store::from_aws(&aws, &settings.table_name);
     #[cfg(feature = "mail")]
     let mailer = Mailer::Aws {

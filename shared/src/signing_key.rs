@@ -38,21 +38,7 @@ impl SigningKey {
         client: &aws_sdk_secretsmanager::Client,
         secret_id: &str,
     ) -> Result<Self, String> {
-        let out = client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "read secret {secret_id}: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                )
-            })?;
-        let text = out
-            .secret_string()
-            .ok_or_else(|| format!("secret {secret_id} has no string value"))?;
-        Self::from_text(text)
+        Self::from_text(&secret_text(client, secret_id).await?)
     }
 
     /// The key file at `path`, created with a fresh random key if it does not exist: the
@@ -129,4 +115,25 @@ mod tests {
         assert_ne!(key.derive("a"), key.derive("b"));
         assert_eq!(format!("{key:?}"), "SigningKey(..)");
     }
+}
+
+/// The text of the Secrets Manager secret `secret_id`.
+pub async fn secret_text(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<String, String> {
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "read secret {secret_id}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+    out.secret_string()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("secret {secret_id} has no string value"))
 }

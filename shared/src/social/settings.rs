@@ -50,7 +50,12 @@ pub struct Provider {
     pub name: String,
     pub kind: ProviderKind,
     pub client_id: String,
+    /// `CLIENT_SECRET` (local use), or in Lambda the secret read from `CLIENT_SECRET_NAME`
+    /// at start.
     pub client_secret: String,
+    /// `CLIENT_SECRET_NAME`: the Secrets Manager secret (under `blockauth/social/`) that
+    /// holds the client secret, read once per container; Lambda takes no other.
+    pub client_secret_name: Option<String>,
     /// This API's callback as registered with the provider: `https://.../auth/google/callback/`.
     pub redirect_uri: String,
     pub issuer: String,
@@ -112,7 +117,8 @@ fn is_web_url(text: &str) -> bool {
         && !text.contains(|c: char| c.is_whitespace() || c.is_control())
 }
 
-/// One `AUTH_PROVIDERS` entry: `"GOOGLE": {"CLIENT_ID": ..., "CLIENT_SECRET": ...,
+/// One `AUTH_PROVIDERS` entry: `"GOOGLE": {"CLIENT_ID": ..., "CLIENT_SECRET" (or
+/// "CLIENT_SECRET_NAME"): ...,
 /// "REDIRECT_URI": ..., and optionally "ISSUER", "AUTHORIZE_URL", "TOKEN_URL", "JWKS_URL",
 /// "SCOPES", "LINK_BY_EMAIL"}`.
 fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
@@ -132,6 +138,7 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
     let known = [
         "CLIENT_ID",
         "CLIENT_SECRET",
+        "CLIENT_SECRET_NAME",
         "REDIRECT_URI",
         "ISSUER",
         "AUTHORIZE_URL",
@@ -194,10 +201,21 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(fail("LINK_BY_EMAIL must be true or false")),
     };
+    let (client_secret, client_secret_name) =
+        match (text("CLIENT_SECRET")?, text("CLIENT_SECRET_NAME")?) {
+            (Some(secret), None) => (secret, None),
+            (None, Some(name)) => (String::new(), Some(name)),
+            _ => {
+                return Err(fail(
+                    "give exactly one of CLIENT_SECRET and CLIENT_SECRET_NAME",
+                ));
+            }
+        };
     Ok(Provider {
         kind,
         client_id: required("CLIENT_ID")?,
-        client_secret: required("CLIENT_SECRET")?,
+        client_secret,
+        client_secret_name,
         redirect_uri,
         issuer,
         authorize_url: url("AUTHORIZE_URL")?,

@@ -12,6 +12,7 @@ mod password;
 mod passwordless;
 mod races;
 mod signup;
+mod social;
 mod token;
 mod wallet;
 mod wallet_email;
