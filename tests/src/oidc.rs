@@ -1,0 +1,131 @@
+//! Local OpenID Connect providers for the social-login tests: `tests/oidc/providers.mjs`
+//! (oauth2-mock-server under Node.js) run as a child process, one provider per name, each with
+//! its own issuer, keys, claims and fault. The comment at the top of that script says what a
+//! provider does with `nonce`, PKCE and the code, and what each fault does.
+//!
+//! ```ignore
+//! let Some(providers) = Providers::start(&["google"]).await else { return };
+//! providers.set("google", json!({"sub": "123", "email": "ada@example.com"})).await;
+//! let issuer = providers.issuer("google"); // http://localhost:PORT, as in `iss`
+//! ```
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Running providers; dropping this kills them.
+pub struct Providers {
+    control: String,
+    issuers: HashMap<String, String>,
+    http: reqwest::Client,
+    // Killed on drop; its stdin closing stops it too, should the kill be missed.
+    _node: Child,
+}
+
+impl Providers {
+    /// One provider per name, or None (loudly) where Node.js or the npm folder is missing.
+    /// In CI a missing tool is a failure, never a skip.
+    pub async fn start(names: &[&str]) -> Option<Providers> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc");
+        if !dir.join("node_modules/oauth2-mock-server").is_dir() {
+            return missing("oauth2-mock-server is not installed in tests/oidc");
+        }
+        let spawned = Command::new("node")
+            .arg("providers.mjs")
+            .args(names)
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn();
+        let mut node = match spawned {
+            Ok(node) => node,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return missing("Node.js (node) is not installed");
+            }
+            Err(e) => panic!("node providers.mjs does not start: {e}"),
+        };
+        let stdout = node.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        // Each provider makes two RSA keys first (its own and the bad_signature one).
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("providers.mjs listens within 60 s")
+        .expect("providers.mjs's stdout");
+        assert!(
+            !line.is_empty(),
+            "providers.mjs stopped before it listened: see its stderr"
+        );
+        let started: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("providers.mjs printed {line:?}, not JSON"));
+        let issuers: HashMap<String, String> =
+            serde_json::from_value(started["providers"].clone()).expect("issuers by name");
+        Some(Providers {
+            control: started["control"].as_str().expect("control URL").to_owned(),
+            issuers,
+            http: reqwest::Client::new(),
+            _node: node,
+        })
+    }
+
+    /// The provider's issuer (`http://localhost:PORT`): its `iss`, and the base of its
+    /// discovery document (`/.well-known/openid-configuration`).
+    pub fn issuer(&self, name: &str) -> String {
+        self.issuers
+            .get(name)
+            .unwrap_or_else(|| panic!("no provider {name:?} was started"))
+            .clone()
+    }
+
+    /// The claims of the provider's later ID tokens and userinfo answers, over its defaults.
+    pub async fn set(&self, name: &str, claims: Value) {
+        self.configure(name, json!({ "claims": claims })).await;
+    }
+
+    /// Makes the provider's later sign-ins fail in one way (see providers.mjs), or, with
+    /// None, behave again.
+    pub async fn fault(&self, name: &str, fault: Option<&str>) {
+        self.configure(name, json!({ "fault": fault })).await;
+    }
+
+    /// The query parameters of the last `/authorize` request the provider saw (null if none).
+    pub async fn last_authorize(&self, name: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/providers/{name}/last-authorize", self.control))
+            .send()
+            .await
+            .expect("the control server answers");
+        assert_eq!(response.status(), 200, "last-authorize of {name:?}");
+        response.json().await.expect("JSON")
+    }
+
+    async fn configure(&self, name: &str, body: Value) {
+        let response = self
+            .http
+            .post(format!("{}/providers/{name}", self.control))
+            .json(&body)
+            .send()
+            .await
+            .expect("the control server answers");
+        let status = response.status();
+        let answer = response.text().await.unwrap_or_default();
+        assert_eq!(status, 200, "setting {body} on {name:?}: {answer}");
+    }
+}
+
+fn missing(what: &str) -> Option<Providers> {
+    if std::env::var("CI").is_ok() {
+        panic!("{what}: run infra/test");
+    }
+    eprintln!("SKIPPED: {what}; run `bash infra/test` to include this test");
+    None
+}
