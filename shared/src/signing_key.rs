@@ -102,21 +102,6 @@ pub fn private_folders_of(path: &std::path::Path) -> Result<(), String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_keys_are_refused() {
-        assert!(SigningKey::from_text("short").is_err());
-        let text = SigningKey::generate_text().unwrap();
-        assert_eq!(text.len(), 64);
-        let key = SigningKey::from_text(&text).unwrap();
-        assert_ne!(key.derive("a"), key.derive("b"));
-        assert_eq!(format!("{key:?}"), "SigningKey(..)");
-    }
-}
-
 /// The text of the Secrets Manager secret `secret_id`.
 pub async fn secret_text(
     client: &aws_sdk_secretsmanager::Client,
@@ -136,4 +121,19 @@ pub async fn secret_text(
     out.secret_string()
         .map(str::to_owned)
         .ok_or_else(|| format!("secret {secret_id} has no string value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_keys_are_refused() {
+        assert!(SigningKey::from_text("short").is_err());
+        let text = SigningKey::generate_text().unwrap();
+        assert_eq!(text.len(), 64);
+        let key = SigningKey::from_text(&text).unwrap();
+        assert_ne!(key.derive("a"), key.derive("b"));
+        assert_eq!(format!("{key:?}"), "SigningKey(..)");
+    }
 }

@@ -248,6 +248,7 @@ fn each_function_links_exactly_the_capabilities_it_enables() {
         ("password", "argon2"),
         ("wallet", "k256"),
         ("mail", "aws-sdk-sesv2"),
+        ("social", "oauth2"),
     ];
     for name in functions() {
         let enabled = enabled_capabilities(&name);

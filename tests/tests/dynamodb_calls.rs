@@ -5,6 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use blockauth::social::settings::{Provider, ProviderKind};
+use blockauth_tests::oidc::Providers;
 use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{PASSWORD, TestApp, access};
 use serde_json::{Value, json};
@@ -38,6 +40,21 @@ struct Route<'a> {
 }
 
 impl Route<'_> {
+    /// Sends one request as a browser (no redirect followed), expects `status`, and records
+    /// the calls it made; the answer's headers.
+    async fn measure_browser(
+        &mut self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+        status: u16,
+    ) -> reqwest::header::HeaderMap {
+        self.calls.take();
+        let reply = self.app.send(request).await;
+        assert_eq!(reply.status, status, "{what}: {:?}", reply.body);
+        self.table.push((what.to_owned(), self.calls.take()));
+        reply.headers
+    }
+
     /// Sends one request, expects `status`, and records the calls it made.
     async fn measure(
         &mut self,
@@ -64,7 +81,15 @@ async fn dynamodb_calls_per_request() {
     let calls = Calls::default();
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(calls.clone()))
         .expect("the only subscriber of this binary");
-    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
+    let providers = Providers::start(&["google"]).await;
+    let app = TestApp::start_with(|s| {
+        s.limits.request_limit = 100;
+        if let Some(providers) = &providers {
+            s.social.providers = [("google".into(), google(providers))].into();
+            s.social.success_redirect = Some("https://app.example.com/in".into());
+        }
+    })
+    .await;
     let mut r = Route {
         app: &app,
         calls: &calls,
@@ -245,6 +270,12 @@ async fn dynamodb_calls_per_request() {
     )
     .await;
 
+    let mut expected = EXPECTED.to_vec();
+    if let Some(providers) = &providers {
+        social(&mut r, providers).await;
+        expected.extend(EXPECTED_SOCIAL);
+    }
+
     println!("| request | DynamoDB calls |\n|---|---|");
     for (what, operations) in &r.table {
         println!(
@@ -255,10 +286,92 @@ async fn dynamodb_calls_per_request() {
     }
     let counts: Vec<(&str, usize)> = r.table.iter().map(|(w, o)| (w.as_str(), o.len())).collect();
     assert_eq!(
-        counts, EXPECTED,
+        counts, expected,
         "update EXPECTED (and the README) when a route's calls change"
     );
 }
+
+/// Google at the local provider.
+fn google(providers: &Providers) -> Provider {
+    Provider {
+        name: "google".into(),
+        kind: ProviderKind::Google,
+        client_id: "calls-client".into(),
+        client_secret: "calls-secret".into(),
+        client_secret_name: None,
+        redirect_uri: "http://localhost/auth/google/callback/".into(),
+        issuer: providers.issuer("google"),
+        authorize_url: None,
+        token_url: None,
+        jwks_url: None,
+        scopes: vec!["openid".into(), "email".into()],
+        link_by_email: true,
+    }
+}
+
+/// A social sign-in as a browser makes it: a new account, then the same person again.
+async fn social(r: &mut Route<'_>, providers: &Providers) {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (start, callback) in [
+        ("google/ (start)", "google/callback/ (new account)"),
+        ("google/ (start, again)", "google/callback/ (returning)"),
+    ] {
+        providers
+            .set(
+                "google",
+                json!({"sub": "calls", "email": "sam@example.com", "email_verified": true}),
+            )
+            .await;
+        let started = r
+            .measure_browser(start, browser.get(r.app.url("google/")), 302)
+            .await;
+        let cookie = started["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let at_provider = started["location"].to_str().unwrap().to_owned();
+        let back = browser.get(at_provider).send().await.unwrap();
+        let query = back.headers()["location"]
+            .to_str()
+            .unwrap()
+            .split_once('?')
+            .unwrap()
+            .1
+            .to_owned();
+        let url = format!("{}?{query}", r.app.url("google/callback/"));
+        let answer = r
+            .measure_browser(callback, browser.get(url).header("cookie", cookie), 302)
+            .await;
+        let location = answer["location"].to_str().unwrap();
+        let code = location.split_once("code=").unwrap().1.to_owned();
+        r.measure(
+            "social/token/",
+            "social/token/",
+            None,
+            json!({ "code": code }),
+            200,
+        )
+        .await;
+    }
+}
+
+/// Social sign-in's calls: the state is written, then read and deleted; the identity (and,
+/// on a first sign-in, the email's owner) read, the account written in one transaction; the
+/// one-time code written, then read with its user and consumed in the sign-in's transaction.
+const EXPECTED_SOCIAL: [(&str, usize); 6] = [
+    ("google/ (start)", 2),
+    ("google/callback/ (new account)", 7),
+    ("social/token/", 4),
+    ("google/ (start, again)", 2),
+    ("google/callback/ (returning)", 6),
+    ("social/token/", 4),
+];
 
 /// Calls per request, for the table printed above.
 const EXPECTED: [(&str, usize); 20] = [

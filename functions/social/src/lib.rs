@@ -136,7 +136,7 @@ async fn start(
     let provider = provider(&ctx, &name)?;
     let next = query.optional_text(&NEXT);
     query.finish()?;
-    rate_limit::check(&ctx, Subject::SocialStart, &provider.name, &ip).await?;
+    rate_limit::check_network(&ctx, Subject::SocialStart, &ip).await?;
     let started = flow::start(&ctx, provider, next.as_deref()).await?;
     Ok(http::redirect(&started.location, Some(&started.cookie)))
 }
@@ -149,7 +149,7 @@ async fn callback(
     Query(mut query): Query,
 ) -> Result<Response, AuthError> {
     let provider = provider(&ctx, &name)?;
-    rate_limit::check(&ctx, Subject::SocialCallback, &provider.name, &ip).await?;
+    rate_limit::check_network(&ctx, Subject::SocialCallback, &ip).await?;
     let state = query.text(&STATE);
     let code = query.optional_text(&CODE);
     let refused = query.optional_text(&ERROR);
@@ -204,6 +204,6 @@ async fn token(
     let Some(code) = form.text(&ONE_TIME_CODE) else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, Subject::SocialToken, "code", &ip).await?;
+    rate_limit::check_network(&ctx, Subject::SocialToken, &ip).await?;
     Ok(http::ok(flow::redeem(&ctx, code.trim(), &ip).await?.body()))
 }

@@ -32,6 +32,10 @@ pub fn describe(settings: &Settings, features: &[Described]) -> Value {
         .collect();
     for feature in features {
         for (method, op) in &feature.operations {
+            // A provider without configuration has no routes; with none, neither has this.
+            if op.path.contains("{provider}") && settings.social.providers.is_empty() {
+                continue;
+            }
             let id = operation_id(method, op);
             let mut operation = json!({
                 "operationId": id,

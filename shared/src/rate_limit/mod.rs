@@ -137,6 +137,22 @@ pub async fn check(
     .map(drop)
 }
 
+/// Counts one request of `subject` from `network` on a route that takes no identifier
+/// (`NETWORK_REQUEST_LIMIT` per `REQUEST_WINDOW`).
+pub async fn check_network(
+    ctx: &Context,
+    subject: Subject,
+    network: &str,
+) -> Result<(), AuthError> {
+    RateLimit {
+        limit: ctx.settings.limits.network_request_limit,
+        window: ctx.settings.limits.request_window,
+    }
+    .hit(ctx, subject, "network", network)
+    .await
+    .map(drop)
+}
+
 /// Counts one message to `identifier` asked for from `network`: against that network's
 /// share (`SEND_LIMIT`), then against the identifier's total from every network
 /// (`SEND_TOTAL_LIMIT`), which bounds mail bombing. One stranger's network cannot use up the

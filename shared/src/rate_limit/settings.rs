@@ -9,6 +9,10 @@ pub struct Limits {
     /// client network).
     pub request_limit: u32,
     pub request_window: u64,
+    /// `NETWORK_REQUEST_LIMIT` requests per `REQUEST_WINDOW` seconds per (subject, client
+    /// network) on routes that take no identifier (social sign-in): one budget for everyone
+    /// behind that network, so larger.
+    pub network_request_limit: u32,
     /// `SEND_LIMIT` messages per `SEND_WINDOW` seconds to one identifier asked for from one
     /// client network, and `SEND_TOTAL_LIMIT` from all networks together (mail bombing).
     pub send_limit: u32,
@@ -27,6 +31,7 @@ impl Default for Limits {
         Limits {
             request_limit: 3,
             request_window: 30,
+            network_request_limit: 30,
             send_limit: 5,
             send_total_limit: 20,
             send_window: 3600,
@@ -41,6 +46,7 @@ impl Section for Limits {
     const NAMES: &'static [&'static str] = &[
         "REQUEST_LIMIT",
         "REQUEST_WINDOW",
+        "NETWORK_REQUEST_LIMIT",
         "SEND_LIMIT",
         "SEND_TOTAL_LIMIT",
         "SEND_WINDOW",
@@ -52,6 +58,7 @@ impl Section for Limits {
     fn read(&mut self, values: &Values) -> Result<(), SettingsError> {
         values.number("REQUEST_LIMIT", &mut self.request_limit, 1)?;
         values.number("REQUEST_WINDOW", &mut self.request_window, 1)?;
+        values.number("NETWORK_REQUEST_LIMIT", &mut self.network_request_limit, 1)?;
         values.number("SEND_LIMIT", &mut self.send_limit, 1)?;
         values.number("SEND_TOTAL_LIMIT", &mut self.send_total_limit, 1)?;
         values.number("SEND_WINDOW", &mut self.send_window, 1)?;

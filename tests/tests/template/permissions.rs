@@ -13,8 +13,10 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
+use blockauth::social::settings::{Provider, ProviderKind, SocialSettings};
 use blockauth::{Feature, Settings};
 use blockauth_local::{FEATURES, Options, Running, Storage};
+use blockauth_tests::oidc::Providers;
 use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{PASSWORD, code_in};
 use serde_json::{Value, json};
@@ -97,14 +99,39 @@ struct Deployment {
     functions: Vec<Function>,
     key: SigningKey,
     http: reqwest::Client,
+    social: SocialSettings,
 }
 
-/// The walk's settings: limits out of the way, as it sends several requests per identifier.
-fn settings() -> Settings {
+/// The walk's settings: limits out of the way, as it sends several requests per identifier;
+/// social sign-in at a local provider.
+fn settings(social: &SocialSettings) -> Settings {
     let mut settings = Settings::default();
     settings.limits.request_limit = 1000;
     settings.limits.send_limit = 1000;
+    settings.social = social.clone();
     settings
+}
+
+/// Google, at the local provider `providers` runs.
+fn social(providers: &Providers) -> SocialSettings {
+    let google = Provider {
+        name: "google".into(),
+        kind: ProviderKind::Google,
+        client_id: "walk-client".into(),
+        client_secret: "walk-secret".into(),
+        client_secret_name: None,
+        redirect_uri: "http://localhost/auth/google/callback/".into(),
+        issuer: providers.issuer("google"),
+        authorize_url: None,
+        token_url: None,
+        jwks_url: None,
+        scopes: vec!["openid".into(), "email".into()],
+        link_by_email: true,
+    };
+    SocialSettings {
+        providers: [("google".into(), google)].into(),
+        ..Default::default()
+    }
 }
 
 fn outbox(dir: &tempfile::TempDir) -> Mailer {
@@ -116,11 +143,15 @@ fn outbox(dir: &tempfile::TempDir) -> Mailer {
 }
 
 impl Deployment {
-    async fn start() -> Deployment {
+    fn settings(&self) -> Settings {
+        settings(&self.social)
+    }
+
+    async fn start(social: SocialSettings) -> Deployment {
         let key = SigningKey::from_text(&SigningKey::generate_text().unwrap()).unwrap();
         let unused = tempfile::tempdir().unwrap();
         let database = blockauth_local::start(Options {
-            settings: settings(),
+            settings: settings(&social),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             storage: Storage::Memory,
             mailer: outbox(&unused),
@@ -134,11 +165,14 @@ impl Deployment {
             functions: Vec::new(),
             key,
             http: reqwest::Client::new(),
+            social,
         };
         for (feature, _) in FEATURES {
             let (proxy, actions) = recording_proxy(deployment.database.dynamodb_address).await;
             let outbox = tempfile::tempdir().unwrap();
-            let server = deployment.serve(feature, proxy, &outbox, settings()).await;
+            let server = deployment
+                .serve(feature, proxy, &outbox, deployment.settings())
+                .await;
             // Start-up checked the table; the function's own calls start now.
             actions.lock().unwrap().clear();
             deployment.functions.push(Function {
@@ -283,7 +317,46 @@ fn token<'a>(reply: &'a Value, kind: &str) -> &'a str {
 
 /// Every flow once, including the paths that write differently: wrong codes, refresh
 /// token reuse, accounts created on first login, SMS where the code sends SMS.
-async fn walk(deployment: &Deployment) {
+/// A social sign-in at `server` as a browser makes it, as the person `claims` describes.
+async fn social_sign_in(server: &Running, providers: &Providers, claims: Value) -> Value {
+    providers.set("google", claims).await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = browser
+        .get(format!("{}/google/", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    let cookie = started.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let at_provider = started.headers()["location"].to_str().unwrap().to_owned();
+    let back = browser.get(at_provider).send().await.unwrap();
+    let back = back.headers()["location"].to_str().unwrap();
+    let query = back.split_once('?').unwrap().1;
+    let answer = browser
+        .get(format!("{}/google/callback/?{query}", server.base_url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let location = answer
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    let text = answer.text().await.unwrap();
+    match location {
+        Some(location) => json!({ "status": status, "location": location }),
+        None => {
+            assert_eq!(status, 200, "{text}");
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+}
+
+async fn walk(deployment: &Deployment, providers: &Providers) {
     let d = deployment;
     let (ada, phone) = ("ada@example.com", "+14155550101");
     let by_mail = d.sign_up("email", ada).await;
@@ -304,7 +377,7 @@ async fn walk(deployment: &Deployment) {
     let revoke = json!({ "refresh": token(&by_mail, "refresh") });
     d.post("token/revoke/", None, revoke, 204).await;
     // ROTATE_REFRESH_TOKENS=false refreshes differently.
-    let mut without_rotation = settings();
+    let mut without_rotation = d.settings();
     without_rotation.session.rotate_refresh_tokens = false;
     let kept = d.variant(Feature::TokenRefresh, without_rotation).await;
     let refresh = json!({ "refresh": token(&by_phone, "refresh") });
@@ -390,6 +463,34 @@ async fn walk(deployment: &Deployment) {
     let confirm = json!({"email": added, "otp": d.code_for(added)});
     d.post("wallet/email/add/confirm/", Some(access), confirm, 200)
         .await;
+
+    // Social sign-in: a new account, the same person again, an account joined by its
+    // verified email; then with a frontend to go back to, through a one-time code.
+    let google = &d.function(Feature::SocialAuth).server;
+    let new = json!({"sub": "walk-1", "email": "sam@example.com", "email_verified": true});
+    social_sign_in(google, providers, new.clone()).await;
+    social_sign_in(google, providers, new).await;
+    let join = json!({"sub": "walk-2", "email": ada, "email_verified": true});
+    social_sign_in(google, providers, join).await;
+    let mut with_frontend = d.settings();
+    with_frontend.social.success_redirect = Some("https://app.example.com/in".into());
+    let frontend = d.variant(Feature::SocialAuth, with_frontend).await;
+    let back = json!({"sub": "walk-3", "email": "tim@example.com", "email_verified": true});
+    let back = social_sign_in(&frontend, providers, back).await;
+    let code = back["location"]
+        .as_str()
+        .unwrap()
+        .split_once("code=")
+        .unwrap()
+        .1;
+    d.post_to(
+        &frontend,
+        "social/token/",
+        None,
+        json!({ "code": code }),
+        200,
+    )
+    .await;
 }
 
 /// The actions a function's policy allows, by service: `{"dynamodb": {"GetItem", ..}}`.
@@ -415,8 +516,11 @@ fn allowed(function: &Node) -> BTreeMap<String, BTreeSet<String>> {
 #[tokio::test]
 async fn each_policy_allows_exactly_what_its_function_calls() {
     let template = Template::load();
-    let deployment = Deployment::start().await;
-    walk(&deployment).await;
+    let Some(providers) = Providers::start(&["google"]).await else {
+        return;
+    };
+    let deployment = Deployment::start(social(&providers)).await;
+    walk(&deployment, &providers).await;
 
     let messages = deployment.messages();
     let mut seen: Vec<String> = Vec::new();
