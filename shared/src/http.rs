@@ -423,6 +423,25 @@ pub struct Routes {
     feature: Feature,
     router: Router<Arc<Context>>,
     operations: Vec<(Method, &'static Operation)>,
+    /// Routes under `{provider}`, mounted once per configured provider by `with_context`, so
+    /// that an unconfigured provider's path is a 404 like any path that never existed.
+    per_provider: Vec<(String, MethodRouter<Arc<Context>>)>,
+}
+
+/// The social provider whose route a request took (`Routes` mounts one per provider).
+#[derive(Debug, Clone)]
+pub struct ProviderName(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ProviderName {
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AuthError> {
+        parts
+            .extensions
+            .get::<ProviderName>()
+            .cloned()
+            .ok_or(AuthError::NotFound)
+    }
 }
 
 impl Routes {
@@ -431,6 +450,7 @@ impl Routes {
             feature,
             router: Router::new(),
             operations: Vec::new(),
+            per_provider: Vec::new(),
         }
     }
 
@@ -465,13 +485,12 @@ impl Routes {
         handler: MethodRouter<Arc<Context>>,
     ) -> Self {
         let path = operation.path.trim_matches('/');
-        let canonical = format!("/{path}/");
         self.operations.push((method, operation));
-        // Two methods on one path (e.g. GET and DELETE) share one axum route.
-        let router = std::mem::take(&mut self.router);
-        self.router = router
-            .route(&canonical, handler.clone())
-            .route(&format!("/{path}"), handler);
+        if path.contains("{provider}") {
+            self.per_provider.push((path.to_owned(), handler));
+            return self;
+        }
+        self.router = mount(std::mem::take(&mut self.router), path, handler);
         self
     }
 
@@ -495,12 +514,35 @@ impl Routes {
         }
     }
 
-    /// The routes bound to their context, answering 405 in JSON for a wrong method.
+    /// The routes bound to their context, answering 405 in JSON for a wrong method; the
+    /// `{provider}` routes once per provider the settings configure.
     pub fn with_context(self, ctx: Arc<Context>) -> Router {
-        self.router
+        let mut router = self.router;
+        for (template, handler) in self.per_provider {
+            for name in ctx.settings.social.providers.keys() {
+                let path = template.replace("{provider}", name);
+                let handler = handler
+                    .clone()
+                    .layer(axum::Extension(ProviderName(name.clone())));
+                router = mount(router, &path, handler);
+            }
+        }
+        router
             .method_not_allowed_fallback(|| async { AuthError::MethodNotAllowed })
             .with_state(ctx)
     }
+}
+
+/// `handler` at `/{path}/` and at `/{path}` (two methods on one path, e.g. GET and DELETE,
+/// share one axum route).
+fn mount(
+    router: Router<Arc<Context>>,
+    path: &str,
+    handler: MethodRouter<Arc<Context>>,
+) -> Router<Arc<Context>> {
+    router
+        .route(&format!("/{path}/"), handler.clone())
+        .route(&format!("/{path}"), handler)
 }
 
 fn method_name(method: &Method) -> &'static str {

@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use blockauth::Feature;
 use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal};
-use blockauth::http::{self, ClientIp, Form, Query, Routes};
+use blockauth::http::{self, ClientIp, Form, ProviderName, Query, Routes};
 use blockauth::rate_limit::Subject;
 use blockauth::social::flow::{self, STATE_COOKIE};
 use blockauth::social::settings::Provider;
@@ -130,7 +130,7 @@ fn provider<'a>(ctx: &'a Context, name: &str) -> Result<&'a Provider, AuthError>
 async fn start(
     State(ctx): State<Arc<Context>>,
     ClientIp(ip): ClientIp,
-    Path(name): Path<String>,
+    ProviderName(name): ProviderName,
     Query(mut query): Query,
 ) -> Result<Response, AuthError> {
     let provider = provider(&ctx, &name)?;
@@ -144,7 +144,7 @@ async fn start(
 async fn callback(
     State(ctx): State<Arc<Context>>,
     ClientIp(ip): ClientIp,
-    Path(name): Path<String>,
+    ProviderName(name): ProviderName,
     headers: HeaderMap,
     Query(mut query): Query,
 ) -> Result<Response, AuthError> {

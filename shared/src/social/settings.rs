@@ -132,6 +132,14 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
     {
         return Err(fail("a provider's name is letters, digits and hyphens"));
     }
+    // A provider's routes sit beside every other route's first segment.
+    const RESERVED: [&str; 11] = [
+        "signup", "login", "token", "password", "email", "wallet", "social", "passkey", "me",
+        "sessions", "totp",
+    ];
+    if RESERVED.contains(&name.as_str()) {
+        return Err(fail("this name is taken by other routes"));
+    }
     let Value::Object(fields) = entry else {
         return Err(fail("expected a JSON object"));
     };
@@ -278,6 +286,7 @@ mod tests {
             r#"{"GOOGLE": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "REDIRECT_URI": "https://a.b/c", "TYPO": 1}}"#,
             r#"{"GOOGLE": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "REDIRECT_URI": "ftp://a.b/c"}}"#,
             r#"{"GO OGLE": {}}"#,
+            r#"{"SIGNUP": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "ISSUER": "https://a.b", "REDIRECT_URI": "https://a.b/c"}}"#,
             r#"[]"#,
         ] {
             let err = read(bad).unwrap_err();
