@@ -15,8 +15,48 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+/// Starts `node providers.mjs NAMES` in `dir`: the child and the line it printed once
+/// listening, or why it stopped first; None (loudly) where Node.js is missing.
+async fn launch(dir: &std::path::Path, names: &[&str]) -> Option<Result<(Child, String), String>> {
+    let spawned = Command::new("node")
+        .arg("providers.mjs")
+        .args(names)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut node = match spawned {
+        Ok(node) => node,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return missing("Node.js (node) is not installed");
+        }
+        Err(e) => panic!("node providers.mjs does not start: {e}"),
+    };
+    let stdout = node.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    // Each provider makes two RSA keys first (its own and the bad_signature one).
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .expect("providers.mjs listens within 60 s")
+    .expect("providers.mjs's stdout");
+    if line.is_empty() {
+        let status = node.wait().await;
+        let mut stderr = String::new();
+        if let Some(mut err) = node.stderr.take() {
+            let _ = err.read_to_string(&mut stderr).await;
+        }
+        return Some(Err(format!("{status:?}: {stderr}")));
+    }
+    Some(Ok((node, line)))
+}
 
 /// Running providers; dropping this kills them.
 pub struct Providers {
@@ -35,35 +75,17 @@ impl Providers {
         if !dir.join("node_modules/oauth2-mock-server").is_dir() {
             return missing("oauth2-mock-server is not installed in tests/oidc");
         }
-        let spawned = Command::new("node")
-            .arg("providers.mjs")
-            .args(names)
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn();
-        let mut node = match spawned {
-            Ok(node) => node,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return missing("Node.js (node) is not installed");
+        // A start that fails is tried once more, saying why (seen once under the whole
+        // suite's load: node closed its output before listening).
+        let (node, line) = match launch(&dir, names).await? {
+            Ok(started) => started,
+            Err(why) => {
+                eprintln!("providers.mjs did not start, trying again: {why}");
+                launch(&dir, names)
+                    .await?
+                    .unwrap_or_else(|why| panic!("providers.mjs did not start: {why}"))
             }
-            Err(e) => panic!("node providers.mjs does not start: {e}"),
         };
-        let stdout = node.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        // Each provider makes two RSA keys first (its own and the bad_signature one).
-        tokio::time::timeout(
-            Duration::from_secs(60),
-            BufReader::new(stdout).read_line(&mut line),
-        )
-        .await
-        .expect("providers.mjs listens within 60 s")
-        .expect("providers.mjs's stdout");
-        assert!(
-            !line.is_empty(),
-            "providers.mjs stopped before it listened: see its stderr"
-        );
         let started: Value = serde_json::from_str(&line)
             .unwrap_or_else(|_| panic!("providers.mjs printed {line:?}, not JSON"));
         let issuers: HashMap<String, String> =
@@ -122,7 +144,7 @@ impl Providers {
     }
 }
 
-fn missing(what: &str) -> Option<Providers> {
+fn missing<T>(what: &str) -> Option<T> {
     if std::env::var("CI").is_ok() {
         panic!("{what}: run infra/test");
     }
