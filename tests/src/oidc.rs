@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use blockauth::social::settings::{Provider, ProviderKind};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -118,6 +119,46 @@ impl Providers {
         self.configure(name, json!({ "fault": fault })).await;
     }
 
+    /// An ID token straight from provider `name`, as a mobile app's SDK gets one for
+    /// `client_id` with `nonce`.
+    pub async fn id_token(&self, name: &str, client_id: &str, nonce: &str) -> String {
+        let issuer = self.issuer(name);
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client");
+        let authorized = browser
+            .get(format!(
+                "{issuer}/authorize?response_type=code&scope=openid&state=s&client_id={client_id}\
+                 &redirect_uri=http%3A%2F%2Flocalhost%2Fapp&nonce={nonce}"
+            ))
+            .send()
+            .await
+            .expect("the provider answers");
+        let location = authorized.headers()["location"]
+            .to_str()
+            .expect("a location");
+        let code = location
+            .split(['?', '&'])
+            .find_map(|pair| pair.strip_prefix("code="))
+            .expect("a code")
+            .to_owned();
+        let answer: Value = browser
+            .post(format!("{issuer}/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=authorization_code&code={code}&client_id={client_id}\
+                 &redirect_uri=http%3A%2F%2Flocalhost%2Fapp"
+            ))
+            .send()
+            .await
+            .expect("the provider answers")
+            .json()
+            .await
+            .expect("JSON");
+        answer["id_token"].as_str().expect("an ID token").to_owned()
+    }
+
     /// The query parameters of the last `/authorize` request the provider saw (null if none).
     pub async fn last_authorize(&self, name: &str) -> Value {
         let response = self
@@ -150,4 +191,29 @@ fn missing<T>(what: &str) -> Option<T> {
     }
     eprintln!("SKIPPED: {what}; run `bash infra/test` to include this test");
     None
+}
+
+/// `name` as the API's settings name it, at the local provider whose issuer is `issuer`
+/// (Facebook, which has no discovery, at that provider's own endpoints). Its callback is
+/// `http://localhost/auth/<name>/callback/`: the local providers redirect to whatever it
+/// says, and a test sends the browser to its own server with the query they gave.
+pub fn provider(name: &str, kind: ProviderKind, issuer: String, link_by_email: bool) -> Provider {
+    let at = |path: &str| Some(format!("{issuer}{path}"));
+    let facebook = kind == ProviderKind::Facebook;
+    Provider {
+        name: name.to_owned(),
+        kind,
+        client_id: format!("{name}-client"),
+        client_secret: "test-secret".to_owned(),
+        client_secret_name: None,
+        redirect_uri: format!("http://localhost/auth/{name}/callback/"),
+        authorize_url: if facebook { at("/authorize") } else { None },
+        token_url: if facebook { at("/token") } else { None },
+        jwks_url: None,
+        userinfo_url: if facebook { at("/userinfo") } else { None },
+        issuer,
+        scopes: vec!["openid".into(), "email".into(), "profile".into()],
+        native_client_ids: Vec::new(),
+        link_by_email,
+    }
 }

@@ -163,20 +163,12 @@ fn the_token_header_is_described_as_configured() {
 
 fn with_a_provider() -> Settings {
     let mut settings = Settings::default();
-    let provider = blockauth::social::settings::Provider {
-        name: "google".into(),
-        kind: blockauth::social::settings::ProviderKind::Google,
-        client_id: "id".into(),
-        client_secret: "secret".into(),
-        client_secret_name: None,
-        redirect_uri: "https://api.example.com/auth/google/callback/".into(),
-        issuer: "https://accounts.google.com".into(),
-        authorize_url: None,
-        token_url: None,
-        jwks_url: None,
-        scopes: vec!["openid".into()],
-        link_by_email: true,
-    };
+    let provider = blockauth_tests::oidc::provider(
+        "google",
+        blockauth::social::settings::ProviderKind::Google,
+        "https://accounts.google.com".into(),
+        true,
+    );
     settings.social.providers = [("google".into(), provider)].into();
     settings
 }

@@ -5,8 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use blockauth::social::settings::{Provider, ProviderKind};
-use blockauth_tests::oidc::Providers;
+use blockauth::social::settings::ProviderKind;
+use blockauth_tests::oidc::{self, Providers};
 use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{PASSWORD, TestApp, access};
 use serde_json::{Value, json};
@@ -85,7 +85,10 @@ async fn dynamodb_calls_per_request() {
     let app = TestApp::start_with(|s| {
         s.limits.request_limit = 100;
         if let Some(providers) = &providers {
-            s.social.providers = [("google".into(), google(providers))].into();
+            let issuer = providers.issuer("google");
+            let mut google = oidc::provider("google", ProviderKind::Google, issuer, true);
+            google.native_client_ids = vec!["app".into()];
+            s.social.providers = [("google".into(), google)].into();
             s.social.success_redirect = Some("https://app.example.com/in".into());
         }
     })
@@ -291,24 +294,6 @@ async fn dynamodb_calls_per_request() {
     );
 }
 
-/// Google at the local provider.
-fn google(providers: &Providers) -> Provider {
-    Provider {
-        name: "google".into(),
-        kind: ProviderKind::Google,
-        client_id: "calls-client".into(),
-        client_secret: "calls-secret".into(),
-        client_secret_name: None,
-        redirect_uri: "http://localhost/auth/google/callback/".into(),
-        issuer: providers.issuer("google"),
-        authorize_url: None,
-        token_url: None,
-        jwks_url: None,
-        scopes: vec!["openid".into(), "email".into()],
-        link_by_email: true,
-    }
-}
-
 /// A social sign-in as a browser makes it: a new account, then the same person again.
 async fn social(r: &mut Route<'_>, providers: &Providers) {
     let browser = reqwest::Client::builder()
@@ -359,18 +344,29 @@ async fn social(r: &mut Route<'_>, providers: &Providers) {
         )
         .await;
     }
+    let id_token = providers.id_token("google", "app", "calls-nonce").await;
+    r.measure(
+        "google/native/verify/",
+        "google/native/verify/",
+        None,
+        json!({"id_token": id_token, "nonce": "calls-nonce"}),
+        200,
+    )
+    .await;
 }
 
 /// Social sign-in's calls: the state is written, then read and deleted; the identity (and,
 /// on a first sign-in, the email's owner) read, the account written in one transaction; the
 /// one-time code written, then read with its user and consumed in the sign-in's transaction.
-const EXPECTED_SOCIAL: [(&str, usize); 6] = [
+const EXPECTED_SOCIAL: [(&str, usize); 7] = [
     ("google/ (start)", 2),
     ("google/callback/ (new account)", 7),
     ("social/token/", 4),
     ("google/ (start, again)", 2),
     ("google/callback/ (returning)", 6),
     ("social/token/", 4),
+    // The nonce used up, the person found, a session started.
+    ("google/native/verify/", 5),
 ];
 
 /// Calls per request, for the table printed above.

@@ -15,6 +15,7 @@ use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal}
 use blockauth::http::{self, ClientIp, Form, ProviderName, Query, Routes};
 use blockauth::rate_limit::Subject;
 use blockauth::social::flow::{self, STATE_COOKIE};
+use blockauth::social::id_token::ID_TOKEN_INVALID;
 use blockauth::social::settings::Provider;
 use blockauth::{AuthError, Context, rate_limit};
 
@@ -22,6 +23,7 @@ pub fn routes() -> Routes {
     Routes::new(Feature::SocialAuth)
         .get(&START, start)
         .get(&CALLBACK, callback)
+        .post(&NATIVE, native)
         .post(&TOKEN, token)
 }
 
@@ -95,6 +97,43 @@ const CALLBACK: Operation = Operation {
     }),
     answer: Answer::RedirectOrSignedIn,
     refusals: &[Refusal::Rejected, Refusal::Forbidden, Refusal::BadGateway],
+};
+
+const ID_TOKEN: Field = Field {
+    name: "id_token",
+    aliases: &[],
+    kind: Kind::Token,
+    description: "The ID token the provider's mobile SDK gave the app.",
+};
+
+const NONCE: Field = Field {
+    name: "nonce",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "The nonce the app gave the SDK for this sign-in; used once.",
+};
+
+const NATIVE: Operation = Operation {
+    path: "{provider}/native/verify",
+    summary: "Sign in a mobile app that signed in with the provider's SDK",
+    description: "The ID token is checked against the provider's keys, with the apps' client \
+                  ids (`NATIVE_CLIENT_IDS`) as audiences and the app's nonce, which is used \
+                  up; then the same linking as the web sign-in. 404 for a provider without \
+                  `NATIVE_CLIENT_IDS`.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: false,
+        required: &[&ID_TOKEN, &NONCE],
+        optional: &[],
+    }),
+    query: None,
+    answer: Answer::SignedIn,
+    refusals: &[
+        Refusal::Rejected,
+        Refusal::Unauthorized,
+        Refusal::Forbidden,
+        Refusal::BadGateway,
+    ],
 };
 
 const TOKEN: Operation = Operation {
@@ -176,10 +215,7 @@ async fn callback(
             Ok(http::redirect(&with_query(&target, "code", &code), None))
         }
         // No frontend to go to: the callback answers with the tokens itself.
-        (Ok((user, _)), None) => {
-            let code = flow::issue_code(&ctx, &user).await?;
-            Ok(http::ok(flow::redeem(&ctx, &code, &ip).await?.body()))
-        }
+        (Ok((user, _)), None) => Ok(http::ok(flow::sign_in(&ctx, user, &ip).await?.body())),
         // The provider failed us and the dependency failures: answered as they are.
         (Err(error @ (AuthError::Unavailable | AuthError::Throttled { .. })), _) => Err(error),
         (Err(error), Some(frontend)) => {
@@ -194,6 +230,38 @@ async fn callback(
 fn with_query(url: &str, name: &str, value: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}{name}={value}")
+}
+
+/// An ID token from the app is the app's to get right: 401, not the provider's 502.
+const NATIVE_TOKEN_INVALID: AuthError = AuthError::Unauthorized {
+    code: "id_token_invalid",
+    detail: "The ID token could not be verified.",
+};
+
+async fn native(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    ProviderName(name): ProviderName,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let provider = provider(&ctx, &name)?;
+    let id_token = form.text(&ID_TOKEN);
+    let nonce = form.text(&NONCE);
+    let (Some(id_token), Some(nonce)) = (id_token, nonce) else {
+        return Err(form.invalid());
+    };
+    rate_limit::check_network(&ctx, Subject::SocialNative, &ip).await?;
+    let claims = flow::verify_native(&ctx, provider, id_token.trim(), &nonce)
+        .await
+        .map_err(|e| {
+            if e == ID_TOKEN_INVALID {
+                NATIVE_TOKEN_INVALID
+            } else {
+                e
+            }
+        })?;
+    let user = flow::account(&ctx, provider, &claims).await?;
+    Ok(http::ok(flow::sign_in(&ctx, user, &ip).await?.body()))
 }
 
 async fn token(

@@ -509,7 +509,7 @@ fn common_schemas() -> Map<String, Value> {
             "authentication_types": {
                 "type": "array",
                 "items": { "enum": ["EMAIL", "PHONE", "PASSWORDLESS", "WALLET", "GOOGLE",
-                                    "LINKEDIN", "OIDC"] },
+                                    "LINKEDIN", "FACEBOOK", "OIDC"] },
             },
         },
         "required": ["id", "email", "phone", "wallet_address", "is_verified", "date_joined",

@@ -48,6 +48,7 @@ pub enum Subject {
     /// Social login: beginning one at a provider, its callback, trading its one-time code.
     SocialStart,
     SocialCallback,
+    SocialNative,
     SocialToken,
     /// Messages sent to an identifier (`spend_send_budget`).
     Send,
@@ -74,6 +75,7 @@ impl Subject {
             Subject::TokenRevoke => "token_revoke",
             Subject::SocialStart => "social_start",
             Subject::SocialCallback => "social_callback",
+            Subject::SocialNative => "social_native",
             Subject::SocialToken => "social_token",
             Subject::WalletChallenge => "wallet_challenge",
             Subject::WalletLogin => "wallet_login",

@@ -22,13 +22,13 @@ use oauth2::basic::{
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken,
-    StandardTokenResponse, TokenUrl,
+    StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 
 use super::id_token::{self, IdClaims};
 use super::outbound::{self, PROVIDER_FAILED};
-use super::settings::Provider;
+use super::settings::{Provider, ProviderKind};
 use crate::encode::hex;
 use crate::identity::identifier::Identifier;
 use crate::identity::user::{self, AccountKey, SignInMethod, User, UserChange, UserField};
@@ -99,6 +99,20 @@ fn discovered() -> &'static Mutex<HashMap<String, Arc<Endpoints>>> {
 }
 
 async fn endpoints(provider: &Provider) -> Result<Arc<Endpoints>, AuthError> {
+    if provider.kind == ProviderKind::Facebook {
+        let or = |url: &Option<String>, default: &str| url.clone().unwrap_or(default.to_owned());
+        return Ok(Arc::new(Endpoints {
+            authorization_endpoint: or(
+                &provider.authorize_url,
+                "https://www.facebook.com/v19.0/dialog/oauth",
+            ),
+            token_endpoint: or(
+                &provider.token_url,
+                "https://graph.facebook.com/v19.0/oauth/access_token",
+            ),
+            jwks_uri: String::new(),
+        }));
+    }
     if let (Some(authorize), Some(token), Some(jwks)) = (
         &provider.authorize_url,
         &provider.token_url,
@@ -208,12 +222,16 @@ pub async fn start(
     let state = random()?;
     let nonce = random()?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (location, _) = oauth_client(provider, &endpoints)?
+    let client = oauth_client(provider, &endpoints)?;
+    let mut request = client
         .authorize_url(|| CsrfToken::new(state.clone()))
         .add_scopes(provider.scopes.iter().cloned().map(Scope::new))
-        .set_pkce_challenge(challenge)
-        .add_extra_param("nonce", &nonce)
-        .url();
+        .set_pkce_challenge(challenge);
+    // Only OpenID Connect has ID tokens to carry a nonce back.
+    if provider.kind != ProviderKind::Facebook {
+        request = request.add_extra_param("nonce", &nonce);
+    }
+    let (location, _) = request.url();
     let mut item = Item::new(&partition(ctx, "SOCIAL_STATE", &state), "SOCIAL_STATE")
         .with("provider", provider.name.as_str())
         .with("verifier", verifier.secret().as_str())
@@ -285,24 +303,109 @@ pub async fn finish(
             tracing::warn!(provider = %provider.name, error = %e, "code exchange failed");
             PROVIDER_FAILED
         })?;
-    let id_token = answer
-        .extra_fields()
-        .id_token
-        .as_deref()
-        .ok_or(PROVIDER_FAILED)?;
-    let claims = id_token::verify(
-        id_token,
-        &endpoints.jwks_uri,
-        &provider.issuer,
-        &provider.client_id,
-        &nonce,
-    )
-    .await?;
+    let claims = if provider.kind == ProviderKind::Facebook {
+        graph_profile(provider, answer.access_token().secret()).await?
+    } else {
+        let id_token = answer
+            .extra_fields()
+            .id_token
+            .as_deref()
+            .ok_or(PROVIDER_FAILED)?;
+        id_token::verify(
+            id_token,
+            &endpoints.jwks_uri,
+            &provider.issuer,
+            &[&provider.client_id],
+            &nonce,
+        )
+        .await?
+    };
     Ok(Finished {
         claims,
         next: item.text("next"),
     })
 }
+
+/// Facebook's person, read from the Graph API with the access token: its `id` is the
+/// subject; an email there is one Facebook confirmed.
+async fn graph_profile(provider: &Provider, access_token: &str) -> Result<IdClaims, AuthError> {
+    #[derive(Deserialize)]
+    struct Profile {
+        id: String,
+        #[serde(default)]
+        email: Option<String>,
+    }
+    let url = provider.userinfo_url.as_deref().ok_or(PROVIDER_FAILED)?;
+    let request = oauth2::http::Request::get(url)
+        .header(oauth2::http::header::ACCEPT, "application/json")
+        .header(
+            oauth2::http::header::AUTHORIZATION,
+            format!("Bearer {access_token}"),
+        )
+        .body(Vec::new())
+        .map_err(|_| PROVIDER_FAILED)?;
+    let response = outbound::send(request).await?;
+    if !response.status().is_success() {
+        return Err(PROVIDER_FAILED);
+    }
+    let profile: Profile = serde_json::from_slice(response.body()).map_err(|_| PROVIDER_FAILED)?;
+    if profile.id.is_empty() {
+        return Err(PROVIDER_FAILED);
+    }
+    Ok(IdClaims {
+        email_verified: profile.email.is_some(),
+        sub: profile.id,
+        email: profile.email,
+        exp: 0,
+        nonce: None,
+    })
+}
+
+/// An ID token a mobile app got from the provider's SDK (`{provider}/native/verify/`): checked
+/// against the provider's keys with the apps' client ids as audiences and the app's `nonce`,
+/// which is then used up (an ID token signs in once).
+pub async fn verify_native(
+    ctx: &Context,
+    provider: &Provider,
+    token: &str,
+    nonce: &str,
+) -> Result<IdClaims, AuthError> {
+    if provider.native_client_ids.is_empty() || provider.kind == ProviderKind::Facebook {
+        return Err(AuthError::NotFound);
+    }
+    let endpoints = endpoints(provider).await?;
+    let audiences: Vec<&str> = provider
+        .native_client_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let claims = id_token::verify(
+        token,
+        &endpoints.jwks_uri,
+        &provider.issuer,
+        &audiences,
+        nonce,
+    )
+    .await?;
+    let key = format!("{}\n{nonce}", provider.name);
+    let first_use = ctx
+        .store
+        .write(Write::put_new(
+            Item::new(&partition(ctx, "SOCIAL_NONCE", &key), "SOCIAL_NONCE")
+                .expiring_at(claims.exp.max(clock::now() + STATE_TTL)),
+        ))
+        .await?;
+    if !first_use {
+        return Err(NONCE_USED);
+    }
+    Ok(claims)
+}
+
+/// An ID token (its nonce) presented a second time.
+pub const NONCE_USED: AuthError = AuthError::BadRequest {
+    code: "nonce_used",
+    detail: "This sign-in was used already. Sign in again in the app.",
+};
 
 /// A person at a provider: (provider, subject), unique across accounts like an identifier.
 struct ProviderIdentity<'a> {
@@ -411,10 +514,29 @@ pub async fn redeem(ctx: &Context, code: &str, network: &str) -> Result<SignIn, 
         Step::Code,
         Write::delete_if(&pk, "SOCIAL_CODE", Expression::new("attribute_exists(pk)")),
     );
+    session(ctx, user, steps, network)
+        .await
+        .map_err(|refused| refused.unwrap_or(CODE_INVALID))
+}
+
+/// Starts a session for `user`, whom a provider vouched for just now.
+pub async fn sign_in(ctx: &Context, user: User, network: &str) -> Result<SignIn, AuthError> {
+    session(ctx, user, Transaction::new(), network)
+        .await
+        .map_err(|refused| refused.unwrap_or(user::CHANGED_MEANWHILE))
+}
+
+/// A new session for `user` with `steps`; Err(None) when a step was refused.
+async fn session(
+    ctx: &Context,
+    user: User,
+    steps: Transaction,
+    network: &str,
+) -> Result<SignIn, Option<AuthError>> {
     let change = UserChange::default();
     match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), network).await {
         Ok(signed_in) => Ok(signed_in),
-        Err(TransactError::Refused(_)) => Err(CODE_INVALID),
-        Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
+        Err(TransactError::Refused(_)) => Err(None),
+        Err(TransactError::Unavailable) => Err(Some(AuthError::Unavailable)),
     }
 }

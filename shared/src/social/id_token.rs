@@ -24,6 +24,9 @@ pub const ID_TOKEN_INVALID: AuthError = AuthError::BadGateway {
 #[derive(Debug, Clone, Deserialize)]
 pub struct IdClaims {
     pub sub: String,
+    /// Seconds since the epoch.
+    #[serde(default)]
+    pub exp: i64,
     #[serde(default)]
     pub email: Option<String>,
     /// Some providers send `"true"` as text.
@@ -89,13 +92,13 @@ const ALGORITHMS: [Algorithm; 6] = [
     Algorithm::PS256,
 ];
 
-/// Verifies `token` as an ID token from `issuer` for `client_id`, for the sign-in that sent
-/// `nonce`.
+/// Verifies `token` as an ID token from `issuer` for one of `audiences` (client ids), for
+/// the sign-in that sent `nonce`.
 pub async fn verify(
     token: &str,
     jwks_url: &str,
     issuer: &str,
-    client_id: &str,
+    audiences: &[&str],
     nonce: &str,
 ) -> Result<IdClaims, AuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| ID_TOKEN_INVALID)?;
@@ -115,7 +118,7 @@ pub async fn verify(
     let key = DecodingKey::from_jwk(&jwk).map_err(|_| ID_TOKEN_INVALID)?;
     let mut validation = Validation::new(algorithm);
     validation.set_issuer(&[issuer]);
-    validation.set_audience(&[client_id]);
+    validation.set_audience(audiences);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 60;
     let claims = jsonwebtoken::decode::<IdClaims>(token, &key, &validation)

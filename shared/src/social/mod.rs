@@ -1,4 +1,4 @@
-//! Social login: OpenID Connect providers (Google, LinkedIn, any issuer), as `flow`
+//! Social login: OpenID Connect providers (Google, LinkedIn, any issuer) and Facebook, as `flow`
 //! describes it step by step. The settings are read in every function; the flow, its HTTP
 //! client and the ID-token checks are built only into the `social` function.
 

@@ -28,6 +28,8 @@ pub struct SocialSettings {
 pub enum ProviderKind {
     Google,
     LinkedIn,
+    /// OAuth 2.0 without ID tokens: the person is read from the Graph API.
+    Facebook,
     OpenIdConnect,
 }
 
@@ -37,6 +39,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Google => "GOOGLE",
             ProviderKind::LinkedIn => "LINKEDIN",
+            ProviderKind::Facebook => "FACEBOOK",
             ProviderKind::OpenIdConnect => "OIDC",
         }
     }
@@ -62,7 +65,12 @@ pub struct Provider {
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
     pub jwks_url: Option<String>,
+    /// Where the person is read with the access token (Facebook's Graph API `/me`).
+    pub userinfo_url: Option<String>,
     pub scopes: Vec<String>,
+    /// `NATIVE_CLIENT_IDS`: the mobile apps' client ids whose ID tokens
+    /// `{provider}/native/verify/` takes (none: no such route for this provider).
+    pub native_client_ids: Vec<String>,
     /// `LINK_BY_EMAIL`: a first sign-in may join the account that has the provider's
     /// (verified) email. On by default for Google only: other providers let users set an
     /// unverified or changeable email.
@@ -152,6 +160,8 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
         "AUTHORIZE_URL",
         "TOKEN_URL",
         "JWKS_URL",
+        "USERINFO_URL",
+        "NATIVE_CLIENT_IDS",
         "SCOPES",
         "LINK_BY_EMAIL",
     ];
@@ -185,7 +195,13 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
             "openid email profile",
             false,
         ),
-        "facebook" | "apple" => {
+        "facebook" => (
+            ProviderKind::Facebook,
+            "https://www.facebook.com",
+            "email,public_profile",
+            false,
+        ),
+        "apple" => {
             return Err(fail("this provider is not available yet"));
         }
         _ => (
@@ -195,6 +211,11 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
             false,
         ),
     };
+    if kind == ProviderKind::Facebook
+        && (url("AUTHORIZE_URL")?.is_none() != url("TOKEN_URL")?.is_none())
+    {
+        return Err(fail("give both AUTHORIZE_URL and TOKEN_URL, or neither"));
+    }
     let issuer = match url("ISSUER")? {
         Some(issuer) => issuer,
         None if !issuer.is_empty() => issuer.to_owned(),
@@ -229,6 +250,17 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
         authorize_url: url("AUTHORIZE_URL")?,
         token_url: url("TOKEN_URL")?,
         jwks_url: url("JWKS_URL")?,
+        userinfo_url: match (kind, url("USERINFO_URL")?) {
+            (_, Some(url)) => Some(url),
+            (ProviderKind::Facebook, None) => {
+                Some("https://graph.facebook.com/v19.0/me?fields=id,name,email".into())
+            }
+            (_, None) => None,
+        },
+        native_client_ids: text("NATIVE_CLIENT_IDS")?
+            .as_deref()
+            .map(|ids| list(ids).map(str::to_owned).collect())
+            .unwrap_or_default(),
         scopes: text("SCOPES")?
             .as_deref()
             .unwrap_or(scopes)

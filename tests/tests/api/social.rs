@@ -2,8 +2,8 @@
 //! redirect dance as a browser makes it, and what a stranger or a failing provider can do.
 
 use blockauth::Settings;
-use blockauth::social::settings::{Provider, ProviderKind};
-use blockauth_tests::oidc::Providers;
+use blockauth::social::settings::ProviderKind;
+use blockauth_tests::oidc::{Providers, provider};
 use blockauth_tests::{PASSWORD, Reply, TestApp, access};
 use serde_json::{Value, json};
 
@@ -15,43 +15,36 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-fn provider(name: &str, kind: ProviderKind, issuer: String, link_by_email: bool) -> Provider {
-    Provider {
-        name: name.to_owned(),
-        kind,
-        client_id: format!("{name}-client"),
-        client_secret: "test-secret".to_owned(),
-        client_secret_name: None,
-        // The providers here redirect to whatever this names; `callback` sends the browser
-        // to the test server itself with the query the provider gave.
-        redirect_uri: format!("http://localhost/auth/{name}/callback/"),
-        issuer,
-        authorize_url: None,
-        token_url: None,
-        jwks_url: None,
-        scopes: vec!["openid".into(), "email".into(), "profile".into()],
-        link_by_email,
-    }
-}
-
-/// A server with Google (links by email) and a generic issuer, `okta` (does not), both
-/// local providers.
+/// A server with Google (links by email; a mobile app's client id too), a generic issuer,
+/// `okta`, and Facebook (neither links by email), all local providers.
 async fn start(adjust: impl FnOnce(&mut Settings)) -> Option<(TestApp, Providers)> {
-    let providers = Providers::start(&["google", "okta"]).await?;
-    let google = provider(
+    let providers = Providers::start(&["google", "okta", "facebook"]).await?;
+    let mut google = provider(
         "google",
         ProviderKind::Google,
         providers.issuer("google"),
         true,
     );
+    google.native_client_ids = vec!["ios-app".into()];
     let okta = provider(
         "okta",
         ProviderKind::OpenIdConnect,
         providers.issuer("okta"),
         false,
     );
+    let facebook = provider(
+        "facebook",
+        ProviderKind::Facebook,
+        providers.issuer("facebook"),
+        false,
+    );
     let app = TestApp::start_with(|s| {
-        s.social.providers = [("google".into(), google), ("okta".into(), okta)].into();
+        s.social.providers = [
+            ("google".into(), google),
+            ("okta".into(), okta),
+            ("facebook".into(), facebook),
+        ]
+        .into();
         adjust(s);
     })
     .await;
@@ -325,6 +318,8 @@ async fn a_provider_that_misbehaves_signs_nobody_in() {
         ("bad_signature", "id_token_invalid"),
         ("html", "provider_failed"),
         ("down", "provider_failed"),
+        // The provider answers after 30 s; the API gives up after 5.
+        ("slow", "provider_failed"),
     ] {
         providers.fault("google", Some(fault)).await;
         let reply = sign_in_with(&app, "google").await;
@@ -341,8 +336,87 @@ async fn a_provider_without_configuration_has_no_routes() {
     let Some((app, _providers)) = start(|_| {}).await else {
         return;
     };
-    for path in ["facebook/", "facebook/callback/?state=x&code=y"] {
+    for path in ["github/", "github/callback/?state=x&code=y"] {
         let reply = app.send(browser().get(app.url(path))).await;
         assert_eq!(reply.status, 404, "{path}");
     }
+}
+
+/// Facebook has no ID token: the person is read from the Graph API with the access token,
+/// and its `id` is the subject. Its email may not link by default, so a first sign-in that
+/// carries one is refused; one without an email makes an account.
+#[tokio::test]
+async fn facebook_people_are_read_from_the_graph_api() {
+    let Some((app, providers)) = start(|_| {}).await else {
+        return;
+    };
+    providers
+        .set("facebook", json!({"id": "fb-1", "email": "fb@example.com"}))
+        .await;
+    let refused = sign_in_with(&app, "facebook").await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], "email_not_linkable");
+    // Not OpenID Connect: no nonce is asked for.
+    assert!(providers.last_authorize("facebook").await["nonce"].is_null());
+
+    providers.set("facebook", json!({"id": "fb-2"})).await;
+    let signed_in = sign_in_with(&app, "facebook").await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert_eq!(signed_in.body["user"]["email"], json!(null));
+    assert_eq!(
+        signed_in.body["user"]["authentication_types"],
+        json!(["FACEBOOK"])
+    );
+    let again = sign_in_with(&app, "facebook").await;
+    assert_eq!(again.body["user"]["id"], signed_in.body["user"]["id"]);
+}
+
+#[tokio::test]
+async fn a_mobile_apps_id_token_signs_in_once() {
+    let Some((app, providers)) = start(|_| {}).await else {
+        return;
+    };
+    providers
+        .set(
+            "google",
+            json!({"sub": "g-app", "email": "app@example.com", "email_verified": true}),
+        )
+        .await;
+    let id_token = providers.id_token("google", "ios-app", "app-nonce-1").await;
+    let body = json!({"id_token": id_token, "nonce": "app-nonce-1"});
+    let signed_in = app.post("google/native/verify/", body.clone()).await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert_eq!(signed_in.body["user"]["email"], "app@example.com");
+    let replayed = app.post("google/native/verify/", body).await;
+    assert_eq!(replayed.status, 400);
+    assert_eq!(replayed.body["code"], "nonce_used");
+
+    // Another nonce than the token's, or a token for another app (the web client's).
+    let id_token = providers.id_token("google", "ios-app", "app-nonce-2").await;
+    let wrong_nonce = app
+        .post(
+            "google/native/verify/",
+            json!({"id_token": id_token, "nonce": "app-nonce-3"}),
+        )
+        .await;
+    assert_eq!(wrong_nonce.status, 401, "{:?}", wrong_nonce.body);
+    let for_the_web = providers
+        .id_token("google", "google-client", "app-nonce-4")
+        .await;
+    let wrong_app = app
+        .post(
+            "google/native/verify/",
+            json!({"id_token": for_the_web, "nonce": "app-nonce-4"}),
+        )
+        .await;
+    assert_eq!(wrong_app.status, 401);
+    assert_eq!(wrong_app.body["code"], "id_token_invalid");
+    // A provider with no app configured has no such route.
+    let none = app
+        .post(
+            "okta/native/verify/",
+            json!({"id_token": "x", "nonce": "y"}),
+        )
+        .await;
+    assert_eq!(none.status, 404);
 }

@@ -13,10 +13,10 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
-use blockauth::social::settings::{Provider, ProviderKind, SocialSettings};
+use blockauth::social::settings::{ProviderKind, SocialSettings};
 use blockauth::{Feature, Settings};
 use blockauth_local::{FEATURES, Options, Running, Storage};
-use blockauth_tests::oidc::Providers;
+use blockauth_tests::oidc::{self, Providers};
 use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{PASSWORD, code_in};
 use serde_json::{Value, json};
@@ -114,20 +114,13 @@ fn settings(social: &SocialSettings) -> Settings {
 
 /// Google, at the local provider `providers` runs.
 fn social(providers: &Providers) -> SocialSettings {
-    let google = Provider {
-        name: "google".into(),
-        kind: ProviderKind::Google,
-        client_id: "walk-client".into(),
-        client_secret: "walk-secret".into(),
-        client_secret_name: None,
-        redirect_uri: "http://localhost/auth/google/callback/".into(),
-        issuer: providers.issuer("google"),
-        authorize_url: None,
-        token_url: None,
-        jwks_url: None,
-        scopes: vec!["openid".into(), "email".into()],
-        link_by_email: true,
-    };
+    let mut google = oidc::provider(
+        "google",
+        ProviderKind::Google,
+        providers.issuer("google"),
+        true,
+    );
+    google.native_client_ids = vec!["walk-app".into()];
     SocialSettings {
         providers: [("google".into(), google)].into(),
         ..Default::default()
@@ -472,6 +465,10 @@ async fn walk(deployment: &Deployment, providers: &Providers) {
     social_sign_in(google, providers, new).await;
     let join = json!({"sub": "walk-2", "email": ada, "email_verified": true});
     social_sign_in(google, providers, join).await;
+    let id_token = providers.id_token("google", "walk-app", "walk-nonce").await;
+    let app = json!({"id_token": id_token, "nonce": "walk-nonce"});
+    d.post_to(google, "google/native/verify/", None, app, 200)
+        .await;
     let mut with_frontend = d.settings();
     with_frontend.social.success_redirect = Some("https://app.example.com/in".into());
     let frontend = d.variant(Feature::SocialAuth, with_frontend).await;
