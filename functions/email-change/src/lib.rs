@@ -38,7 +38,8 @@ const NEW_EMAIL: Field = Field {
 const REQUEST: Operation = Operation {
     path: "email/change",
     summary: "Send a code to a new address, bound to the caller's account",
-    description: "An address that has an account gets the same answer, and its owner a notice instead of a code.",
+    description: "An address that has an account gets the same answer, and its owner a notice \
+                  instead of a code.",
     access: Access::Bearer,
     body: Some(Body {
         identifier: false,
@@ -53,7 +54,8 @@ const REQUEST: Operation = Operation {
 const CONFIRM: Operation = Operation {
     path: "email/change/confirm",
     summary: "Move the account whose code it is to the new address",
-    description: "With an access token, only the caller's own change. The old address gets a notice.",
+    description: "With an access token, only the caller's own change. The old address gets a \
+                  notice.",
     access: Access::OptionalBearer,
     body: Some(Body {
         identifier: false,

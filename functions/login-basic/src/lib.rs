@@ -28,7 +28,8 @@ pub fn routes() -> Routes {
 const LOGIN: Operation = Operation {
     path: "login/basic",
     summary: "Sign in with an identifier and a password",
-    description: "A wrong password and an unknown identifier get the same 401 (`authentication_failed`). 403 for an account that is not verified.",
+    description: "A wrong password and an unknown identifier get the same 401 \
+                  (`authentication_failed`). 403 for an account that is not verified.",
     access: Access::Public,
     body: Some(Body {
         identifier: true,

@@ -31,11 +31,7 @@ const REQUEST: Operation = Operation {
     summary: "Send a login code",
     description: "The same answer whether or not the identifier has an account.",
     access: Access::Public,
-    body: Some(Body {
-        identifier: true,
-        required: &[],
-        optional: &[],
-    }),
+    body: Some(Body::IDENTIFIER),
     query: None,
     answer: Answer::Sent,
     refusals: &[],
@@ -44,7 +40,8 @@ const REQUEST: Operation = Operation {
 const CONFIRM: Operation = Operation {
     path: "login/passwordless/confirm",
     summary: "Sign in with a login code",
-    description: "Creates a verified passwordless account on first use when `PASSWORDLESS_AUTO_CREATE` is on.",
+    description: "Creates a verified passwordless account on first use when \
+                  `PASSWORDLESS_AUTO_CREATE` is on.",
     access: Access::Public,
     body: Some(Body {
         identifier: true,

@@ -31,7 +31,8 @@ const OLD_PASSWORD: Field = Field {
 const CHANGE: Operation = Operation {
     path: "password/change",
     summary: "Change the password: every session ends, a fresh pair is returned",
-    description: "A wrong `old_password` is a field error and counts against the account's failed-login cap.",
+    description: "A wrong `old_password` is a field error and counts against the account's \
+                  failed-login cap.",
     access: Access::Bearer,
     body: Some(Body {
         identifier: false,

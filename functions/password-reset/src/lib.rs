@@ -29,11 +29,7 @@ const REQUEST: Operation = Operation {
     summary: "Send a password reset code",
     description: "The same answer whether or not the identifier has an account.",
     access: Access::Public,
-    body: Some(Body {
-        identifier: true,
-        required: &[],
-        optional: &[],
-    }),
+    body: Some(Body::IDENTIFIER),
     query: None,
     answer: Answer::Sent,
     refusals: &[],

@@ -54,11 +54,7 @@ const RESEND: Operation = Operation {
     summary: "Send a pending signup's code again",
     description: "A new code replaces the old one. The same answer whatever the identifier.",
     access: Access::Public,
-    body: Some(Body {
-        identifier: true,
-        required: &[],
-        optional: &[],
-    }),
+    body: Some(Body::IDENTIFIER),
     query: None,
     answer: Answer::Sent,
     refusals: &[],

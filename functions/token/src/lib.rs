@@ -21,16 +21,21 @@ pub fn routes() -> Routes {
         .post(&REVOKE, revoke)
 }
 
+/// What both routes read: a refresh token.
+const REFRESH_TOKEN: Body = Body {
+    identifier: false,
+    required: &[&fields::REFRESH],
+    optional: &[],
+};
+
 const REFRESH: Operation = Operation {
     path: "token/refresh",
     summary: "Exchange a refresh token for a new pair",
-    description: "With `ROTATE_REFRESH_TOKENS`, the old refresh token is retired; presenting it again after `REFRESH_REUSE_GRACE` seconds revokes every token of its sign-in.",
+    description: "With `ROTATE_REFRESH_TOKENS`, the old refresh token is retired; presenting \
+                  it again after `REFRESH_REUSE_GRACE` seconds revokes every token of its \
+                  sign-in.",
     access: Access::Public,
-    body: Some(Body {
-        identifier: false,
-        required: &[&fields::REFRESH],
-        optional: &[],
-    }),
+    body: Some(REFRESH_TOKEN),
     query: None,
     answer: Answer::SignedIn,
     refusals: &[Refusal::Unauthorized],
@@ -41,11 +46,7 @@ const REVOKE: Operation = Operation {
     summary: "Sign out: revoke every token of the refresh token's sign-in",
     description: "Answers 204.",
     access: Access::Public,
-    body: Some(Body {
-        identifier: false,
-        required: &[&fields::REFRESH],
-        optional: &[],
-    }),
+    body: Some(REFRESH_TOKEN),
     query: None,
     answer: Answer::NoContent,
     refusals: &[Refusal::Unauthorized],

@@ -31,7 +31,9 @@ pub fn routes() -> Routes {
 const REQUEST: Operation = Operation {
     path: "wallet/email/add",
     summary: "Send a code to an address, to add it to the caller's wallet account",
-    description: "An address that has an account gets the same answer, and its owner a notice instead of a code. 409 `email_exists` for an account that has an email; 403 for an account that does not sign in with a wallet.",
+    description: "An address that has an account gets the same answer, and its owner a notice \
+                  instead of a code. 409 `email_exists` for an account that has an email; 403 for \
+                  an account that does not sign in with a wallet.",
     access: Access::Bearer,
     body: Some(Body {
         identifier: false,

@@ -45,6 +45,15 @@ pub struct Body {
     pub optional: &'static [&'static Field],
 }
 
+impl Body {
+    /// The identifier group and nothing else (the routes that send a code).
+    pub const IDENTIFIER: Body = Body {
+        identifier: true,
+        required: &[],
+        optional: &[],
+    };
+}
+
 /// One field of a body or of an answer.
 pub struct Field {
     pub name: &'static str,
