@@ -18,6 +18,14 @@ pub struct Context {
 }
 
 impl Context {
+    /// The keyed hash (HMAC-SHA256 with `code_key`, as hex) under which a secret or a
+    /// private value is kept or found, so that the table never holds it: codes, nonces,
+    /// social states and codes, networks.
+    pub fn keyed_hash(&self, message: &str) -> String {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.code_key);
+        crate::encode::hex(aws_lc_rs::hmac::sign(&key, message.as_bytes()).as_ref())
+    }
+
     pub fn new(settings: Settings, store: Store, mailer: Mailer, key: &SigningKey) -> Arc<Self> {
         Arc::new(Context {
             tokens: Tokens::new(key, &settings),

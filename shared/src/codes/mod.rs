@@ -7,11 +7,10 @@
 //! A correct code is consumed inside the caller's transaction, by a delete conditioned on
 //! the same hash, so that of many parallel confirms exactly one succeeds.
 
-use aws_lc_rs::{constant_time, hmac, rand};
+use aws_lc_rs::{constant_time, rand};
 
 use crate::clock;
 use crate::context::Context;
-use crate::encode::hex;
 use crate::error::AuthError;
 use crate::identity::identifier::Identifier;
 use crate::store::{Expression, Item, Write};
@@ -91,7 +90,6 @@ impl<'a> CodeFor<'a> {
     }
 
     fn digest(&self, ctx: &Context, code: &str) -> String {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, &ctx.code_key);
         let mut message = format!(
             "{}\n{}\n{}",
             self.purpose.name(),
@@ -101,7 +99,7 @@ impl<'a> CodeFor<'a> {
         if let Some(user_id) = self.account {
             message = format!("{message}\n{user_id}");
         }
-        hex(hmac::sign(&key, message.as_bytes()).as_ref())
+        ctx.keyed_hash(&message)
     }
 
     /// The item of a fresh `code` (for callers that write it in a transaction of their own).

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use aws_lc_rs::{constant_time, hmac, rand};
+use aws_lc_rs::{constant_time, rand};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -79,9 +79,7 @@ fn random() -> Result<String, AuthError> {
 
 /// Items are found by a keyed hash of their secret, so the table never holds the secret.
 fn partition(ctx: &Context, kind: &str, secret: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &ctx.code_key);
-    let digest = hmac::sign(&key, format!("{kind}\n{secret}").as_bytes());
-    format!("{kind}#{}", hex(digest.as_ref()))
+    format!("{kind}#{}", ctx.keyed_hash(&format!("{kind}\n{secret}")))
 }
 
 /// A provider's endpoints, from its settings or its discovery document.

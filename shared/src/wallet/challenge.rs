@@ -7,12 +7,11 @@
 //! seconds. The nonce is consumed by a conditional delete inside the sign-in transaction,
 //! so of parallel logins with one nonce exactly one succeeds.
 
-use aws_lc_rs::{hmac, rand};
+use aws_lc_rs::rand;
 use time::OffsetDateTime;
 
 use crate::clock;
 use crate::context::Context;
-use crate::encode::hex;
 use crate::error::AuthError;
 use crate::settings::Settings;
 use crate::store::{Expression, Item, Write};
@@ -45,9 +44,10 @@ pub const SIGNATURE_INVALID: AuthError = AuthError::Unauthorized {
 };
 
 fn partition(ctx: &Context, nonce: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, &ctx.code_key);
-    let digest = hmac::sign(&key, format!("wallet_nonce\n{nonce}").as_bytes());
-    format!("WALLET_NONCE#{}", hex(digest.as_ref()))
+    format!(
+        "WALLET_NONCE#{}",
+        ctx.keyed_hash(&format!("wallet_nonce\n{nonce}"))
+    )
 }
 
 /// 16 letters and digits from a CSPRNG (about 95 bits).

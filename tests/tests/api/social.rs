@@ -4,7 +4,7 @@
 use blockauth::Settings;
 use blockauth::social::settings::ProviderKind;
 use blockauth_tests::oidc::{Providers, provider};
-use blockauth_tests::{PASSWORD, Reply, TestApp, access};
+use blockauth_tests::{PASSWORD, Reply, TestApp, access, parallel};
 use serde_json::{Value, json};
 
 /// The routes' client: a browser that shows each redirect instead of following it.
@@ -419,4 +419,52 @@ async fn a_mobile_apps_id_token_signs_in_once() {
         )
         .await;
     assert_eq!(none.status, 404);
+}
+
+/// Two first sign-ins of one person at once (two tabs, or a stranger replaying the same
+/// provider account): one account, owned by that identity, and both get into it.
+#[tokio::test]
+async fn parallel_first_sign_ins_make_one_account() {
+    let Some((app, providers)) = start(|_| {}).await else {
+        return;
+    };
+    providers
+        .set(
+            "google",
+            json!({"sub": "g-race", "email": "race@example.com", "email_verified": true}),
+        )
+        .await;
+    let mut dances = Vec::new();
+    for _ in 0..6 {
+        dances.push(to_provider(&app, "google", None).await);
+    }
+    let calls: Vec<(String, String)> = dances
+        .iter()
+        .map(|d| {
+            let url = format!("{}?{}", app.url("google/callback/"), d.callback_query);
+            (url, d.cookie.clone())
+        })
+        .collect();
+    let answers = parallel(calls.len(), |i| {
+        let (url, cookie) = calls[i].clone();
+        async move {
+            let answer = browser()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            (status, answer.json::<Value>().await.unwrap())
+        }
+    })
+    .await;
+    let ids: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 200, "{body:?}");
+            body["user"]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
 }
