@@ -425,7 +425,7 @@ pub struct Routes {
     operations: Vec<(Method, &'static Operation)>,
     /// Routes under `{provider}`, mounted once per configured provider by `with_context`, so
     /// that an unconfigured provider's path is a 404 like any path that never existed.
-    per_provider: Vec<(String, MethodRouter<Arc<Context>>)>,
+    per_provider: Vec<(&'static str, String, MethodRouter<Arc<Context>>)>,
 }
 
 /// The social provider whose route a request took (`Routes` mounts one per provider).
@@ -485,9 +485,10 @@ impl Routes {
         handler: MethodRouter<Arc<Context>>,
     ) -> Self {
         let path = operation.path.trim_matches('/');
+        let name = method_name(&method);
         self.operations.push((method, operation));
         if path.contains("{provider}") {
-            self.per_provider.push((path.to_owned(), handler));
+            self.per_provider.push((name, path.to_owned(), handler));
             return self;
         }
         self.router = mount(std::mem::take(&mut self.router), path, handler);
@@ -515,11 +516,14 @@ impl Routes {
     }
 
     /// The routes bound to their context, answering 405 in JSON for a wrong method; the
-    /// `{provider}` routes once per provider the settings configure.
+    /// `{provider}` routes once per provider the settings configure (where it serves them).
     pub fn with_context(self, ctx: Arc<Context>) -> Router {
         let mut router = self.router;
-        for (template, handler) in self.per_provider {
-            for name in ctx.settings.social.providers.keys() {
+        for (method, template, handler) in self.per_provider {
+            for (name, provider) in &ctx.settings.social.providers {
+                if !provider.serves(method, &template) {
+                    continue;
+                }
                 let path = template.replace("{provider}", name);
                 let handler = handler
                     .clone()

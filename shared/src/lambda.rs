@@ -21,14 +21,17 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     // A provider's client secret comes from Secrets Manager, never from the environment.
     for provider in settings.social.providers.values_mut() {
+        let setting = format!("setting AUTH_PROVIDERS.{}", provider.name.to_uppercase());
         let name = provider.client_secret_name.as_deref().ok_or_else(|| {
             format!(
-                "setting AUTH_PROVIDERS.{}: in Lambda, name the client secret's Secrets \
-                 Manager secret (CLIENT_SECRET_NAME), not its value",
-                provider.name.to_uppercase()
+                "{setting}: in Lambda, name the secret's Secrets Manager secret ({}), not its \
+                 value",
+                provider.secret_name_setting()
             )
         })?;
         provider.client_secret = crate::signing_key::secret_text(&secrets, name).await?;
+        #[cfg(feature = "social")]
+        crate::social::apple::check_key(provider).map_err(|e| format!("{setting}: {e}"))?;
     }
     let secret = settings
         .signing_key_secret

@@ -4,7 +4,9 @@
 //
 // starts one oauth2-mock-server (9.3.0) per name, each on 127.0.0.1 with a fresh RS256 key,
 // and a control server, then prints one line of JSON to stdout:
-//   {"control": "http://127.0.0.1:P", "providers": {"google": "http://localhost:P1", ...}}
+//   {"control": "http://127.0.0.1:P", "providers": {"google": "http://localhost:P1", ...},
+//    "apple_key": {"private_key": PEM (PKCS #8, as Apple's .p8), "key_id", "team_id",
+//                  "unknown_private_key": another P-256 key, one Apple does not know}}
 // Each provider's URL is its issuer, exactly as it appears in `iss` and in its discovery
 // document (oauth2-mock-server names 127.0.0.1 `localhost`). It exits when stdin closes or
 // on SIGTERM.
@@ -25,8 +27,19 @@
 //   unless claims are set; it lasts an hour; `iss` is the issuer.
 // - GET /userinfo answers {"sub": "johndoe"} plus the claims set, whatever the token.
 //
+// A provider named `apple` acts as Sign in with Apple does where it differs:
+// - /authorize with response_mode=form_post answers 200 with a page whose form POSTs `code`,
+//   `state` and (at a first authorization, see `first_user`) `user` to redirect_uri, instead
+//   of the 302.
+// - The token endpoint takes only a client secret in the body (client_secret_post) that is
+//   an ES256 JWT signed by the key printed at start: header kid = key_id; iss = team_id,
+//   sub = client_id, aud = the issuer, iat now, exp later but within six months. Otherwise
+//   it answers 400 invalid_client, as Apple does.
+//
 // The control server (all JSON):
 //   POST /providers/<name>  {"claims": {...}, "fault": null | "<fault>"}
+//   POST /providers/<name>  {"first_user": {...}} (apple) the `user` the next form_post
+//     carries, once, as Apple sends a person's name only at their first authorization.
 //     Either key may be left out (that setting stays). The claims go into every later ID
 //     token and userinfo answer of that provider, over its defaults. A fault makes every
 //     later sign-in fail in one way, until set to null:
@@ -45,7 +58,7 @@
 // endpoint's HTTP exchange, which the library's hooks cannot reach.
 
 import { createServer } from "node:http";
-import { generateKeyPair, sign } from "node:crypto";
+import { generateKeyPair, sign, verify } from "node:crypto";
 import { promisify } from "node:util";
 import { OAuth2Server } from "oauth2-mock-server";
 
@@ -76,12 +89,49 @@ async function listen(server) {
   return server.address().port;
 }
 
-async function startProvider() {
+// The deployer's Sign in with Apple key: Apple holds the public half.
+const appleKey = await promisify(generateKeyPair)("ec", { namedCurve: "P-256" });
+// A key Apple does not know: a deployer's wrong .p8.
+const unknownKey = await promisify(generateKeyPair)("ec", { namedCurve: "P-256" });
+const APPLE = { key_id: "TESTKEY123", team_id: "TESTTEAM99" };
+
+// Why Apple would refuse `body`'s client secret, or null (see the top of this file).
+function appleClientSecretFault(body, issuer) {
+  const secret = body.client_secret;
+  if (typeof secret !== "string") return "no client_secret in the body";
+  const parts = secret.split(".");
+  if (parts.length !== 3) return "the client secret is not a JWT";
+  let header, payload;
+  try {
+    header = JSON.parse(Buffer.from(parts[0], "base64url").toString("utf8"));
+    payload = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+  } catch {
+    return "the client secret's header or payload is not JSON";
+  }
+  const signed = verify("sha256", Buffer.from(`${parts[0]}.${parts[1]}`),
+    { key: appleKey.publicKey, dsaEncoding: "ieee-p1363" }, Buffer.from(parts[2], "base64url"));
+  const now = Math.floor(Date.now() / 1000);
+  if (header.alg !== "ES256" || !signed) return "not signed with the team's key (ES256)";
+  if (header.kid !== APPLE.key_id) return "wrong kid";
+  if (payload.iss !== APPLE.team_id) return "wrong iss";
+  if (payload.sub !== body.client_id) return "sub is not the client_id";
+  if (payload.aud !== issuer) return "aud is not the issuer";
+  if (!(payload.iat <= now + 60 && payload.exp > now && payload.exp - payload.iat <= 15777000)) {
+    return "expired, or valid too long";
+  }
+  return null;
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+async function startProvider(name) {
   const oauth = new OAuth2Server();
   await oauth.issuer.keys.generate("RS256");
   // The key a bad_signature ID token is signed with: never in the JWKS.
   const { privateKey: rogue } = await promisify(generateKeyPair)("rsa", { modulusLength: 2048 });
-  const provider = { oauth, claims: {}, fault: null, lastAuthorize: null };
+  const provider = { oauth, claims: {}, fault: null, lastAuthorize: null, firstUser: null };
 
   oauth.service.on("beforeTokenSigning", (token) => {
     // The library signs the access token, then the ID token, through this hook; only
@@ -109,7 +159,15 @@ async function startProvider() {
     }
   });
 
-  oauth.service.on("beforeResponse", (response) => {
+  oauth.service.on("beforeResponse", (response, req) => {
+    if (name === "apple") {
+      const fault = appleClientSecretFault(req.body, oauth.issuer.url);
+      if (fault !== null) {
+        response.statusCode = 400;
+        response.body = { error: "invalid_client", error_description: fault };
+        return;
+      }
+    }
     const idToken = response.body.id_token;
     if (provider.fault !== "bad_signature" || typeof idToken !== "string") return;
     const signed = idToken.split(".").slice(0, 2).join(".");
@@ -126,6 +184,9 @@ async function startProvider() {
     const url = new URL(req.url, "http://localhost");
     if (req.method === "GET" && url.pathname === "/authorize") {
       provider.lastAuthorize = Object.fromEntries(url.searchParams);
+      if (name === "apple" && url.searchParams.get("response_mode") === "form_post") {
+        formPost(res, provider);
+      }
     }
     if (req.method === "POST" && url.pathname === "/token") {
       if (provider.fault === "down") {
@@ -149,6 +210,30 @@ async function startProvider() {
   // The issuer the library would give a server it started on 127.0.0.1 itself.
   oauth.issuer.url = oauth.buildIssuerUrl("127.0.0.1", port);
   return provider;
+}
+
+// Turns the library's 302 to redirect_uri into Apple's page that POSTs the same answer there.
+function formPost(res, provider) {
+  const end = res.end.bind(res);
+  res.end = (...args) => {
+    const location = res.getHeader("location");
+    if (res.statusCode !== 302 || typeof location !== "string") return end(...args);
+    const target = new URL(location);
+    const fields = Object.fromEntries(target.searchParams);
+    if (provider.firstUser !== null) {
+      fields.user = JSON.stringify(provider.firstUser);
+      provider.firstUser = null;
+    }
+    target.search = "";
+    const inputs = Object.entries(fields)
+      .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+      .join("");
+    res.statusCode = 200;
+    res.removeHeader("location");
+    res.setHeader("Content-Type", "text/html; charset=utf-8");
+    return end(`<!DOCTYPE html><html><body onload="document.forms[0].submit()">` +
+      `<form method="POST" action="${escapeHtml(target.href)}">${inputs}</form></body></html>`);
+  };
 }
 
 function reply(res, status, body) {
@@ -181,8 +266,12 @@ async function control(req, res) {
   if ("fault" in body && body.fault !== null && !FAULTS.includes(body.fault)) {
     return reply(res, 400, { error: `fault must be null or one of ${FAULTS.join(", ")}` });
   }
+  if ("first_user" in body && !isObject(body.first_user)) {
+    return reply(res, 400, { error: "first_user must be an object" });
+  }
   if ("claims" in body) provider.claims = body.claims;
   if ("fault" in body) provider.fault = body.fault;
+  if ("first_user" in body) provider.firstUser = body.first_user;
   return reply(res, 200, { claims: provider.claims, fault: provider.fault });
 }
 
@@ -192,9 +281,16 @@ process.stdin.on("end", stop);
 process.stdin.on("close", stop);
 process.stdin.resume();
 
-for (const name of names) providers.set(name, await startProvider());
+for (const name of names) providers.set(name, await startProvider(name));
 const controlPort = await listen(createServer((req, res) => {
   control(req, res).catch((error) => reply(res, 500, { error: String(error) }));
 }));
 const issuers = Object.fromEntries([...providers].map(([name, p]) => [name, p.oauth.issuer.url]));
-process.stdout.write(`${JSON.stringify({ control: `http://127.0.0.1:${controlPort}`, providers: issuers })}\n`);
+const apple_key = {
+  private_key: appleKey.privateKey.export({ type: "pkcs8", format: "pem" }),
+  unknown_private_key: unknownKey.privateKey.export({ type: "pkcs8", format: "pem" }),
+  ...APPLE,
+};
+process.stdout.write(
+  `${JSON.stringify({ control: `http://127.0.0.1:${controlPort}`, providers: issuers, apple_key })}\n`,
+);

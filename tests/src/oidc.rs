@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use blockauth::social::settings::{Provider, ProviderKind};
+use blockauth::social::apple;
+use blockauth::social::settings::{AppleSigner, Provider, ProviderKind};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -63,6 +64,10 @@ async fn launch(dir: &std::path::Path, names: &[&str]) -> Option<Result<(Child, 
 pub struct Providers {
     control: String,
     issuers: HashMap<String, String>,
+    /// The deployer's Sign in with Apple key, as Apple would have them download it.
+    apple_key: AppleSigner,
+    apple_private_key: String,
+    unknown_apple_key: String,
     http: reqwest::Client,
     // Killed on drop; its stdin closing stops it too, should the kill be missed.
     _node: Child,
@@ -91,9 +96,17 @@ impl Providers {
             .unwrap_or_else(|_| panic!("providers.mjs printed {line:?}, not JSON"));
         let issuers: HashMap<String, String> =
             serde_json::from_value(started["providers"].clone()).expect("issuers by name");
+        let key = &started["apple_key"];
+        let text = |name: &str| key[name].as_str().expect("apple_key").to_owned();
         Some(Providers {
             control: started["control"].as_str().expect("control URL").to_owned(),
             issuers,
+            apple_key: AppleSigner {
+                team_id: text("team_id"),
+                key_id: text("key_id"),
+            },
+            apple_private_key: text("private_key"),
+            unknown_apple_key: text("unknown_private_key"),
             http: reqwest::Client::new(),
             _node: node,
         })
@@ -111,6 +124,32 @@ impl Providers {
     /// The claims of the provider's later ID tokens and userinfo answers, over its defaults.
     pub async fn set(&self, name: &str, claims: Value) {
         self.configure(name, json!({ "claims": claims })).await;
+    }
+
+    /// The `user` Apple's next form_post carries (a person's first authorization).
+    pub async fn first_user(&self, name: &str, user: Value) {
+        self.configure(name, json!({ "first_user": user })).await;
+    }
+
+    /// Apple (the provider started as `apple`) as the API's settings name it: its key
+    /// signs the client secrets, which that provider checks.
+    pub fn apple(&self, link_by_email: bool) -> Provider {
+        Provider {
+            client_secret: self.apple_private_key.clone(),
+            signer: Some(self.apple_key.clone()),
+            scopes: vec!["name".into(), "email".into()],
+            ..provider(
+                "apple",
+                ProviderKind::Apple,
+                self.issuer("apple"),
+                link_by_email,
+            )
+        }
+    }
+
+    /// A P-256 key (PEM) that Apple does not know: a deployer's wrong `.p8`.
+    pub fn unknown_apple_key(&self) -> String {
+        self.unknown_apple_key.clone()
     }
 
     /// Makes the provider's later sign-ins fail in one way (see providers.mjs), or, with
@@ -143,12 +182,25 @@ impl Providers {
             .find_map(|pair| pair.strip_prefix("code="))
             .expect("a code")
             .to_owned();
+        // Apple's app gets its token with a client secret signed by the team's key.
+        let secret = if name == "apple" {
+            let app = Provider {
+                client_id: client_id.to_owned(),
+                ..self.apple(false)
+            };
+            format!(
+                "&client_secret={}",
+                apple::client_secret(&app).expect("a secret")
+            )
+        } else {
+            String::new()
+        };
         let answer: Value = browser
             .post(format!("{issuer}/token"))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(format!(
                 "grant_type=authorization_code&code={code}&client_id={client_id}\
-                 &redirect_uri=http%3A%2F%2Flocalhost%2Fapp"
+                 &redirect_uri=http%3A%2F%2Flocalhost%2Fapp{secret}"
             ))
             .send()
             .await
@@ -185,6 +237,82 @@ impl Providers {
     }
 }
 
+/// What Apple's page posts to the callback: the form's action and its fields, in order.
+pub struct FormPost {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl FormPost {
+    /// The fields as the browser posts them (`application/x-www-form-urlencoded`).
+    pub fn body(&self) -> String {
+        self.fields
+            .iter()
+            .map(|(name, value)| format!("{name}={}", percent(value)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Signs in at a provider's `/authorize` URL asked for a `form_post` (the provider named
+/// `apple`): the page it answers with, read as a browser would submit it.
+pub async fn form_post(authorize_url: &str) -> FormPost {
+    let page = reqwest::get(authorize_url)
+        .await
+        .expect("the provider answers");
+    assert_eq!(page.status(), 200, "a form_post answers with a page");
+    let html = page.text().await.expect("the page");
+    let attribute = |tag: &str, name: &str| {
+        tag.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(unescape)
+            .unwrap_or_else(|| panic!("no {name} in {tag}"))
+    };
+    FormPost {
+        action: attribute(&html, "action"),
+        fields: html
+            .split("<input ")
+            .skip(1)
+            .map(|input| (attribute(input, "name"), attribute(input, "value")))
+            .collect(),
+    }
+}
+
+/// `&#NN;` escapes undone (what the provider's page escapes).
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("&#") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';').expect("an escape ends") + at;
+        let code: u32 = rest[at + 2..end].parse().expect("a decimal escape");
+        out.push(char::from_u32(code).expect("a character"));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` percent-encoded for a query or a form.
+pub fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn missing<T>(what: &str) -> Option<T> {
     if std::env::var("CI").is_ok() {
         panic!("{what}: run infra/test");
@@ -206,6 +334,7 @@ pub fn provider(name: &str, kind: ProviderKind, issuer: String, link_by_email: b
         client_id: format!("{name}-client"),
         client_secret: "test-secret".to_owned(),
         client_secret_name: None,
+        signer: None,
         redirect_uri: format!("http://localhost/auth/{name}/callback/"),
         authorize_url: if facebook { at("/authorize") } else { None },
         token_url: if facebook { at("/token") } else { None },

@@ -161,15 +161,28 @@ fn the_token_header_is_described_as_configured() {
     assert_eq!(scheme["name"], "x-auth-token");
 }
 
-fn with_a_provider() -> Settings {
+/// Google, with a mobile app, and Apple, without one.
+fn with_providers() -> Settings {
+    use blockauth::social::settings::{AppleSigner, ProviderKind};
     let mut settings = Settings::default();
-    let provider = blockauth_tests::oidc::provider(
+    let mut google = blockauth_tests::oidc::provider(
         "google",
-        blockauth::social::settings::ProviderKind::Google,
+        ProviderKind::Google,
         "https://accounts.google.com".into(),
         true,
     );
-    settings.social.providers = [("google".into(), provider)].into();
+    google.native_client_ids = vec!["ios-app".into()];
+    let mut apple = blockauth_tests::oidc::provider(
+        "apple",
+        ProviderKind::Apple,
+        "https://appleid.apple.com".into(),
+        false,
+    );
+    apple.signer = Some(AppleSigner {
+        team_id: "TEAM".into(),
+        key_id: "KEY".into(),
+    });
+    settings.social.providers = [("google".into(), google), ("apple".into(), apple)].into();
     settings
 }
 
@@ -185,13 +198,30 @@ async fn the_served_description_is_valid_openapi_3_1() {
     let mut command = Command::new(&validator);
     command.arg(&file);
     run(command).await;
-    // With a social provider configured, its routes are described too, and still valid.
-    let with_google = blockauth_local::openapi(&with_a_provider());
-    let paths = &with_google["paths"];
-    let provider = &paths["/{provider}/callback/"]["get"]["parameters"][0];
-    assert_eq!(provider["schema"]["enum"], serde_json::json!(["google"]));
+    // With social providers configured, their routes are described too, each with the
+    // providers that serve it (Apple's callback is a POST), and still valid.
+    let with_providers = blockauth_local::openapi(&with_providers());
+    let paths = &with_providers["paths"];
+    let served_by =
+        |path: &str, method: &str| paths[path][method]["parameters"][0]["schema"]["enum"].clone();
+    assert_eq!(
+        served_by("/{provider}/", "get"),
+        serde_json::json!(["apple", "google"])
+    );
+    assert_eq!(
+        served_by("/{provider}/callback/", "get"),
+        serde_json::json!(["google"])
+    );
+    assert_eq!(
+        served_by("/{provider}/callback/", "post"),
+        serde_json::json!(["apple"])
+    );
+    assert_eq!(
+        served_by("/{provider}/native/verify/", "post"),
+        serde_json::json!(["google"])
+    );
     assert!(paths["/{provider}/"]["get"]["responses"]["302"].is_object());
-    std::fs::write(&file, with_google.to_string()).unwrap();
+    std::fs::write(&file, with_providers.to_string()).unwrap();
     let mut command = Command::new(&validator);
     command.arg(&file);
     run(command).await;

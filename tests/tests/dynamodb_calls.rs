@@ -81,14 +81,18 @@ async fn dynamodb_calls_per_request() {
     let calls = Calls::default();
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(calls.clone()))
         .expect("the only subscriber of this binary");
-    let providers = Providers::start(&["google"]).await;
+    let providers = Providers::start(&["google", "apple"]).await;
     let app = TestApp::start_with(|s| {
         s.limits.request_limit = 100;
         if let Some(providers) = &providers {
             let issuer = providers.issuer("google");
             let mut google = oidc::provider("google", ProviderKind::Google, issuer, true);
             google.native_client_ids = vec!["app".into()];
-            s.social.providers = [("google".into(), google)].into();
+            s.social.providers = [
+                ("google".into(), google),
+                ("apple".into(), providers.apple(true)),
+            ]
+            .into();
             s.social.success_redirect = Some("https://app.example.com/in".into());
         }
     })
@@ -344,6 +348,25 @@ async fn social(r: &mut Route<'_>, providers: &Providers) {
         )
         .await;
     }
+    // Apple's callback is its page's POST: the same calls as Google's.
+    providers
+        .set(
+            "apple",
+            json!({"sub": "calls", "email": "sal@example.com", "email_verified": true}),
+        )
+        .await;
+    let started = r
+        .measure_browser("apple/ (start)", browser.get(r.app.url("apple/")), 302)
+        .await;
+    let cookie = started["set-cookie"].to_str().unwrap();
+    let posted = oidc::form_post(started["location"].to_str().unwrap()).await;
+    let post = browser
+        .post(r.app.url("apple/callback/"))
+        .header("cookie", cookie.split(';').next().unwrap())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(posted.body());
+    r.measure_browser("apple/callback/ (form_post, new account)", post, 302)
+        .await;
     let id_token = providers.id_token("google", "app", "calls-nonce").await;
     r.measure(
         "google/native/verify/",
@@ -358,13 +381,15 @@ async fn social(r: &mut Route<'_>, providers: &Providers) {
 /// Social sign-in's calls: the state is written, then read and deleted; the identity (and,
 /// on a first sign-in, the email's owner) read, the account written in one transaction; the
 /// one-time code written, then read with its user and consumed in the sign-in's transaction.
-const EXPECTED_SOCIAL: [(&str, usize); 7] = [
+const EXPECTED_SOCIAL: [(&str, usize); 9] = [
     ("google/ (start)", 2),
     ("google/callback/ (new account)", 7),
     ("social/token/", 4),
     ("google/ (start, again)", 2),
     ("google/callback/ (returning)", 6),
     ("social/token/", 4),
+    ("apple/ (start)", 2),
+    ("apple/callback/ (form_post, new account)", 7),
     // The nonce used up, the person found, a session started.
     ("google/native/verify/", 5),
 ];

@@ -1,5 +1,6 @@
 //! Social login (`SOCIAL_AUTH`): `{provider}/` sends the browser to the provider;
-//! `{provider}/callback/` checks the state against this browser's cookie, exchanges the
+//! `{provider}/callback/` (Apple's a POST, its `form_post`; `blockauth::social::apple` says
+//! how its state holds) checks the state against this browser's cookie, exchanges the
 //! code, verifies the ID token, finds or makes the account, and sends the browser to the
 //! frontend with a one-time code; `social/token/` trades that code for tokens. Tokens never
 //! travel in a URL. A provider without configuration has no routes (404).
@@ -14,6 +15,7 @@ use blockauth::Feature;
 use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal};
 use blockauth::http::{self, ClientIp, Form, ProviderName, Query, Routes};
 use blockauth::rate_limit::Subject;
+use blockauth::social::apple;
 use blockauth::social::flow::{self, STATE_COOKIE};
 use blockauth::social::id_token::ID_TOKEN_INVALID;
 use blockauth::social::settings::Provider;
@@ -23,6 +25,7 @@ pub fn routes() -> Routes {
     Routes::new(Feature::SocialAuth)
         .get(&START, start)
         .get(&CALLBACK, callback)
+        .post(&FORM_POST_CALLBACK, form_post_callback)
         .post(&NATIVE, native)
         .post(&TOKEN, token)
 }
@@ -99,6 +102,33 @@ const CALLBACK: Operation = Operation {
     refusals: &[Refusal::Rejected, Refusal::Forbidden, Refusal::BadGateway],
 };
 
+const FIRST_AUTHORIZATION: Field = Field {
+    name: "user",
+    aliases: &[],
+    kind: Kind::Text,
+    description: "Apple's JSON of the person's name, sent at their first authorization only \
+                  (`{\"name\": {\"firstName\": ..., \"lastName\": ...}}`); a new account \
+                  takes the name.",
+};
+
+const FORM_POST_CALLBACK: Operation = Operation {
+    path: "{provider}/callback",
+    summary: "Where Apple's page posts the sign-in back (form_post)",
+    description: "Apple's callback, a cross-site POST of `code`, `state` and, at a first \
+                  authorization, `user`. Its state cookie is `SameSite=None` (a cross-site \
+                  POST carries no other) and must equal the posted state, which no other \
+                  site can read; then as the GET callback.",
+    access: Access::Public,
+    body: Some(Body {
+        identifier: false,
+        required: &[&STATE],
+        optional: &[&CODE, &ERROR, &FIRST_AUTHORIZATION],
+    }),
+    query: None,
+    answer: Answer::RedirectOrSignedIn,
+    refusals: &[Refusal::Rejected, Refusal::Forbidden, Refusal::BadGateway],
+};
+
 const ID_TOKEN: Field = Field {
     name: "id_token",
     aliases: &[],
@@ -118,8 +148,8 @@ const NATIVE: Operation = Operation {
     summary: "Sign in a mobile app that signed in with the provider's SDK",
     description: "The ID token is checked against the provider's keys, with the apps' client \
                   ids (`NATIVE_CLIENT_IDS`) as audiences and the app's nonce, which is used \
-                  up; then the same linking as the web sign-in. 404 for a provider without \
-                  `NATIVE_CLIENT_IDS`.",
+                  up (Apple's token carries the nonce's SHA-256 in hex, as Apple's SDKs are \
+                  given it); then the same linking as the web sign-in.",
     access: Access::Public,
     body: Some(Body {
         identifier: false,
@@ -196,26 +226,81 @@ async fn callback(
         return Err(query.invalid());
     };
     query.finish()?;
+    let returned = Returned {
+        state,
+        code,
+        refused,
+        name: None,
+    };
+    sign_in(&ctx, provider, &ip, &headers, returned).await
+}
+
+/// Apple's `form_post`: the same answer as a POST body, with the name at a first
+/// authorization.
+async fn form_post_callback(
+    State(ctx): State<Arc<Context>>,
+    ClientIp(ip): ClientIp,
+    ProviderName(name): ProviderName,
+    headers: HeaderMap,
+    mut form: Form,
+) -> Result<Response, AuthError> {
+    let provider = provider(&ctx, &name)?;
+    rate_limit::check_network(&ctx, Subject::SocialCallback, &ip).await?;
+    let state = form.text(&STATE);
+    let code = form.optional_text(&CODE);
+    let refused = form.optional_text(&ERROR);
+    let user = form.optional_text(&FIRST_AUTHORIZATION);
+    let Some(state) = state else {
+        return Err(form.invalid());
+    };
+    form.finish()?;
+    let returned = Returned {
+        state,
+        code,
+        refused,
+        name: user.as_deref().and_then(apple::first_authorization_name),
+    };
+    sign_in(&ctx, provider, &ip, &headers, returned).await
+}
+
+/// What the provider sent the browser back with.
+struct Returned {
+    state: String,
+    code: Option<String>,
+    refused: Option<String>,
+    name: Option<String>,
+}
+
+/// The callback's work, however the provider sent the answer: the browser goes to the
+/// frontend with a one-time code (or an error code); without a frontend, the tokens.
+async fn sign_in(
+    ctx: &Context,
+    provider: &Provider,
+    ip: &str,
+    headers: &HeaderMap,
+    returned: Returned,
+) -> Result<Response, AuthError> {
     let outcome = async {
-        let code = match (code, refused) {
+        let code = match (returned.code, returned.refused) {
             (Some(code), None) => code,
             _ => return Err(PROVIDER_REFUSED),
         };
-        let cookie = http::cookie(&headers, STATE_COOKIE);
-        let finished = flow::finish(&ctx, provider, &code, &state, cookie.as_deref()).await?;
-        let user = flow::account(&ctx, provider, &finished.claims).await?;
+        let cookie = http::cookie(headers, STATE_COOKIE);
+        let finished =
+            flow::finish(ctx, provider, &code, &returned.state, cookie.as_deref()).await?;
+        let user = flow::account(ctx, provider, &finished.claims, returned.name).await?;
         Ok((user, finished.next))
     }
     .await;
     let frontend = ctx.settings.social.success_redirect.clone();
     match (outcome, frontend) {
         (Ok((user, next)), Some(frontend)) => {
-            let code = flow::issue_code(&ctx, &user).await?;
+            let code = flow::issue_code(ctx, &user).await?;
             let target = next.unwrap_or(frontend);
             Ok(http::redirect(&with_query(&target, "code", &code), None))
         }
         // No frontend to go to: the callback answers with the tokens itself.
-        (Ok((user, _)), None) => Ok(http::ok(flow::sign_in(&ctx, user, &ip).await?.body())),
+        (Ok((user, _)), None) => Ok(http::ok(flow::sign_in(ctx, user, ip).await?.body())),
         // The provider failed us and the dependency failures: answered as they are.
         (Err(error @ (AuthError::Unavailable | AuthError::Throttled { .. })), _) => Err(error),
         (Err(error), Some(frontend)) => {
@@ -260,7 +345,7 @@ async fn native(
                 e
             }
         })?;
-    let user = flow::account(&ctx, provider, &claims).await?;
+    let user = flow::account(&ctx, provider, &claims, None).await?;
     Ok(http::ok(flow::sign_in(&ctx, user, &ip).await?.body()))
 }
 

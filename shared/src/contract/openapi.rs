@@ -33,7 +33,7 @@ pub fn describe(settings: &Settings, features: &[Described]) -> Value {
     for feature in features {
         for (method, op) in &feature.operations {
             // A provider without configuration has no routes; with none, neither has this.
-            if op.path.contains("{provider}") && settings.social.providers.is_empty() {
+            if op.path.contains("{provider}") && served_by(settings, method, op).is_empty() {
                 continue;
             }
             let id = operation_id(method, op);
@@ -45,7 +45,7 @@ pub fn describe(settings: &Settings, features: &[Described]) -> Value {
                 "security": security(op.access),
                 "responses": responses(op, &id, &mut schemas, &present),
             });
-            let parameters = parameters(op, settings);
+            let parameters = parameters(method, op, settings);
             if !parameters.is_empty() {
                 operation["parameters"] = json!(parameters);
             }
@@ -109,22 +109,26 @@ pub fn describe(settings: &Settings, features: &[Described]) -> Value {
     })
 }
 
+/// The configured social providers that serve `method` `op` (a `{provider}` route).
+fn served_by<'a>(settings: &'a Settings, method: &str, op: &Operation) -> Vec<&'a str> {
+    let providers = &settings.social.providers;
+    providers
+        .iter()
+        .filter(|(_, provider)| provider.serves(method, op.path))
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
 /// The path's `{name}` segments and the query's fields. `{provider}` names one of the
-/// configured social providers.
-fn parameters(op: &Operation, settings: &Settings) -> Vec<Value> {
+/// configured social providers that serve this route.
+fn parameters(method: &str, op: &Operation, settings: &Settings) -> Vec<Value> {
     let mut parameters = Vec::new();
     for segment in op.path.split('/') {
         let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
             continue;
         };
         let schema = if name == "provider" {
-            let names: Vec<&str> = settings
-                .social
-                .providers
-                .keys()
-                .map(String::as_str)
-                .collect();
-            json!({ "type": "string", "enum": names })
+            json!({ "type": "string", "enum": served_by(settings, method, op) })
         } else {
             json!({ "type": "string" })
         };
@@ -503,16 +507,18 @@ fn common_schemas() -> Map<String, Value> {
             "email": { "type": ["string", "null"] },
             "phone": { "type": ["string", "null"] },
             "wallet_address": { "type": ["string", "null"], "description": "EIP-55." },
+            "name": { "type": ["string", "null"],
+                      "description": "From a social provider, when it made the account." },
             "is_verified": { "type": "boolean" },
             "date_joined": { "type": "string", "format": "date-time" },
             "last_login": { "type": ["string", "null"], "format": "date-time" },
             "authentication_types": {
                 "type": "array",
                 "items": { "enum": ["EMAIL", "PHONE", "PASSWORDLESS", "WALLET", "GOOGLE",
-                                    "LINKEDIN", "FACEBOOK", "OIDC"] },
+                                    "LINKEDIN", "FACEBOOK", "APPLE", "OIDC"] },
             },
         },
-        "required": ["id", "email", "phone", "wallet_address", "is_verified", "date_joined",
+        "required": ["id", "email", "phone", "wallet_address", "name", "is_verified", "date_joined",
                      "last_login", "authentication_types"],
     });
     let schemas = json!({

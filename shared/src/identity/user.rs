@@ -35,6 +35,8 @@ pub struct User {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub wallet_address: Option<String>,
+    /// The person's name, where a social provider gave it when the account was made.
+    pub name: Option<String>,
     /// argon2id PHC string; never leaves the store except to be verified.
     pub password_hash: Option<String>,
     pub is_verified: bool,
@@ -107,6 +109,7 @@ impl User {
             email: None,
             phone: None,
             wallet_address: None,
+            name: None,
             password_hash,
             is_verified: true,
             date_joined: now,
@@ -142,6 +145,7 @@ impl User {
             "email": self.email,
             "phone": self.phone,
             "wallet_address": self.wallet_address,
+            "name": self.name,
             "is_verified": self.is_verified,
             "date_joined": clock::rfc3339(self.date_joined),
             "last_login": self.last_login.map(clock::rfc3339),
@@ -155,6 +159,7 @@ impl User {
             ("email", &self.email),
             ("phone", &self.phone),
             ("wallet_address", &self.wallet_address),
+            ("name", &self.name),
             ("password_hash", &self.password_hash),
         ];
         for (name, value) in optional {
@@ -179,6 +184,7 @@ impl User {
             email: item.text("email"),
             phone: item.text("phone"),
             wallet_address: item.text("wallet_address"),
+            name: item.text("name"),
             password_hash: item.text("password_hash"),
             is_verified: item.flag("is_verified"),
             date_joined: item.number("date_joined")?,

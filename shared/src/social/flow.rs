@@ -20,12 +20,13 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken,
     StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 
+use super::apple;
 use super::id_token::{self, IdClaims};
 use super::outbound::{self, PROVIDER_FAILED};
 use super::settings::{Provider, ProviderKind};
@@ -178,7 +179,12 @@ fn oauth_client(provider: &Provider, endpoints: &Endpoints) -> Result<OidcClient
     };
     Ok(
         oauth2::Client::new(ClientId::new(provider.client_id.clone()))
-            .set_client_secret(ClientSecret::new(provider.client_secret.clone()))
+            .set_client_secret(ClientSecret::new(apple::client_secret(provider)?))
+            // Apple takes the client secret only in the body; the others take both.
+            .set_auth_type(match provider.kind {
+                ProviderKind::Apple => AuthType::RequestBody,
+                _ => AuthType::BasicAuth,
+            })
             .set_auth_uri(
                 AuthUrl::new(endpoints.authorization_endpoint.clone())
                     .map_err(|_| misconfigured("authorize"))?,
@@ -229,6 +235,9 @@ pub async fn start(
     if provider.kind != ProviderKind::Facebook {
         request = request.add_extra_param("nonce", &nonce);
     }
+    if provider.kind == ProviderKind::Apple {
+        request = request.add_extra_param("response_mode", "form_post");
+    }
     let (location, _) = request.url();
     let mut item = Item::new(&partition(ctx, "SOCIAL_STATE", &state), "SOCIAL_STATE")
         .with("provider", provider.name.as_str())
@@ -239,9 +248,15 @@ pub async fn start(
         item = item.with("next", next);
     }
     ctx.store.put(item).await?;
+    // Apple's callback is a cross-site POST, which carries only a SameSite=None cookie
+    // (why the state still holds: `apple`).
+    let same_site = match provider.kind {
+        ProviderKind::Apple => "None",
+        _ => "Lax",
+    };
     let cookie = format!(
         "{STATE_COOKIE}={state}; Path={}/{}/callback; Max-Age={STATE_TTL}; HttpOnly; Secure; \
-         SameSite=Lax",
+         SameSite={same_site}",
         ctx.settings.base_path, provider.name
     );
     Ok(Started {
@@ -332,6 +347,8 @@ async fn graph_profile(provider: &Provider, access_token: &str) -> Result<IdClai
         id: String,
         #[serde(default)]
         email: Option<String>,
+        #[serde(default)]
+        name: Option<String>,
     }
     let url = provider.userinfo_url.as_deref().ok_or(PROVIDER_FAILED)?;
     let request = oauth2::http::Request::get(url)
@@ -354,6 +371,7 @@ async fn graph_profile(provider: &Provider, access_token: &str) -> Result<IdClai
         email_verified: profile.email.is_some(),
         sub: profile.id,
         email: profile.email,
+        name: profile.name,
         exp: 0,
         nonce: None,
     })
@@ -377,12 +395,16 @@ pub async fn verify_native(
         .iter()
         .map(String::as_str)
         .collect();
+    let expected = match provider.kind {
+        ProviderKind::Apple => apple::native_nonce(nonce),
+        _ => nonce.to_owned(),
+    };
     let claims = id_token::verify(
         token,
         &endpoints.jwks_uri,
         &provider.issuer,
         &audiences,
-        nonce,
+        &expected,
     )
     .await?;
     let key = format!("{}\n{nonce}", provider.name);
@@ -424,12 +446,15 @@ const TRIES: usize = 3;
 /// The account of the person the provider vouched for: the one their (provider, subject)
 /// belongs to; else, on a first sign-in, the account of their email where the provider may
 /// link by email and says the email is verified, or a new account. Identities are keyed by
-/// subject, never by email.
+/// subject, never by email. A new account takes `name` (Apple's first authorization gives
+/// it) or the ID token's.
 pub async fn account(
     ctx: &Context,
     provider: &Provider,
     claims: &IdClaims,
+    name: Option<String>,
 ) -> Result<User, AuthError> {
+    let name = name.or_else(|| claims.name.clone());
     let identity = ProviderIdentity {
         provider: &provider.name,
         subject: &claims.sub,
@@ -441,7 +466,8 @@ pub async fn account(
         }
         let (user, steps) = match &claims.email {
             None => {
-                let user = User::known_by_sign_in(method);
+                let mut user = User::known_by_sign_in(method);
+                user.name = name.clone();
                 let steps = user.create(&identity);
                 (user, steps)
             }
@@ -465,7 +491,8 @@ pub async fn account(
                         (user, steps)
                     }
                     None => {
-                        let user = User::new(&email, None, method);
+                        let mut user = User::new(&email, None, method);
+                        user.name = name.clone();
                         let steps = user
                             .create(&email)
                             .step(Step::Claim, user::claim(&identity, &user.id));

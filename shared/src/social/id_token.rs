@@ -34,6 +34,9 @@ pub struct IdClaims {
     pub email_verified: bool,
     #[serde(default)]
     pub nonce: Option<String>,
+    /// The person's full name, where the provider gives it.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {

@@ -30,6 +30,10 @@ pub enum ProviderKind {
     LinkedIn,
     /// OAuth 2.0 without ID tokens: the person is read from the Graph API.
     Facebook,
+    /// OpenID Connect whose callback is a `form_post` (a cross-site POST), whose client
+    /// secret is a short-lived JWT signed with the deployer's key, and which sends the
+    /// person's name once, at their first authorization.
+    Apple,
     OpenIdConnect,
 }
 
@@ -40,6 +44,7 @@ impl ProviderKind {
             ProviderKind::Google => "GOOGLE",
             ProviderKind::LinkedIn => "LINKEDIN",
             ProviderKind::Facebook => "FACEBOOK",
+            ProviderKind::Apple => "APPLE",
             ProviderKind::OpenIdConnect => "OIDC",
         }
     }
@@ -54,11 +59,15 @@ pub struct Provider {
     pub kind: ProviderKind,
     pub client_id: String,
     /// `CLIENT_SECRET` (local use), or in Lambda the secret read from `CLIENT_SECRET_NAME`
-    /// at start.
+    /// at start. Apple's is its `.p8` private key (PEM, `PRIVATE_KEY` or
+    /// `PRIVATE_KEY_NAME`), which signs the client secret of each code exchange.
     pub client_secret: String,
-    /// `CLIENT_SECRET_NAME`: the Secrets Manager secret (under `blockauth/social/`) that
-    /// holds the client secret, read once per container; Lambda takes no other.
+    /// `CLIENT_SECRET_NAME` (Apple: `PRIVATE_KEY_NAME`): the Secrets Manager secret (under
+    /// `blockauth/social/`) that holds the client secret, read once per container; Lambda
+    /// takes no other.
     pub client_secret_name: Option<String>,
+    /// Apple's `TEAM_ID` and `KEY_ID`: who signs the client secret, with which key.
+    pub signer: Option<AppleSigner>,
     /// This API's callback as registered with the provider: `https://.../auth/google/callback/`.
     pub redirect_uri: String,
     pub issuer: String,
@@ -75,6 +84,38 @@ pub struct Provider {
     /// (verified) email. On by default for Google only: other providers let users set an
     /// unverified or changeable email.
     pub link_by_email: bool,
+}
+
+/// Apple's developer team and the id of the `.p8` key that signs client secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppleSigner {
+    pub team_id: String,
+    pub key_id: String,
+}
+
+impl Provider {
+    /// The setting that names this provider's secret in Secrets Manager.
+    pub fn secret_name_setting(&self) -> &'static str {
+        match self.kind {
+            ProviderKind::Apple => "PRIVATE_KEY_NAME",
+            _ => "CLIENT_SECRET_NAME",
+        }
+    }
+
+    /// Whether the `{provider}` route `template` (as an `Operation` declares it) answers
+    /// `method` for this provider: Apple's callback is a POST (its `form_post`), every
+    /// other one a GET; `native/verify/` only where mobile apps are configured.
+    pub fn serves(&self, method: &str, template: &str) -> bool {
+        let apple = self.kind == ProviderKind::Apple;
+        match (method, template.trim_matches('/')) {
+            ("get", "{provider}/callback") => !apple,
+            ("post", "{provider}/callback") => apple,
+            ("post", "{provider}/native/verify") => {
+                !self.native_client_ids.is_empty() && self.kind != ProviderKind::Facebook
+            }
+            _ => true,
+        }
+    }
 }
 
 const NAMES: [&str; 3] = [
@@ -128,7 +169,8 @@ fn is_web_url(text: &str) -> bool {
 /// One `AUTH_PROVIDERS` entry: `"GOOGLE": {"CLIENT_ID": ..., "CLIENT_SECRET" (or
 /// "CLIENT_SECRET_NAME"): ...,
 /// "REDIRECT_URI": ..., and optionally "ISSUER", "AUTHORIZE_URL", "TOKEN_URL", "JWKS_URL",
-/// "SCOPES", "LINK_BY_EMAIL"}`.
+/// "SCOPES", "LINK_BY_EMAIL"}`; Apple's takes "TEAM_ID", "KEY_ID" and "PRIVATE_KEY" (or
+/// "PRIVATE_KEY_NAME") in place of a client secret.
 fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
     let setting = format!("AUTH_PROVIDERS.{key}");
     let fail = |message: &str| error(&setting, message);
@@ -164,6 +206,10 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
         "NATIVE_CLIENT_IDS",
         "SCOPES",
         "LINK_BY_EMAIL",
+        "TEAM_ID",
+        "KEY_ID",
+        "PRIVATE_KEY",
+        "PRIVATE_KEY_NAME",
     ];
     if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(fail(&format!("unknown field {unknown:?}")));
@@ -201,9 +247,12 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
             "email,public_profile",
             false,
         ),
-        "apple" => {
-            return Err(fail("this provider is not available yet"));
-        }
+        "apple" => (
+            ProviderKind::Apple,
+            "https://appleid.apple.com",
+            "name email",
+            false,
+        ),
         _ => (
             ProviderKind::OpenIdConnect,
             "",
@@ -230,21 +279,38 @@ fn provider(key: &str, entry: &Value) -> Result<Provider, SettingsError> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(fail("LINK_BY_EMAIL must be true or false")),
     };
-    let (client_secret, client_secret_name) =
-        match (text("CLIENT_SECRET")?, text("CLIENT_SECRET_NAME")?) {
-            (Some(secret), None) => (secret, None),
-            (None, Some(name)) => (String::new(), Some(name)),
-            _ => {
-                return Err(fail(
-                    "give exactly one of CLIENT_SECRET and CLIENT_SECRET_NAME",
-                ));
-            }
+    // Apple has no client secret to configure: it is signed with the deployer's key.
+    let (secret, secret_name, signer) = if kind == ProviderKind::Apple {
+        let signer = AppleSigner {
+            team_id: required("TEAM_ID")?,
+            key_id: required("KEY_ID")?,
         };
+        ("PRIVATE_KEY", "PRIVATE_KEY_NAME", Some(signer))
+    } else {
+        ("CLIENT_SECRET", "CLIENT_SECRET_NAME", None)
+    };
+    let (client_secret, client_secret_name) = match (text(secret)?, text(secret_name)?) {
+        (Some(secret), None) => (secret, None),
+        (None, Some(name)) => (String::new(), Some(name)),
+        _ => {
+            return Err(fail(&format!(
+                "give exactly one of {secret} and {secret_name}"
+            )));
+        }
+    };
+    let apple_only = ["TEAM_ID", "KEY_ID", "PRIVATE_KEY", "PRIVATE_KEY_NAME"];
+    if let Some(field) = apple_only
+        .iter()
+        .find(|f| signer.is_none() && fields.contains_key(**f))
+    {
+        return Err(fail(&format!("{field} is for Apple only")));
+    }
     Ok(Provider {
         kind,
         client_id: required("CLIENT_ID")?,
         client_secret,
         client_secret_name,
+        signer,
         redirect_uri,
         issuer,
         authorize_url: url("AUTHORIZE_URL")?,
@@ -311,6 +377,31 @@ mod tests {
     }
 
     #[test]
+    fn apple_signs_its_client_secret_and_never_links_by_default() {
+        let settings = read(
+            r#"{"APPLE": {"CLIENT_ID": "com.example.web", "TEAM_ID": "T", "KEY_ID": "K",
+                "PRIVATE_KEY_NAME": "blockauth/social/apple",
+                "REDIRECT_URI": "https://api.example.com/auth/apple/callback/"}}"#,
+        )
+        .unwrap();
+        let apple = &settings.providers["apple"];
+        assert_eq!(apple.kind, ProviderKind::Apple);
+        assert_eq!(apple.issuer, "https://appleid.apple.com");
+        assert_eq!(apple.scopes, ["name", "email"]);
+        assert!(!apple.link_by_email);
+        assert_eq!(apple.secret_name_setting(), "PRIVATE_KEY_NAME");
+        assert_eq!(
+            apple.client_secret_name.as_deref(),
+            Some("blockauth/social/apple")
+        );
+        assert_eq!(apple.signer.as_ref().unwrap().team_id, "T");
+        // Its callback is a POST; the GET is every other provider's.
+        assert!(apple.serves("post", "{provider}/callback"));
+        assert!(!apple.serves("get", "{provider}/callback"));
+        assert!(!apple.serves("post", "{provider}/native/verify"));
+    }
+
+    #[test]
     fn mistakes_name_the_provider() {
         for bad in [
             r#"{"OKTA": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "REDIRECT_URI": "https://a.b/c"}}"#,
@@ -318,6 +409,9 @@ mod tests {
             r#"{"GOOGLE": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "REDIRECT_URI": "https://a.b/c", "TYPO": 1}}"#,
             r#"{"GOOGLE": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "REDIRECT_URI": "ftp://a.b/c"}}"#,
             r#"{"GO OGLE": {}}"#,
+            r#"{"APPLE": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "REDIRECT_URI": "https://a.b/c"}}"#,
+            r#"{"APPLE": {"CLIENT_ID": "id", "KEY_ID": "K", "PRIVATE_KEY": "p", "REDIRECT_URI": "https://a.b/c"}}"#,
+            r#"{"GOOGLE": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "TEAM_ID": "T", "REDIRECT_URI": "https://a.b/c"}}"#,
             r#"{"SIGNUP": {"CLIENT_ID": "id", "CLIENT_SECRET": "s", "ISSUER": "https://a.b", "REDIRECT_URI": "https://a.b/c"}}"#,
             r#"[]"#,
         ] {

@@ -1,5 +1,6 @@
 //! The API over HTTP, as clients use it, against a fresh local server per test.
 
+mod apple;
 mod attacks;
 mod aws;
 mod bad_input;

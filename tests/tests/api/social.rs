@@ -3,7 +3,7 @@
 
 use blockauth::Settings;
 use blockauth::social::settings::ProviderKind;
-use blockauth_tests::oidc::{Providers, provider};
+use blockauth_tests::oidc::{Providers, percent, provider};
 use blockauth_tests::{PASSWORD, Reply, TestApp, access, parallel};
 use serde_json::{Value, json};
 
@@ -49,18 +49,6 @@ async fn start(adjust: impl FnOnce(&mut Settings)) -> Option<(TestApp, Providers
     })
     .await;
     Some((app, providers))
-}
-
-/// `text` percent-encoded for a query.
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// What a browser holds between the steps: the state cookie and the provider's redirect.

@@ -112,7 +112,7 @@ fn settings(social: &SocialSettings) -> Settings {
     settings
 }
 
-/// Google, at the local provider `providers` runs.
+/// Google and Apple, at the local providers `providers` runs.
 fn social(providers: &Providers) -> SocialSettings {
     let mut google = oidc::provider(
         "google",
@@ -122,7 +122,11 @@ fn social(providers: &Providers) -> SocialSettings {
     );
     google.native_client_ids = vec!["walk-app".into()];
     SocialSettings {
-        providers: [("google".into(), google)].into(),
+        providers: [
+            ("google".into(), google),
+            ("apple".into(), providers.apple(false)),
+        ]
+        .into(),
         ..Default::default()
     }
 }
@@ -310,30 +314,42 @@ fn token<'a>(reply: &'a Value, kind: &str) -> &'a str {
 
 /// Every flow once, including the paths that write differently: wrong codes, refresh
 /// token reuse, accounts created on first login, SMS where the code sends SMS.
-/// A social sign-in at `server` as a browser makes it, as the person `claims` describes.
-async fn social_sign_in(server: &Running, providers: &Providers, claims: Value) -> Value {
-    providers.set("google", claims).await;
+/// A social sign-in at `server` with `name` as a browser makes it, as the person `claims`
+/// describes.
+async fn social_sign_in(
+    server: &Running,
+    providers: &Providers,
+    name: &str,
+    claims: Value,
+) -> Value {
+    providers.set(name, claims).await;
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
     let started = browser
-        .get(format!("{}/google/", server.base_url))
+        .get(format!("{}/{name}/", server.base_url))
         .send()
         .await
         .unwrap();
     let cookie = started.headers()["set-cookie"].to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let at_provider = started.headers()["location"].to_str().unwrap().to_owned();
-    let back = browser.get(at_provider).send().await.unwrap();
-    let back = back.headers()["location"].to_str().unwrap();
-    let query = back.split_once('?').unwrap().1;
-    let answer = browser
-        .get(format!("{}/google/callback/?{query}", server.base_url))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
+    let callback = format!("{}/{name}/callback/", server.base_url);
+    let back = if name == "apple" {
+        // Apple's page posts the answer.
+        let posted = oidc::form_post(&at_provider).await;
+        browser
+            .post(callback)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(posted.body())
+    } else {
+        let back = browser.get(at_provider).send().await.unwrap();
+        let back = back.headers()["location"].to_str().unwrap();
+        let query = back.split_once('?').unwrap().1;
+        browser.get(format!("{callback}?{query}"))
+    };
+    let answer = back.header("cookie", cookie).send().await.unwrap();
     let status = answer.status().as_u16();
     let location = answer
         .headers()
@@ -461,10 +477,12 @@ async fn walk(deployment: &Deployment, providers: &Providers) {
     // verified email; then with a frontend to go back to, through a one-time code.
     let google = &d.function(Feature::SocialAuth).server;
     let new = json!({"sub": "walk-1", "email": "sam@example.com", "email_verified": true});
-    social_sign_in(google, providers, new.clone()).await;
-    social_sign_in(google, providers, new).await;
+    social_sign_in(google, providers, "google", new.clone()).await;
+    social_sign_in(google, providers, "google", new).await;
     let join = json!({"sub": "walk-2", "email": ada, "email_verified": true});
-    social_sign_in(google, providers, join).await;
+    social_sign_in(google, providers, "google", join).await;
+    let apple = json!({"sub": "walk-apple"});
+    social_sign_in(google, providers, "apple", apple).await;
     let id_token = providers.id_token("google", "walk-app", "walk-nonce").await;
     let app = json!({"id_token": id_token, "nonce": "walk-nonce"});
     d.post_to(google, "google/native/verify/", None, app, 200)
@@ -473,7 +491,7 @@ async fn walk(deployment: &Deployment, providers: &Providers) {
     with_frontend.social.success_redirect = Some("https://app.example.com/in".into());
     let frontend = d.variant(Feature::SocialAuth, with_frontend).await;
     let back = json!({"sub": "walk-3", "email": "tim@example.com", "email_verified": true});
-    let back = social_sign_in(&frontend, providers, back).await;
+    let back = social_sign_in(&frontend, providers, "google", back).await;
     let code = back["location"]
         .as_str()
         .unwrap()
@@ -513,7 +531,7 @@ fn allowed(function: &Node) -> BTreeMap<String, BTreeSet<String>> {
 #[tokio::test]
 async fn each_policy_allows_exactly_what_its_function_calls() {
     let template = Template::load();
-    let Some(providers) = Providers::start(&["google"]).await else {
+    let Some(providers) = Providers::start(&["google", "apple"]).await else {
         return;
     };
     let deployment = Deployment::start(social(&providers)).await;
