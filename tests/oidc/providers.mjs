@@ -20,11 +20,12 @@
 // - PKCE: code_challenge_method is `S256` or `plain` (the default when a challenge comes
 //   without a method); anything else is a 400 at /authorize. The token endpoint checks
 //   code_verifier against the code's challenge (400 when it does not match, is not 43-128
-//   RFC 7636 characters, or the code had no challenge), but only when the request carries
-//   a code_verifier: a token request without one is not refused.
-// - The token endpoint accepts any code (even one it never issued) and any client: an ID
-//   token's `aud` is the client_id of the body (or of HTTP Basic). Its `sub` is "johndoe"
-//   unless claims are set; it lasts an hour; `iss` is the issuer.
+//   RFC 7636 characters, or the code had no challenge, as when it was used before), but
+//   only when the request carries a code_verifier: a token request without one is not
+//   refused. Those 400s are answered as OAuth's {"error": "invalid_grant"} here.
+// - The token endpoint accepts any code (even one it never issued; but see code_ttl) and
+//   any client: an ID token's `aud` is the client_id of the body (or of HTTP Basic). Its
+//   `sub` is "johndoe" unless claims are set; it lasts an hour; `iss` is the issuer.
 // - GET /userinfo answers {"sub": "johndoe"} plus the claims set, whatever the token.
 //
 // A provider named `apple` acts as Sign in with Apple does where it differs:
@@ -38,6 +39,9 @@
 //
 // The control server (all JSON):
 //   POST /providers/<name>  {"claims": {...}, "fault": null | "<fault>"}
+//   POST /providers/<name>  {"code_ttl": seconds} how long a code may wait for its exchange
+//     (600 by default; 0: every code is late). A code older than that, used before, or
+//     with another PKCE verifier is refused with OAuth's 400 {"error": "invalid_grant"}.
 //   POST /providers/<name>  {"first_user": {...}} (apple) the `user` the next form_post
 //     carries, once, as Apple sends a person's name only at their first authorization.
 //     Either key may be left out (that setting stays). The claims go into every later ID
@@ -131,7 +135,16 @@ async function startProvider(name) {
   await oauth.issuer.keys.generate("RS256");
   // The key a bad_signature ID token is signed with: never in the JWKS.
   const { privateKey: rogue } = await promisify(generateKeyPair)("rsa", { modulusLength: 2048 });
-  const provider = { oauth, claims: {}, fault: null, lastAuthorize: null, firstUser: null };
+  const provider = {
+    oauth, claims: {}, fault: null, lastAuthorize: null, firstUser: null, codeTtl: 600,
+    // When each code was issued, as a real provider keeps it.
+    issued: new Map(),
+  };
+
+  oauth.service.on("beforeAuthorizeRedirect", ({ url }) => {
+    const code = url.searchParams.get("code");
+    if (code !== null) provider.issued.set(code, Date.now());
+  });
 
   oauth.service.on("beforeTokenSigning", (token) => {
     // The library signs the access token, then the ID token, through this hook; only
@@ -160,6 +173,12 @@ async function startProvider(name) {
   });
 
   oauth.service.on("beforeResponse", (response, req) => {
+    const issued = provider.issued.get(req.body.code);
+    if (issued !== undefined && Date.now() - issued >= provider.codeTtl * 1000) {
+      response.statusCode = 400;
+      response.body = { error: "invalid_grant", error_description: "the code expired" };
+      return;
+    }
     if (name === "apple") {
       const fault = appleClientSecretFault(req.body, oauth.issuer.url);
       if (fault !== null) {
@@ -189,6 +208,7 @@ async function startProvider(name) {
       }
     }
     if (req.method === "POST" && url.pathname === "/token") {
+      oauthErrors(res);
       if (provider.fault === "down") {
         req.socket.resetAndDestroy();
         return;
@@ -212,6 +232,24 @@ async function startProvider(name) {
   return provider;
 }
 
+// The library refuses a bad token request (a code used before, whose PKCE verifier it
+// therefore no longer has; a verifier that does not match) with a problem+json 400; a real
+// provider answers OAuth's {"error": "invalid_grant"}, so this does.
+function oauthErrors(res) {
+  const end = res.end.bind(res);
+  res.end = (body, ...rest) => {
+    const type = String(res.getHeader("content-type") ?? "");
+    if (res.statusCode !== 400 || !type.startsWith("application/problem+json")) {
+      return end(body, ...rest);
+    }
+    const detail = JSON.parse(String(body)).detail;
+    const answer = JSON.stringify({ error: "invalid_grant", error_description: detail });
+    res.setHeader("Content-Type", "application/json");
+    res.setHeader("Content-Length", Buffer.byteLength(answer));
+    return end(answer);
+  };
+}
+
 // Turns the library's 302 to redirect_uri into Apple's page that POSTs the same answer there.
 function formPost(res, provider) {
   const end = res.end.bind(res);
@@ -230,9 +268,11 @@ function formPost(res, provider) {
       .join("");
     res.statusCode = 200;
     res.removeHeader("location");
+    const page = `<!DOCTYPE html><html><body onload="document.forms[0].submit()">` +
+      `<form method="POST" action="${escapeHtml(target.href)}">${inputs}</form></body></html>`;
     res.setHeader("Content-Type", "text/html; charset=utf-8");
-    return end(`<!DOCTYPE html><html><body onload="document.forms[0].submit()">` +
-      `<form method="POST" action="${escapeHtml(target.href)}">${inputs}</form></body></html>`);
+    res.setHeader("Content-Length", Buffer.byteLength(page));
+    return end(page);
   };
 }
 
@@ -269,6 +309,10 @@ async function control(req, res) {
   if ("first_user" in body && !isObject(body.first_user)) {
     return reply(res, 400, { error: "first_user must be an object" });
   }
+  if ("code_ttl" in body && !(Number.isInteger(body.code_ttl) && body.code_ttl >= 0)) {
+    return reply(res, 400, { error: "code_ttl must be a whole number of seconds" });
+  }
+  if ("code_ttl" in body) provider.codeTtl = body.code_ttl;
   if ("claims" in body) provider.claims = body.claims;
   if ("fault" in body) provider.fault = body.fault;
   if ("first_user" in body) provider.firstUser = body.first_user;

@@ -126,6 +126,11 @@ impl Providers {
         self.configure(name, json!({ "claims": claims })).await;
     }
 
+    /// How long the provider's codes may wait for their exchange (0: every code is late).
+    pub async fn code_ttl(&self, name: &str, seconds: u32) {
+        self.configure(name, json!({ "code_ttl": seconds })).await;
+    }
+
     /// The `user` Apple's next form_post carries (a person's first authorization).
     pub async fn first_user(&self, name: &str, user: Value) {
         self.configure(name, json!({ "first_user": user })).await;

@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_lc_rs::{constant_time, rand};
 use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken,
-    StandardTokenResponse, TokenResponse, TokenUrl,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +63,13 @@ pub const STATE_INVALID: AuthError = AuthError::BadRequest {
 pub const EMAIL_NOT_LINKABLE: AuthError = AuthError::Forbidden {
     code: "email_not_linkable",
     detail: "This provider's email cannot be used to sign in here. Sign in another way.",
+};
+
+/// A provider's code it would not exchange: used before, too late, or another sign-in's
+/// (PKCE: a code taken from someone else's sign-in does not match this one's verifier).
+pub const CODE_REJECTED: AuthError = AuthError::BadRequest {
+    code: "code_rejected",
+    detail: "The provider refused this sign-in's code. Start again.",
 };
 
 /// A one-time code that is unknown, used or expired.
@@ -312,9 +319,16 @@ pub async fn finish(
         .set_pkce_verifier(PkceCodeVerifier::new(verifier))
         .request_async(&outbound::for_oauth2)
         .await
-        .map_err(|e| {
-            tracing::warn!(provider = %provider.name, error = %e, "code exchange failed");
-            PROVIDER_FAILED
+        .map_err(|e| match &e {
+            RequestTokenError::ServerResponse(refused)
+                if *refused.error() == BasicErrorResponseType::InvalidGrant =>
+            {
+                CODE_REJECTED
+            }
+            _ => {
+                tracing::warn!(provider = %provider.name, error = %e, "code exchange failed");
+                PROVIDER_FAILED
+            }
         })?;
     let claims = if provider.kind == ProviderKind::Facebook {
         graph_profile(provider, answer.access_token().secret()).await?

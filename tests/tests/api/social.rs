@@ -227,6 +227,64 @@ async fn the_state_is_this_browsers_and_used_once() {
     assert_eq!(forged.status, 400);
 }
 
+/// `dance`'s provider code with `other`'s state: how a code taken from one sign-in is
+/// brought into another's callback.
+fn code_with_state_of(dance: &Dance, other: &Dance) -> String {
+    let part = |query: &str, name: &str| {
+        query
+            .split('&')
+            .find(|pair| pair.starts_with(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    format!(
+        "{}&{}",
+        part(&dance.callback_query, "code"),
+        part(&other.callback_query, "state")
+    )
+}
+
+/// The provider's code works once, soon, and only in the sign-in it was issued for: one
+/// taken from the victim's address bar (a log, a referrer) and brought into the attacker's
+/// own sign-in fails PKCE; one used already, or late, is refused by the provider too.
+#[tokio::test]
+async fn a_providers_code_works_once_early_and_only_for_its_own_sign_in() {
+    let Some((app, providers)) = start(|_| {}).await else {
+        return;
+    };
+    providers
+        .set(
+            "google",
+            json!({"sub": "g-code", "email": "c@example.com", "email_verified": true}),
+        )
+        .await;
+    // Injected: the victim's unused code in the attacker's sign-in (their state, cookie).
+    let victims = to_provider(&app, "google", None).await;
+    let attackers = to_provider(&app, "google", None).await;
+    let injected = code_with_state_of(&victims, &attackers);
+    let reply = callback(&app, "google", &injected, Some(&attackers.cookie)).await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    assert_eq!(reply.body["code"], "code_rejected");
+
+    // Used twice: a code that signed in once, brought into a new sign-in.
+    let used = to_provider(&app, "google", None).await;
+    let first = callback(&app, "google", &used.callback_query, Some(&used.cookie)).await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let again = to_provider(&app, "google", None).await;
+    let replayed = code_with_state_of(&used, &again);
+    let reply = callback(&app, "google", &replayed, Some(&again.cookie)).await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    assert_eq!(reply.body["code"], "code_rejected");
+
+    // Late: the provider's codes expire (here at once).
+    providers.code_ttl("google", 0).await;
+    let late = to_provider(&app, "google", None).await;
+    let reply = callback(&app, "google", &late.callback_query, Some(&late.cookie)).await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    assert_eq!(reply.body["code"], "code_rejected");
+    assert!(reply.body.get("access").is_none());
+}
+
 #[tokio::test]
 async fn the_frontend_gets_a_one_time_code_never_tokens_in_the_url() {
     let frontend = "https://app.example.com/signed-in";
