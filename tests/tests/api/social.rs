@@ -467,6 +467,43 @@ async fn a_mobile_apps_id_token_signs_in_once() {
     assert_eq!(none.status, 404);
 }
 
+/// LinkedIn is OpenID Connect found by its discovery document; its email may not link by
+/// default.
+#[tokio::test]
+async fn linkedin_signs_in_by_openid_connect() {
+    let Some(providers) = Providers::start(&["linkedin"]).await else {
+        return;
+    };
+    let linkedin = provider(
+        "linkedin",
+        ProviderKind::LinkedIn,
+        providers.issuer("linkedin"),
+        false,
+    );
+    let app =
+        TestApp::start_with(|s| s.social.providers = [("linkedin".into(), linkedin)].into()).await;
+    providers.set("linkedin", json!({"sub": "li-1"})).await;
+    let signed_in = sign_in_with(&app, "linkedin").await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert_eq!(
+        signed_in.body["user"]["authentication_types"],
+        json!(["LINKEDIN"])
+    );
+    assert_eq!(
+        providers.last_authorize("linkedin").await["scope"],
+        "openid email profile"
+    );
+    providers
+        .set(
+            "linkedin",
+            json!({"sub": "li-2", "email": "li@example.com", "email_verified": true}),
+        )
+        .await;
+    let refused = sign_in_with(&app, "linkedin").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.body["code"], "email_not_linkable");
+}
+
 /// Two first sign-ins of one person at once (two tabs, or a stranger replaying the same
 /// provider account): one account, owned by that identity, and both get into it.
 #[tokio::test]
