@@ -20,7 +20,7 @@ mod protocol_errors;
 use protocol_errors::JsonProtocolErrors;
 
 /// Every feature function this server can mount, by its flag.
-pub const FEATURES: [(Feature, FeatureRoutes); 10] = [
+pub const FEATURES: [(Feature, FeatureRoutes); 11] = [
     (Feature::Signup, signup::routes),
     (Feature::BasicLogin, login_basic::routes),
     (Feature::PasswordlessLogin, login_passwordless::routes),
@@ -31,6 +31,7 @@ pub const FEATURES: [(Feature, FeatureRoutes); 10] = [
     (Feature::WalletLogin, login_wallet::routes),
     (Feature::WalletEmailAdd, wallet_email::routes),
     (Feature::SocialAuth, social::routes),
+    (Feature::PasskeyAuth, passkey::routes),
 ];
 
 /// Where the embedded DynamoDB keeps its data, or which DynamoDB to use instead.

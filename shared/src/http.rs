@@ -48,6 +48,11 @@ pub fn ok(body: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
+/// `201` with what was made.
+pub fn created(body: Value) -> Response {
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
 /// `200 {"message": ...}` for steps that only send something.
 pub fn message(text: &str) -> Response {
     ok(serde_json::json!({ "message": text }))
@@ -248,6 +253,23 @@ impl Form {
             Value::Null => self.error(name, "This field may not be null."),
             _ => self.error(name, "Not a valid string."),
         }
+        None
+    }
+
+    /// A required JSON object (in a form body, as JSON text).
+    pub fn object(&mut self, field: &Field) -> Option<Value> {
+        let Some((name, value)) = self.lookup(field) else {
+            self.error(field.name, "This field is required.");
+            return None;
+        };
+        let value = match value {
+            Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+            other => other,
+        };
+        if value.is_object() {
+            return Some(value);
+        }
+        self.error(name, "Expected a JSON object.");
         None
     }
 
@@ -468,6 +490,14 @@ impl Routes {
         handler: H,
     ) -> Self {
         self.route(Method::GET, operation, axum::routing::get(handler))
+    }
+
+    pub fn patch<H: Handler<T, Arc<Context>>, T: 'static>(
+        self,
+        operation: &'static Operation,
+        handler: H,
+    ) -> Self {
+        self.route(Method::PATCH, operation, axum::routing::patch(handler))
     }
 
     pub fn delete<H: Handler<T, Arc<Context>>, T: 'static>(

@@ -10,6 +10,7 @@
 pub mod codes;
 pub mod identity;
 pub mod mail;
+pub mod passkey;
 pub mod password;
 pub mod rate_limit;
 pub mod session;

@@ -227,6 +227,12 @@ impl Expression {
         self
     }
 
+    /// The expression with `text` added at its end (its placeholders given after).
+    pub fn appended(mut self, text: &str) -> Self {
+        self.text.push_str(text);
+        self
+    }
+
     /// `#placeholder` stands for the attribute `name` (for reserved words such as `hash`).
     pub fn name(mut self, placeholder: &str, name: &str) -> Self {
         self.names.insert(placeholder.to_owned(), name.to_owned());
@@ -490,6 +496,9 @@ pub enum Step {
     Network,
     /// A reserved login attempt is given back.
     LoginRefund,
+    /// A passkey credential is written, updated (its counter must have moved forward) or
+    /// removed.
+    Credential,
 }
 
 /// Writes that happen all together or not at all, each under its step's name.

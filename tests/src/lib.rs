@@ -4,6 +4,7 @@
 //! When `DYNAMODB_LOCAL` names an address (`infra/test` starts Amazon's DynamoDB Local
 //! there), servers use that DynamoDB instead, each with a table of its own.
 
+pub mod authenticator;
 pub mod oidc;
 pub mod wallet;
 

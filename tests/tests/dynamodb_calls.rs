@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use blockauth::social::settings::ProviderKind;
+use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::oidc::{self, Providers};
 use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{PASSWORD, TestApp, access};
@@ -277,7 +278,10 @@ async fn dynamodb_calls_per_request() {
     )
     .await;
 
+    passkeys(&mut r, &token).await;
+
     let mut expected = EXPECTED.to_vec();
+    expected.extend(EXPECTED_PASSKEY);
     if let Some(providers) = &providers {
         social(&mut r, providers).await;
         expected.extend(EXPECTED_SOCIAL);
@@ -297,6 +301,88 @@ async fn dynamodb_calls_per_request() {
         "update EXPECTED (and the README) when a route's calls change"
     );
 }
+
+/// A passkey registered to the account of `token`, signed in with (for an email and
+/// discoverable), listed, renamed and deleted.
+async fn passkeys(r: &mut Route<'_>, token: &str) {
+    let origin = "http://localhost:3000";
+    let options = r
+        .measure(
+            "passkey/register/options/ (protected)",
+            "passkey/register/options/",
+            Some(token),
+            json!({}),
+            200,
+        )
+        .await;
+    let (mut authenticator, credential) = Authenticator::create(&options, origin);
+    let created = r
+        .measure(
+            "passkey/register/verify/ (protected)",
+            "passkey/register/verify/",
+            Some(token),
+            json!({ "credential": credential }),
+            201,
+        )
+        .await;
+    for (with, body) in [
+        ("an email", json!({"email": "w@example.com"})),
+        ("discoverable", json!({})),
+    ] {
+        let options = r
+            .measure(
+                &format!("passkey/auth/options/ ({with})"),
+                "passkey/auth/options/",
+                None,
+                body,
+                200,
+            )
+            .await;
+        r.measure(
+            &format!("passkey/auth/verify/ ({with})"),
+            "passkey/auth/verify/",
+            None,
+            json!({"credential": authenticator.assert(&options)}),
+            200,
+        )
+        .await;
+    }
+    let http = &r.app.http;
+    let path = r.app.url(&format!(
+        "passkey/credentials/{}/",
+        created["id"].as_str().unwrap()
+    ));
+    let list = http
+        .get(r.app.url("passkey/credentials/"))
+        .bearer_auth(token);
+    r.measure_browser("passkey/credentials/ (protected)", list, 200)
+        .await;
+    let rename = http
+        .patch(&path)
+        .bearer_auth(token)
+        .json(&json!({"name": "Renamed"}));
+    r.measure_browser("PATCH passkey/credentials/<id>/ (protected)", rename, 200)
+        .await;
+    let delete = http.delete(&path).bearer_auth(token);
+    r.measure_browser("DELETE passkey/credentials/<id>/ (protected)", delete, 204)
+        .await;
+}
+
+/// Passkeys' calls. Protected routes first read the caller's session (one batch read);
+/// public ones count the client network's requests. A ceremony is written with the
+/// options, then read and deleted at the verification; an email's options read its owner
+/// and its passkeys (an email without an account reads as many).
+const EXPECTED_PASSKEY: [(&str, usize); 9] = [
+    ("passkey/register/options/ (protected)", 4),
+    ("passkey/register/verify/ (protected)", 5),
+    ("passkey/auth/options/ (an email)", 4),
+    ("passkey/auth/verify/ (an email)", 6),
+    ("passkey/auth/options/ (discoverable)", 2),
+    ("passkey/auth/verify/ (discoverable)", 6),
+    ("passkey/credentials/ (protected)", 2),
+    ("PATCH passkey/credentials/<id>/ (protected)", 3),
+    ("DELETE passkey/credentials/<id>/ (protected)", 3),
+];
 
 /// A social sign-in as a browser makes it: a new account, then the same person again.
 async fn social(r: &mut Route<'_>, providers: &Providers) {

@@ -91,6 +91,14 @@ pub enum Kind {
     Time,
     /// An RFC 3339 time, or null.
     NullableTime,
+    /// A JSON object (a form body may carry it as JSON text), e.g. a WebAuthn credential.
+    Object,
+    /// A list of JSON objects.
+    Objects,
+    /// A list of texts.
+    Texts,
+    /// true or false.
+    Boolean,
 }
 
 /// What a route answers when it succeeds.
@@ -111,6 +119,11 @@ pub enum Answer {
     /// 200 with an object of these fields, all present, named in the description's
     /// components.
     Object {
+        name: &'static str,
+        fields: &'static [&'static Field],
+    },
+    /// 201 with an object of these fields, as `Object`: what was made.
+    Created {
         name: &'static str,
         fields: &'static [&'static Field],
     },

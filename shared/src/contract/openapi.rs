@@ -226,6 +226,10 @@ fn field_schema(kind: Kind) -> Value {
         Kind::NullableText => json!({ "type": ["string", "null"] }),
         Kind::Time => json!({ "type": "string", "format": "date-time" }),
         Kind::NullableTime => json!({ "type": ["string", "null"], "format": "date-time" }),
+        Kind::Object => json!({ "type": "object" }),
+        Kind::Objects => json!({ "type": "array", "items": { "type": "object" } }),
+        Kind::Texts => json!({ "type": "array", "items": { "type": "string" } }),
+        Kind::Boolean => json!({ "type": "boolean" }),
     }
 }
 
@@ -321,7 +325,7 @@ fn answer_schema(answer: &Answer, schemas: &mut Map<String, Value>) -> Option<Va
         Answer::Sent => "Message",
         Answer::MessageAndUser => "MessageAndUser",
         Answer::NoContent => return None,
-        Answer::Object { name, fields } => {
+        Answer::Object { name, fields } | Answer::Created { name, fields } => {
             let properties: Map<String, Value> = fields
                 .iter()
                 .map(|f| (f.name.to_owned(), property(f, f.name)))
@@ -351,6 +355,7 @@ fn responses(
             Answer::MessageAndUser => "Done: the user as it is now.",
             Answer::NoContent => "Done.",
             Answer::Object { .. } => "The answer.",
+            Answer::Created { .. } => "Made.",
             Answer::Redirect { .. } => "Go on at `Location`.",
             Answer::RedirectOrSignedIn => "Signed in (when no `SOCIAL_SUCCESS_REDIRECT` is set).",
         },
@@ -380,6 +385,9 @@ fn responses(
     match op.answer {
         Answer::NoContent => {
             responses.insert("204".into(), success);
+        }
+        Answer::Created { .. } => {
+            responses.insert("201".into(), success);
         }
         Answer::Redirect { sets_cookie } => {
             responses.insert(

@@ -218,9 +218,9 @@ pub fn check_free(known_by: &impl AccountKey) -> Write {
 }
 
 /// The write that frees `identifier`, only if it still belongs to `user_id`.
-pub fn release(identifier: &Identifier, user_id: &str) -> Write {
+pub fn release(known_by: &impl AccountKey, user_id: &str) -> Write {
     Write::delete_if(
-        &owner_partition(identifier),
+        &owner_partition(known_by),
         IDENT_SORT_KEY,
         Expression::new("user_id = :user").value(":user", user_id),
     )
@@ -235,6 +235,7 @@ pub enum SignInMethod {
     Wallet,
     /// A social login provider, by its `authentication_types` name (`GOOGLE`).
     Social(&'static str),
+    Passkey,
 }
 
 impl SignInMethod {
@@ -245,6 +246,7 @@ impl SignInMethod {
             SignInMethod::Passwordless => "PASSWORDLESS",
             SignInMethod::Wallet => "WALLET",
             SignInMethod::Social(name) => name,
+            SignInMethod::Passkey => "PASSKEY",
         }
     }
 
@@ -277,6 +279,40 @@ pub struct UserChange {
     /// The user must still have no email (one is being added), so that of two parallel
     /// changes only one can set it.
     pub require_no_email: bool,
+    /// How the account's count of passkeys moves, within its limits.
+    pub passkeys: PasskeyCount,
+}
+
+/// How a change moves an account's count of passkeys (`passkey_count` on its item), so
+/// that the limit and the last way in hold however many requests run at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PasskeyCount {
+    #[default]
+    Unchanged,
+    /// One more, refused when the account has `max`.
+    Added { max: u32 },
+    /// One fewer, refused when that passkey is the account's last way in.
+    Removed,
+}
+
+/// The sign-in names of social providers (`SignInMethod::Social`): an account with one has
+/// a way in besides its passkeys.
+const SOCIAL_SIGN_INS: [&str; 5] = ["GOOGLE", "LINKEDIN", "FACEBOOK", "APPLE", "OIDC"];
+
+impl User {
+    /// Whether the account can sign in without a passkey: a password, an identifier a code
+    /// can be sent to (passwordless login, password reset), a wallet, or a social provider.
+    /// (`PasskeyCount::Removed` holds the same rule as a condition of the write.)
+    pub fn has_way_in_besides_passkeys(&self) -> bool {
+        self.password_hash.is_some()
+            || self.email.is_some()
+            || self.phone.is_some()
+            || self.wallet_address.is_some()
+            || self
+                .authentication_types
+                .iter()
+                .any(|t| SOCIAL_SIGN_INS.contains(&t.as_str()))
+    }
 }
 
 impl UserChange {
@@ -327,7 +363,36 @@ impl UserChange {
         if self.require_no_email {
             condition.push_str(" AND attribute_not_exists(email)");
         }
-        let condition = Expression::new(condition).value(":epoch", epoch);
+        let mut condition = Expression::new(condition).value(":epoch", epoch);
+        match self.passkeys {
+            PasskeyCount::Unchanged => {}
+            PasskeyCount::Added { max } => {
+                update = update
+                    .appended(", passkey_count = if_not_exists(passkey_count, :zero) + :one")
+                    .value(":zero", 0i64)
+                    .value(":one", 1i64);
+                condition = condition
+                    .appended(" AND (attribute_not_exists(passkey_count) OR passkey_count < :max)")
+                    .value(":max", max);
+            }
+            PasskeyCount::Removed => {
+                update = update
+                    .appended(", passkey_count = passkey_count - :one")
+                    .value(":one", 1i64);
+                let social: String = (0..SOCIAL_SIGN_INS.len())
+                    .map(|i| format!(" OR contains(authentication_types, :social{i})"))
+                    .collect();
+                condition = condition.appended(&format!(
+                    " AND passkey_count >= :one AND (passkey_count > :one \
+                     OR attribute_exists(password_hash) OR attribute_exists(email) \
+                     OR attribute_exists(phone) OR attribute_exists(wallet_address){social})"
+                ));
+                condition = condition.value(":one", 1i64);
+                for (i, name) in SOCIAL_SIGN_INS.iter().enumerate() {
+                    condition = condition.value(&format!(":social{i}"), *name);
+                }
+            }
+        }
         Write::update_if(&partition(&user.id), SORT_KEY, update, condition)
     }
 }
@@ -342,13 +407,18 @@ pub async fn get(ctx: &Context, user_id: &str) -> Result<Option<User>, AuthError
         .and_then(User::from_item))
 }
 
-/// The user known by `known_by`, if any.
-pub async fn find(ctx: &Context, known_by: &impl AccountKey) -> Result<Option<User>, AuthError> {
-    let owner = ctx
+/// The id of the account `known_by` belongs to, if any (one read).
+pub async fn owner(ctx: &Context, known_by: &impl AccountKey) -> Result<Option<String>, AuthError> {
+    Ok(ctx
         .store
         .get(&owner_partition(known_by), IDENT_SORT_KEY)
-        .await?;
-    match owner.and_then(|item| item.text("user_id")) {
+        .await?
+        .and_then(|item| item.text("user_id")))
+}
+
+/// The user known by `known_by`, if any.
+pub async fn find(ctx: &Context, known_by: &impl AccountKey) -> Result<Option<User>, AuthError> {
+    match owner(ctx, known_by).await? {
         Some(user_id) => get(ctx, &user_id).await,
         None => Ok(None),
     }
@@ -381,7 +451,7 @@ pub async fn find_for_sign_in(
 }
 
 /// A user id that no account has (random UUIDs are never nil).
-const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
+pub const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
 
 /// How long a network an account signed in from stays familiar to it.
 const FAMILIAR_FOR: i64 = 90 * 24 * 3600;

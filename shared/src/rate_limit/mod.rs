@@ -50,6 +50,11 @@ pub enum Subject {
     SocialCallback,
     SocialNative,
     SocialToken,
+    /// Passkeys: options and verification of a sign-in (public) and of a registration.
+    PasskeySignInOptions,
+    PasskeySignIn,
+    PasskeyRegisterOptions,
+    PasskeyRegister,
     /// Messages sent to an identifier (`spend_send_budget`).
     Send,
     /// Failed password tries of an account (`LoginAttempt`).
@@ -77,6 +82,10 @@ impl Subject {
             Subject::SocialCallback => "social_callback",
             Subject::SocialNative => "social_native",
             Subject::SocialToken => "social_token",
+            Subject::PasskeySignInOptions => "passkey_sign_in_options",
+            Subject::PasskeySignIn => "passkey_sign_in",
+            Subject::PasskeyRegisterOptions => "passkey_register_options",
+            Subject::PasskeyRegister => "passkey_register",
             Subject::WalletChallenge => "wallet_challenge",
             Subject::WalletLogin => "wallet_login",
             Subject::WalletEmail => "wallet_email",

@@ -14,6 +14,7 @@ use read::{Section, Values, error, list};
 
 use crate::codes::settings::CodeSettings;
 use crate::mail::templates::Templates;
+use crate::passkey::settings::PasskeySettings;
 use crate::password::PasswordPolicy;
 use crate::rate_limit::settings::Limits;
 use crate::session::settings::SessionSettings;
@@ -127,6 +128,8 @@ pub struct Settings {
     pub wallet: WalletSettings,
     /// Social login (`AUTH_PROVIDERS`, `SOCIAL_*`).
     pub social: SocialSettings,
+    /// Passkeys (`PASSKEY_*`).
+    pub passkey: PasskeySettings,
 }
 
 impl Default for Settings {
@@ -146,6 +149,7 @@ impl Default for Settings {
             templates: Templates::default(),
             wallet: WalletSettings::default(),
             social: SocialSettings::default(),
+            passkey: PasskeySettings::default(),
         }
     }
 }
@@ -176,6 +180,7 @@ impl Settings {
             SessionSettings::NAMES,
             WalletSettings::NAMES,
             SocialSettings::NAMES,
+            PasskeySettings::NAMES,
         ]
         .concat()
     }
@@ -247,6 +252,7 @@ impl Settings {
         s.session.read(&values)?;
         s.wallet.read(&values)?;
         s.social.read(&values)?;
+        s.passkey.read(&values)?;
         Ok(s)
     }
 

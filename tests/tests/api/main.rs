@@ -9,6 +9,7 @@ mod email_change;
 mod faults;
 mod local_data;
 mod login;
+mod passkey;
 mod password;
 mod passwordless;
 mod races;

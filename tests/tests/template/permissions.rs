@@ -16,9 +16,11 @@ use blockauth::signing_key::SigningKey;
 use blockauth::social::settings::{ProviderKind, SocialSettings};
 use blockauth::{Feature, Settings};
 use blockauth_local::{FEATURES, Options, Running, Storage};
+use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::oidc::{self, Providers};
 use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{PASSWORD, code_in};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{Node, Template};
@@ -506,6 +508,49 @@ async fn walk(deployment: &Deployment, providers: &Providers) {
         200,
     )
     .await;
+
+    // Passkeys: one registered, signed in with (for an email, and discoverable), listed,
+    // renamed and deleted.
+    let pat = "pat@example.com";
+    let signed_up = d.sign_up("email", pat).await;
+    let token = signed_up["access"].as_str().unwrap();
+    let origin = "http://localhost:3000";
+    let options = d
+        .post("passkey/register/options/", Some(token), json!({}), 200)
+        .await;
+    let (mut authenticator, credential) = Authenticator::create(&options, origin);
+    let body = json!({"credential": credential, "name": "Walk"});
+    let created = d
+        .post("passkey/register/verify/", Some(token), body, 201)
+        .await;
+    for email in [Some(pat), None] {
+        let body = email.map_or(json!({}), |email| json!({ "email": email }));
+        let options = d.post("passkey/auth/options/", None, body, 200).await;
+        let body = json!({"credential": authenticator.assert(&options)});
+        d.post("passkey/auth/verify/", None, body, 200).await;
+    }
+    let passkeys = &d.function(Feature::PasskeyAuth).server;
+    let path = format!("passkey/credentials/{}/", created["id"].as_str().unwrap());
+    for (method, path, body, status) in [
+        (Method::GET, "passkey/credentials/", None, 200),
+        (
+            Method::PATCH,
+            path.as_str(),
+            Some(json!({"name": "Renamed"})),
+            200,
+        ),
+        (Method::DELETE, path.as_str(), None, 204),
+    ] {
+        let mut request = d
+            .http
+            .request(method, format!("{}/{path}", passkeys.base_url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+    }
 }
 
 /// The actions a function's policy allows, by service: `{"dynamodb": {"GetItem", ..}}`.

@@ -1,0 +1,6 @@
+//! The passkey Lambda function: its routes under lambda_http.
+
+#[tokio::main]
+async fn main() -> Result<(), blockauth::lambda::Error> {
+    blockauth::lambda::run(passkey::routes).await
+}
