@@ -228,7 +228,7 @@ const RENAME: Operation = Operation {
         name: "Passkey",
         fields: PASSKEY_FIELDS,
     },
-    refusals: &[Refusal::Rejected],
+    refusals: &[Refusal::Rejected, Refusal::NotFound],
 };
 
 const DELETE: Operation = Operation {
@@ -241,7 +241,7 @@ const DELETE: Operation = Operation {
     body: None,
     query: None,
     answer: Answer::NoContent,
-    refusals: &[Refusal::Conflict],
+    refusals: &[Refusal::NotFound, Refusal::Conflict],
 };
 
 /// A passkey's name: text without control characters, at most `NAME_LIMIT` characters.

@@ -140,6 +140,8 @@ pub enum Refusal {
     Unauthorized,
     /// 403: valid credentials, not allowed.
     Forbidden,
+    /// 404: the thing the path names is not the caller's (or does not exist).
+    NotFound,
     /// 409: a conflict the caller can act on.
     Conflict,
     /// 502: a sign-in provider failed or answered what OAuth does not allow.

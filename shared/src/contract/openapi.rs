@@ -440,6 +440,7 @@ fn responses(
             Refusal::Rejected => continue,
             Refusal::Unauthorized => ("401", "Unauthorized"),
             Refusal::Forbidden => ("403", "Forbidden"),
+            Refusal::NotFound => ("404", "NotFound"),
             Refusal::Conflict => ("409", "Conflict"),
             Refusal::BadGateway => ("502", "BadGateway"),
         });
@@ -605,6 +606,7 @@ fn common_responses() -> Value {
                 "schema": { "$ref": "#/components/schemas/Error" } } },
         },
         "Forbidden": error("Valid credentials, but not allowed."),
+        "NotFound": error("Not the caller's, or not there."),
         "Conflict": error("A conflict the caller can act on."),
         "TooLarge": error("The body is larger than 64 KiB."),
         "BadGateway": error("The sign-in provider failed, was too slow, or answered what OAuth \
