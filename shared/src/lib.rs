@@ -20,6 +20,8 @@ pub mod wallet;
 // The adapters and the edges.
 pub mod contract;
 pub mod http;
+#[cfg(feature = "https")]
+pub mod https;
 pub mod lambda;
 pub mod signing_key;
 pub mod store;
