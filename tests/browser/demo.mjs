@@ -142,6 +142,10 @@ try {
       throw new Error(`the decoded claims are not this user's access token: ${JSON.stringify(token)}`);
     }
     if (!header.alg) throw new Error(`the decoded header has no alg: ${JSON.stringify(header)}`);
+    // The picture the README shows (infra/demo/screenshot.png is a copy): the top of the
+    // page, signed in.
+    const card = await page.locator('#session-card').boundingBox();
+    await page.screenshot({ path: join(shots, 'signed-in.png'), clip: { x: 0, y: 0, width: 1180, height: Math.ceil(card.y + card.height + 24) } });
   });
 
   await step('log-out', logOut);
