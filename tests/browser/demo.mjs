@@ -281,6 +281,7 @@ async function passkeySteps() {
   await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: laptop });
   const zero = await authenticator();
   await step('passkey-register-second', async () => {
+    await zeroCounterAtCreation();
     await page.fill('#passkey-name', 'Zero counter');
     await page.click('#passkey-register-button');
     await expectText('#message', 'added');
@@ -289,7 +290,7 @@ async function passkeySteps() {
   const [zeroKey] = await credentials(zero);
   for (const round of [1, 2]) {
     await step(`passkey-zero-counter-${round}`, async () => {
-      // Chromium adds one to the counter before it signs: -1 makes it report 0.
+      // Chromium adds one to the counter before it signs: -1 makes it report 0 again.
       await cdp.send('WebAuthn.clearCredentials', { authenticatorId: zero });
       await cdp.send('WebAuthn.addCredential', { authenticatorId: zero, credential: { ...zeroKey, signCount: -1 } });
       await logOut();
@@ -314,5 +315,34 @@ async function passkeySteps() {
     await page.click('#passkey-login-button');
     await page.locator('#message[data-kind="error"]').waitFor();
     await expectSignedOut();
+  });
+}
+
+// Chromium's virtual authenticator says counter 1 at creation, where one that never counts
+// says 0. Its attestation is "none", which signs nothing, so the page's next credential is
+// handed over with the counter zeroed: exactly what such an authenticator would send.
+async function zeroCounterAtCreation() {
+  await page.evaluate(() => {
+    const original = navigator.credentials.create.bind(navigator.credentials);
+    const toBase64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    navigator.credentials.create = async (options) => {
+      navigator.credentials.create = original;
+      const credential = await original(options);
+      const authData = new Uint8Array(credential.response.getAuthenticatorData());
+      const object = new Uint8Array(credential.response.attestationObject);
+      // CBOR: "fmt" then the text "none".
+      const none = [0x63, 0x66, 0x6d, 0x74, 0x64, 0x6e, 0x6f, 0x6e, 0x65];
+      const isNone = object.some((_, i) => none.every((b, j) => object[i + j] === b));
+      if (!isNone) throw new Error('the attestation is not "none": its counter cannot be rewritten');
+      const at = object.findIndex((_, i) => authData.subarray(0, 37).every((b, j) => object[i + j] === b));
+      if (at < 0) throw new Error('no authenticator data in the attestation object');
+      object.fill(0, at + 33, at + 37);
+      authData.fill(0, 33, 37);
+      const json = credential.toJSON();
+      json.response.attestationObject = toBase64url(object);
+      json.response.authenticatorData = toBase64url(authData);
+      Object.defineProperty(credential, 'toJSON', { value: () => json });
+      return credential;
+    };
   });
 }
