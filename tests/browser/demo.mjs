@@ -4,8 +4,10 @@
 //   node demo.mjs <page URL> <screenshot folder>
 //
 // It writes one JSON object per line to stdout: {"step": name, "ms": ...} after each step,
-// {"code_for": email} when it needs the code just mailed there (the next line of stdin is the
-// code), {"skipped": what, "why": ...}, and {"done": true} last. Any failure ends it with a
+// {"code_for": email} when it needs the code just mailed there, {"wallet_address": true} and
+// {"sign": message} when the page's wallet (window.ethereum, played here) needs the test
+// wallet's address or an EIP-191 signature (each answered by the next line of stdin),
+// {"skipped": what, "why": ...}, and {"done": true} last. Any failure ends it with a
 // non-zero status, a message on stderr and a screenshot `failed.png`.
 // The passkey steps run only where the server describes passkey routes (openapi.json).
 // The browser is `CHROMIUM` (default /usr/bin/chromium): nothing is downloaded.
@@ -31,12 +33,14 @@ const say = (object) => process.stdout.write(`${JSON.stringify(object)}\n`);
 const reader = createInterface({ input: process.stdin });
 const lines = reader[Symbol.asyncIterator]();
 
-async function codeFor(email) {
-  say({ code_for: email });
+async function ask(question, pattern) {
+  say(question);
   const { value, done } = await lines.next();
-  if (done || !/^\d+$/.test(value.trim())) throw new Error(`no code for ${email} on stdin (got ${JSON.stringify(value)})`);
+  if (done || !pattern.test(value.trim())) throw new Error(`no answer to ${JSON.stringify(question)} on stdin (got ${JSON.stringify(value)})`);
   return value.trim();
 }
+
+const codeFor = (email) => ask({ code_for: email }, /^\d+$/);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -61,6 +65,24 @@ const problems = [];
 page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
 page.on('console', (message) => {
   if (/Content.Security.Policy/i.test(message.text())) problems.push(`CSP: ${message.text()}`);
+});
+
+// A wallet in the page (what MetaMask injects), whose key the test holds.
+let walletAddress = null;
+await page.exposeFunction('blockauthTestWallet', async (method, params) => {
+  if (method === 'eth_requestAccounts') {
+    walletAddress = await ask({ wallet_address: true }, /^0x[0-9a-fA-F]{40}$/);
+    return [walletAddress];
+  }
+  if (method === 'eth_chainId') return '0x1';
+  if (method === 'personal_sign') {
+    const message = Buffer.from(String(params[0]).replace(/^0x/, ''), 'hex').toString('utf8');
+    return ask({ sign: message }, /^0x[0-9a-f]{130}$/);
+  }
+  throw new Error(`the test wallet does not do ${method}`);
+});
+await page.addInitScript(() => {
+  window.ethereum = { request: ({ method, params }) => window.blockauthTestWallet(method, params || []) };
 });
 
 let number = 0;
@@ -199,6 +221,15 @@ try {
   } else {
     await passkeySteps();
   }
+
+  await step('wallet', async () => {
+    if (await page.locator('#session').isVisible()) await logOut();
+    await page.click('#wallet-button');
+    await page.locator('#session').waitFor({ state: 'visible' });
+    await expectText('#signed-in-by', 'wallet');
+    const shown = await text('#user-wallet');
+    if (shown.toLowerCase() !== String(walletAddress).toLowerCase()) throw new Error(`signed in as ${shown}, not the wallet ${walletAddress}`);
+  });
 
   say({ done: true });
 } catch (error) {

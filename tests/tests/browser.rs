@@ -4,7 +4,8 @@
 //! whose RP id is `localhost`. The driver asks for each mailed code on its output; this test
 //! reads the code from the server's outbox and answers on the driver's input. A screenshot of
 //! each step lands in `target/browser/`. The driver's passkey steps run once the server
-//! describes passkey routes.
+//! describes passkey routes. The page's wallet is played by the driver, with a test wallet's
+//! key that this test signs with. Below, the page's files as the server serves them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use blockauth::Settings;
+use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{TestApp, missing};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -114,6 +116,8 @@ async fn the_demo_page_signs_up_and_in_in_a_browser() {
         text
     });
 
+    // The page's wallet signs with this key (the driver asks for each signature).
+    let wallet = TestWallet::number(7);
     let started = Instant::now();
     let mut steps = Vec::new();
     let mut done = false;
@@ -121,10 +125,16 @@ async fn the_demo_page_signs_up_and_in_in_a_browser() {
         while let Some(line) = output.next_line().await.expect("the driver's output") {
             let said: Value = serde_json::from_str(&line)
                 .unwrap_or_else(|_| panic!("demo.mjs printed {line:?}, not JSON"));
-            if let Some(email) = said["code_for"].as_str() {
-                let code = app.code_for(email);
+            let answer = if let Some(email) = said["code_for"].as_str() {
+                Some(app.code_for(email))
+            } else if said["wallet_address"] == true {
+                Some(wallet.address.clone())
+            } else {
+                said["sign"].as_str().map(|message| wallet.sign(message))
+            };
+            if let Some(answer) = answer {
                 input
-                    .write_all(format!("{code}\n").as_bytes())
+                    .write_all(format!("{answer}\n").as_bytes())
                     .await
                     .expect("the driver reads its input");
             } else if let Some(step) = said["step"].as_str() {
@@ -166,4 +176,81 @@ async fn the_demo_page_signs_up_and_in_in_a_browser() {
         started.elapsed(),
         shots.display()
     );
+}
+
+/// What a GET of `path` (from the server's root) answers: status, a header's value, body.
+async fn get(app: &TestApp, path: &str, header: &str) -> (u16, String, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let response = client
+        .get(format!("http://{}{path}", app.server.address))
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let value = response
+        .headers()
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, value, response.text().await.expect("a body"))
+}
+
+#[tokio::test]
+async fn the_demo_page_is_served_with_its_types_and_a_strict_policy() {
+    let app = TestApp::start().await;
+    let (status, location, _) = get(&app, "/demo", "location").await;
+    assert_eq!((status, location.as_str()), (308, "/demo/"));
+
+    let (status, policy, html) = get(&app, "/demo/", "content-security-policy").await;
+    assert_eq!(status, 200);
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    // Nothing inline, which the policy would block anyway: scripts and styles are files.
+    let handler = html.match_indices(" on").any(|(at, _)| {
+        let name: String = html[at + 3..]
+            .chars()
+            .take_while(char::is_ascii_lowercase)
+            .collect();
+        !name.is_empty() && html[at + 3 + name.len()..].starts_with('=')
+    });
+    assert!(!html.contains("<script>") && !html.contains(" style=") && !handler);
+    for (path, wanted) in [
+        ("/demo/", "text/html; charset=utf-8"),
+        ("/demo/app.js", "text/javascript; charset=utf-8"),
+        ("/demo/style.css", "text/css; charset=utf-8"),
+        ("/demo/config.json", "application/json"),
+    ] {
+        let (status, content_type, _) = get(&app, path, "content-type").await;
+        assert_eq!((status, content_type.as_str()), (200, wanted), "{path}");
+        let (_, nosniff, _) = get(&app, path, "x-content-type-options").await;
+        assert_eq!(nosniff, "nosniff", "{path}");
+    }
+    let (status, _, _) = get(&app, "/demo/missing.js", "content-type").await;
+    assert_eq!(status, 404);
+}
+
+/// The page calls the API where BASE_PATH puts it; a BASE_PATH of `/demo` keeps the API and
+/// drops the page (both cannot have the path), without failing to start.
+#[tokio::test]
+async fn the_demo_page_follows_the_base_path() {
+    let app = TestApp::start_with(|s| s.base_path = "/api/auth".into()).await;
+    let (status, _, config) = get(&app, "/demo/config.json", "content-type").await;
+    assert_eq!(status, 200);
+    let config: Value = serde_json::from_str(&config).expect("JSON");
+    assert_eq!(config["base_path"], "/api/auth");
+
+    let app = TestApp::start_with(|s| s.base_path = "/demo".into()).await;
+    let (status, _, _) = get(&app, "/demo/app.js", "content-type").await;
+    assert_eq!(status, 404);
+    let reply = app.post("login/basic/", serde_json::json!({})).await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
 }
