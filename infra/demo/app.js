@@ -382,7 +382,9 @@ async function startConditional() {
   if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
   const controller = new AbortController();
   const running = (async () => {
-    const answer = await passkeyApi('POST', 'passkey/auth/options/', {});
+    // Asked for on every load: a refusal (say 429) is in the request log, not in the way.
+    const answer = await passkeyApi('POST', 'passkey/auth/options/', {}).catch(() => null);
+    if (!answer) throw new DOMException('no autofill', 'AbortError');
     const credential = await navigator.credentials.get({
       publicKey: requestOptions(answer.publicKey),
       mediation: 'conditional',
