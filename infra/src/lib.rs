@@ -16,6 +16,7 @@ use blockauth::{Context, Feature, Settings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub mod demo;
 mod protocol_errors;
 use protocol_errors::JsonProtocolErrors;
 
@@ -190,7 +191,7 @@ pub fn openapi(settings: &Settings) -> serde_json::Value {
 }
 
 /// The API this server serves: every enabled feature's routes, bound to `context`, and
-/// their description at `openapi.json`.
+/// their description at `openapi.json`; beside it, the demo page at `/demo/`.
 pub fn app(context: &Arc<Context>) -> axum::Router {
     let description = axum::Json(openapi(&context.settings));
     let document = axum::Router::new().route(
@@ -203,6 +204,7 @@ pub fn app(context: &Arc<Context>) -> axum::Router {
             .map(|routes| routes.with_context(context.clone()))
             .chain(std::iter::once(document)),
     )
+    .merge(demo::routes(&context.settings))
 }
 
 /// Starts the embedded DynamoDB (unless the storage is external), creates the table if

@@ -64,21 +64,28 @@ impl TestApp {
 
     /// A server with the given settings and mailer (e.g. SES against moto).
     pub async fn start_with_mailer(
-        mut settings: Settings,
+        settings: Settings,
         mailer: Mailer,
         outbox: tempfile::TempDir,
     ) -> Self {
-        let storage = match dynamodb_local() {
-            Some(address) => {
-                // DynamoDB Local is shared by every test: each gets its own table.
-                static TABLES: AtomicU32 = AtomicU32::new(0);
-                let n = TABLES.fetch_add(1, Ordering::Relaxed);
-                settings.table_name = format!("{}-{}-{n}", settings.table_name, std::process::id());
-                Storage::External(address)
-            }
-            None => Storage::Memory,
-        };
+        let (settings, storage) = storage_for(settings);
         Self::start_on(settings, mailer, outbox, storage).await
+    }
+
+    /// A server with exactly `settings` on 127.0.0.1:`port`, for a test whose settings name
+    /// the server's own origin before it starts (a browser's passkeys); Err when the port
+    /// was taken meanwhile.
+    pub async fn start_at(settings: Settings, port: u16) -> Result<Self, String> {
+        let (settings, mailer, outbox) = outbox_mailer(settings);
+        let (settings, storage) = storage_for(settings);
+        Self::listen(
+            settings,
+            mailer,
+            outbox,
+            storage,
+            SocketAddr::from(([127, 0, 0, 1], port)),
+        )
+        .await
     }
 
     async fn start_on(
@@ -87,22 +94,34 @@ impl TestApp {
         outbox: tempfile::TempDir,
         storage: Storage,
     ) -> Self {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::listen(settings, mailer, outbox, storage, any_port)
+            .await
+            .expect("local server starts")
+    }
+
+    async fn listen(
+        settings: Settings,
+        mailer: Mailer,
+        outbox: tempfile::TempDir,
+        storage: Storage,
+        listen: SocketAddr,
+    ) -> Result<Self, String> {
         let key = SigningKey::from_text(&SigningKey::generate_text().expect("key")).expect("key");
         let server = blockauth_local::start(Options {
             settings,
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen,
             storage,
             mailer,
             key,
             retry: false,
         })
-        .await
-        .expect("local server starts");
-        TestApp {
+        .await?;
+        Ok(TestApp {
             server,
             http: reqwest::Client::new(),
             outbox,
-        }
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -217,6 +236,20 @@ pub fn test_settings() -> Settings {
     settings
 }
 
+/// The embedded DynamoDB in memory, or, in the DynamoDB Local pass, that DynamoDB with a
+/// table of this server's own (it is shared by every test).
+fn storage_for(mut settings: Settings) -> (Settings, Storage) {
+    match dynamodb_local() {
+        Some(address) => {
+            static TABLES: AtomicU32 = AtomicU32::new(0);
+            let n = TABLES.fetch_add(1, Ordering::Relaxed);
+            settings.table_name = format!("{}-{}-{n}", settings.table_name, std::process::id());
+            (settings, Storage::External(address))
+        }
+        None => (settings, Storage::Memory),
+    }
+}
+
 /// Mail to a fresh temporary outbox.
 fn outbox_mailer(settings: Settings) -> (Settings, Mailer, tempfile::TempDir) {
     let outbox = tempfile::tempdir().expect("temporary outbox");
@@ -295,6 +328,16 @@ fn base64_url_decode(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// None, saying loudly which tool is missing and how to get it; in CI a missing tool is a
+/// failure, never a skip.
+pub fn missing<T>(what: &str) -> Option<T> {
+    if std::env::var("CI").is_ok() {
+        panic!("{what}: run infra/test");
+    }
+    eprintln!("SKIPPED: {what}; run `bash infra/test` to include this test");
+    None
 }
 
 /// The moto server the test command started, or None (loudly) where it is not running.

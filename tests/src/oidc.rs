@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::missing;
+
 /// Starts `node providers.mjs NAMES` in `dir`: the child and the line it printed once
 /// listening, or why it stopped first; None (loudly) where Node.js is missing.
 async fn launch(dir: &std::path::Path, names: &[&str]) -> Option<Result<(Child, String), String>> {
@@ -316,14 +318,6 @@ pub fn percent(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn missing<T>(what: &str) -> Option<T> {
-    if std::env::var("CI").is_ok() {
-        panic!("{what}: run infra/test");
-    }
-    eprintln!("SKIPPED: {what}; run `bash infra/test` to include this test");
-    None
 }
 
 /// `name` as the API's settings name it, at the local provider whose issuer is `issuer`
