@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use axum::serve::ListenerExt;
 use blockauth::http::FeatureRoutes;
 use blockauth::mail::Mailer;
+use blockauth::session::claims::ClaimsHook;
 use blockauth::signing_key::SigningKey;
 use blockauth::store::{Store, table};
 use blockauth::{Context, Feature, Settings};
@@ -220,7 +221,15 @@ pub async fn start(options: Options) -> Result<Running, String> {
     let client = dynamodb_client(dynamodb_address, options.retry);
     table::create_if_missing(&client, &options.settings.table_name).await?;
     let store = Store::new(client, options.settings.table_name.clone());
-    let context = Context::new(options.settings, store, options.mailer, &options.key);
+    // A Lambda function as the hook is reached as the AWS SDK finds it (e.g. infra/local-aws).
+    let aws = match &options.settings.claims.hook {
+        Some(hook) if !blockauth::session::claims::is_url(hook) => {
+            Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+        }
+        _ => None,
+    };
+    let hook = ClaimsHook::from_settings(&options.settings.claims, aws.as_ref())?;
+    let context = Context::new(options.settings, store, options.mailer, &options.key, hook);
     let app = app(&context);
 
     let listener = TcpListener::bind(options.listen)

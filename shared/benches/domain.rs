@@ -32,9 +32,17 @@ fn tokens(c: &mut Criterion) {
     let key = SigningKey::from_text(&"k".repeat(64)).expect("key");
     let tokens = Tokens::new(&key, &settings);
     c.bench_function("token: issue pair", |b| {
-        b.iter(|| tokens.issue(black_box("user-id"), black_box("family")))
+        b.iter(|| {
+            tokens.issue(
+                black_box("user-id"),
+                black_box("family"),
+                &Default::default(),
+            )
+        })
     });
-    let pair = tokens.issue("user-id", "family").expect("pair");
+    let pair = tokens
+        .issue("user-id", "family", &Default::default())
+        .expect("pair");
     c.bench_function("token: verify", |b| {
         b.iter(|| tokens.verify(black_box(&pair.access), TokenType::Access))
     });

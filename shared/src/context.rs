@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::mail::Mailer;
+use crate::session::claims::ClaimsHook;
 use crate::session::token::Tokens;
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
@@ -15,6 +16,8 @@ pub struct Context {
     pub tokens: Tokens,
     /// Keys the hashes of one-time codes; derived from the signing key.
     pub code_key: Vec<u8>,
+    /// Where custom claims come from at each sign-in.
+    pub claims_hook: ClaimsHook,
 }
 
 impl Context {
@@ -26,8 +29,15 @@ impl Context {
         crate::encode::hex(aws_lc_rs::hmac::sign(&key, message.as_bytes()).as_ref())
     }
 
-    pub fn new(settings: Settings, store: Store, mailer: Mailer, key: &SigningKey) -> Arc<Self> {
+    pub fn new(
+        settings: Settings,
+        store: Store,
+        mailer: Mailer,
+        key: &SigningKey,
+        claims_hook: ClaimsHook,
+    ) -> Arc<Self> {
         Arc::new(Context {
+            claims_hook,
             tokens: Tokens::new(key, &settings),
             code_key: key.derive("blockauth one-time codes"),
             settings,

@@ -7,6 +7,7 @@ pub use lambda_http::Error;
 use crate::context::Context;
 use crate::http::{self, ClientIp, FeatureRoutes};
 use crate::mail::Mailer;
+use crate::session::claims::ClaimsHook;
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
 use crate::store::Store;
@@ -47,7 +48,8 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     };
     #[cfg(not(feature = "mail"))]
     let mailer = Mailer::Disabled;
-    let ctx = Context::new(settings, store, mailer, &key);
+    let hook = ClaimsHook::from_settings(&settings.claims, Some(&aws))?;
+    let ctx = Context::new(settings, store, mailer, &key, hook);
     let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])
         .layer(axum::middleware::map_request(client_ip));
     lambda_http::run(app).await

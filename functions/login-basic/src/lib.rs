@@ -13,7 +13,7 @@ use axum::response::Response;
 use blockauth::Feature;
 use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, ClientIp, Form, Routes};
-use blockauth::identity::user::UserChange;
+use blockauth::identity::user::{SignInMethod, UserChange};
 use blockauth::rate_limit::{LoginAttempt, Subject};
 use blockauth::session::refresh_family::Account;
 use blockauth::store::TransactError;
@@ -73,6 +73,7 @@ async fn login(
         user,
         attempt.succeeded(&ctx),
         Account::Existing(UserChange::default()),
+        SignInMethod::password(&identifier),
         &ip,
     )
     .await

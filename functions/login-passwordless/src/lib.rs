@@ -108,14 +108,16 @@ async fn confirm(
                 ..UserChange::default()
             };
             let steps = Transaction::new().step(Step::Code, consume);
-            refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), &ip).await
+            let method = SignInMethod::Passwordless;
+            refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), method, &ip).await
         }
         None if ctx.settings.passwordless_auto_create => {
             let user = User::new(&identifier, None, SignInMethod::Passwordless);
             let steps = Transaction::new()
                 .step(Step::Code, consume)
                 .and(user.create(&identifier));
-            refresh_family::sign_in(&ctx, user, steps, Account::New, &ip).await
+            let method = SignInMethod::Passwordless;
+            refresh_family::sign_in(&ctx, user, steps, Account::New, method, &ip).await
         }
         None => return Err(INVALID_CODE),
     };

@@ -205,14 +205,16 @@ async fn login(
                 ..UserChange::default()
             };
             let steps = Transaction::new().step(Step::Nonce, consume);
-            refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), &ip).await
+            let method = SignInMethod::Wallet;
+            refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), method, &ip).await
         }
         None if ctx.settings.wallet.login_auto_create => {
             let user = User::with_wallet(&address);
             let steps = Transaction::new()
                 .step(Step::Nonce, consume)
                 .and(user.create(&address));
-            refresh_family::sign_in(&ctx, user, steps, Account::New, &ip).await
+            let method = SignInMethod::Wallet;
+            refresh_family::sign_in(&ctx, user, steps, Account::New, method, &ip).await
         }
         None => return Err(NO_ACCOUNT),
     };

@@ -107,8 +107,16 @@ async fn change(
         end_sessions: true,
         ..UserChange::default()
     };
+    // The caller signs in anew with the new password, as by a password login.
+    let method = if user.email.is_some() {
+        SignInMethod::Email
+    } else {
+        SignInMethod::Phone
+    };
     let signed_in =
-        match refresh_family::sign_in(&ctx, user, refund, Account::Existing(change), &ip).await {
+        match refresh_family::sign_in(&ctx, user, refund, Account::Existing(change), method, &ip)
+            .await
+        {
             Ok(signed_in) => signed_in,
             Err(TransactError::Refused(_)) => {
                 return Err(CHANGED_MEANWHILE);

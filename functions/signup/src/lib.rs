@@ -187,7 +187,7 @@ async fn confirm(
         .step(Step::Code, consume)
         .and(user.create(&identifier))
         .step(Step::PendingSignup, pending_signup::remove(&identifier));
-    match refresh_family::sign_in(&ctx, user, steps, Account::New, &ip).await {
+    match refresh_family::sign_in(&ctx, user, steps, Account::New, method, &ip).await {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         Err(TransactError::Refused(refused))
             if refused.by(Step::Claim) && !refused.by(Step::Code) =>

@@ -295,12 +295,14 @@ async fn sign_in(
     let frontend = ctx.settings.social.success_redirect.clone();
     match (outcome, frontend) {
         (Ok((user, next)), Some(frontend)) => {
-            let code = flow::issue_code(ctx, &user).await?;
+            let code = flow::issue_code(ctx, &user, provider).await?;
             let target = next.unwrap_or(frontend);
             Ok(http::redirect(&with_query(&target, "code", &code), None))
         }
         // No frontend to go to: the callback answers with the tokens itself.
-        (Ok((user, _)), None) => Ok(http::ok(flow::sign_in(ctx, user, ip).await?.body())),
+        (Ok((user, _)), None) => Ok(http::ok(
+            flow::sign_in(ctx, user, provider, ip).await?.body(),
+        )),
         // The provider failed us and the dependency failures: answered as they are.
         (Err(error @ (AuthError::Unavailable | AuthError::Throttled { .. })), _) => Err(error),
         (Err(error), Some(frontend)) => {
@@ -346,7 +348,9 @@ async fn native(
             }
         })?;
     let user = flow::account(&ctx, provider, &claims, None).await?;
-    Ok(http::ok(flow::sign_in(&ctx, user, &ip).await?.body()))
+    Ok(http::ok(
+        flow::sign_in(&ctx, user, provider, &ip).await?.body(),
+    ))
 }
 
 async fn token(

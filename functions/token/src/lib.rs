@@ -68,7 +68,8 @@ async fn refresh(
     }
     let user = refresh_family::session_user(&ctx, &claims).await?;
     // Without rotation the refresh token stays the same; only the access token is new.
-    let mut tokens = ctx.tokens.issue(&claims.user_id, &claims.sid)?;
+    let custom = refresh_family::refreshed_claims(&ctx, &user, &claims).await?;
+    let mut tokens = ctx.tokens.issue(&claims.user_id, &claims.sid, &custom)?;
     tokens.refresh = token;
     Ok(http::ok(SignIn { tokens, user }.body()))
 }

@@ -16,7 +16,7 @@ use blockauth::Feature;
 use blockauth::codes::{CodeFor, Purpose};
 use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
-use blockauth::identity::user::{self, UserChange, UserField};
+use blockauth::identity::user::{self, SignInMethod, UserChange, UserField};
 use blockauth::rate_limit::Subject;
 use blockauth::session::refresh_family::Account;
 use blockauth::store::{Step, TransactError, Transaction};
@@ -128,7 +128,9 @@ async fn confirm(
         require_no_email: true,
         ..UserChange::default()
     };
-    match refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), &ip).await {
+    // The wallet account signs in anew with its email added.
+    let method = SignInMethod::Wallet;
+    match refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), method, &ip).await {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         Err(TransactError::Refused(refused)) if refused.by(Step::Code) => Err(INVALID_CODE),
         Err(TransactError::Refused(refused)) if refused.by(Step::Claim) => Err(EMAIL_TAKEN),

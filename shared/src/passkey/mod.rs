@@ -333,7 +333,10 @@ mod flows {
             set: vec![UserField::Method(SignInMethod::Passkey)],
             ..Default::default()
         };
-        match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), network).await {
+        let method = SignInMethod::Passkey;
+        match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), method, network)
+            .await
+        {
             Ok(signed_in) => Ok(signed_in),
             // The counter moved meanwhile: another sign-in with this counter value won.
             Err(TransactError::Refused(refused)) if refused.by(Step::Credential) => {

@@ -1,5 +1,6 @@
 //! Sessions: the tokens (JWTs) and the refresh families (login sessions) behind them.
 
+pub mod claims;
 pub mod refresh_family;
 pub mod settings;
 pub mod token;

@@ -9,7 +9,8 @@
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
-use crate::identity::user::{self, User, UserChange, UserField};
+use crate::identity::user::{self, SignInMethod, User, UserChange, UserField};
+use crate::session::claims;
 use crate::session::token::{Claims, INVALID_TOKEN, TokenPair};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
 
@@ -45,14 +46,15 @@ fn family_sort_key(sid: &str) -> String {
     format!("{FAMILY_PREFIX}{sid}")
 }
 
-/// Starts a new login session for `user`, signing in from the client `network`: issues
-/// tokens and writes the family (and the network, now familiar to the account) in one
-/// transaction with the caller's `steps`.
+/// Starts a new login session for `user`, signing in by `method` from the client `network`:
+/// issues tokens (with the custom claims, `claims`) and writes the family (and the network,
+/// now familiar to the account) in one transaction with the caller's `steps`.
 pub async fn sign_in(
     ctx: &Context,
     mut user: User,
     steps: Transaction,
     account: Account,
+    method: SignInMethod,
     network: &str,
 ) -> Result<SignIn, TransactError> {
     let mut steps = steps;
@@ -60,10 +62,14 @@ pub async fn sign_in(
         change.set.push(UserField::LastLogin(clock::now()));
         steps.push(Step::UserChange, change.apply(&mut user));
     }
+    // No token without the hook's say: a hook that fails is a 503.
+    let custom = claims::for_user(ctx, &user, Some(method), "sign_in")
+        .await
+        .map_err(|_| TransactError::Unavailable)?;
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let tokens = ctx
         .tokens
-        .issue(&user.id, &sid)
+        .issue(&user.id, &sid, &custom)
         .map_err(|_| TransactError::Unavailable)?;
     let family = Item::new(&user::partition(&user.id), &family_sort_key(&sid))
         .with("epoch", user.session_epoch)
@@ -101,7 +107,8 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
     let user = user::get(ctx, &claims.user_id)
         .await?
         .ok_or(INVALID_TOKEN)?;
-    let tokens = ctx.tokens.issue(&claims.user_id, &claims.sid)?;
+    let custom = refreshed_claims(ctx, &user, claims).await?;
+    let tokens = ctx.tokens.issue(&claims.user_id, &claims.sid, &custom)?;
     let used = Item::new(&format!("USED#{}", claims.jti), "USED").expiring_at(claims.exp);
     let epoch = user.session_epoch;
     let alive = Expression::new("attribute_exists(pk) AND expires_at > :now AND epoch = :epoch")
@@ -140,6 +147,19 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
         }
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
+}
+
+/// The custom claims of a refreshed pair: those the refresh token carries from the
+/// sign-in, or (`CLAIMS_ON_REFRESH`) the hook's answer now.
+pub async fn refreshed_claims(
+    ctx: &Context,
+    user: &User,
+    claims: &Claims,
+) -> Result<serde_json::Map<String, serde_json::Value>, AuthError> {
+    if ctx.settings.claims.on_refresh {
+        return claims::for_user(ctx, user, None, "refresh").await;
+    }
+    Ok(claims.custom.clone())
 }
 
 /// Revokes one family (logout).

@@ -38,6 +38,9 @@ pub struct Claims {
     pub aud: String,
     /// The refresh family: every token of one login shares it.
     pub sid: String,
+    /// Custom claims (`session::claims`): in both tokens, so a refresh can carry them on.
+    #[serde(flatten)]
+    pub custom: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A freshly issued pair.
@@ -76,8 +79,13 @@ impl Tokens {
         }
     }
 
-    /// A new access/refresh pair for `user_id` in refresh family `sid`.
-    pub fn issue(&self, user_id: &str, sid: &str) -> Result<TokenPair, AuthError> {
+    /// A new access/refresh pair for `user_id` in refresh family `sid`, with `custom` claims.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        sid: &str,
+        custom: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<TokenPair, AuthError> {
         let now = clock::now();
         let claims = |token_type, lifetime| Claims {
             user_id: user_id.to_owned(),
@@ -89,6 +97,7 @@ impl Tokens {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sid: sid.to_owned(),
+            custom: custom.clone(),
         };
         let access = self.sign(&claims(TokenType::Access, self.access_lifetime))?;
         let refresh_claims = claims(TokenType::Refresh, self.refresh_lifetime);
@@ -128,7 +137,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify_by_type() {
         let t = tokens(&Settings::default());
-        let pair = t.issue("user-1", "family-1").unwrap();
+        let pair = t.issue("user-1", "family-1", &Default::default()).unwrap();
         let access = t.verify(&pair.access, TokenType::Access).unwrap();
         assert_eq!(access.user_id, "user-1");
         assert_eq!(access.sid, "family-1");
@@ -149,7 +158,7 @@ mod tests {
     #[test]
     fn foreign_and_garbage_tokens_fail() {
         let t = tokens(&Settings::default());
-        let pair = t.issue("u", "f").unwrap();
+        let pair = t.issue("u", "f", &Default::default()).unwrap();
         let other = Tokens::new(
             &SigningKey::from_text(&"o".repeat(40)).unwrap(),
             &Settings::default(),

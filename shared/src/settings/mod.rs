@@ -17,6 +17,7 @@ use crate::mail::templates::Templates;
 use crate::passkey::settings::PasskeySettings;
 use crate::password::PasswordPolicy;
 use crate::rate_limit::settings::Limits;
+use crate::session::claims::ClaimsSettings;
 use crate::session::settings::SessionSettings;
 use crate::social::settings::SocialSettings;
 use crate::wallet::settings::WalletSettings;
@@ -130,6 +131,8 @@ pub struct Settings {
     pub social: SocialSettings,
     /// Passkeys (`PASSKEY_*`).
     pub passkey: PasskeySettings,
+    /// Custom claims and their hook (`CUSTOM_CLAIMS`, `CLAIMS_*`, `WEBHOOK_SECRET`).
+    pub claims: ClaimsSettings,
 }
 
 impl Default for Settings {
@@ -150,6 +153,7 @@ impl Default for Settings {
             wallet: WalletSettings::default(),
             social: SocialSettings::default(),
             passkey: PasskeySettings::default(),
+            claims: ClaimsSettings::default(),
         }
     }
 }
@@ -181,6 +185,7 @@ impl Settings {
             WalletSettings::NAMES,
             SocialSettings::NAMES,
             PasskeySettings::NAMES,
+            ClaimsSettings::NAMES,
         ]
         .concat()
     }
@@ -253,6 +258,7 @@ impl Settings {
         s.wallet.read(&values)?;
         s.social.read(&values)?;
         s.passkey.read(&values)?;
+        s.claims.read(&values)?;
         Ok(s)
     }
 

@@ -528,11 +528,17 @@ pub async fn account(
     ))
 }
 
-/// A one-time code (60 s) that `redeem` trades for tokens of `user`'s new session.
-pub async fn issue_code(ctx: &Context, user: &User) -> Result<String, AuthError> {
+/// A one-time code (60 s) that `redeem` trades for tokens of `user`'s new session, signed
+/// in by `provider`.
+pub async fn issue_code(
+    ctx: &Context,
+    user: &User,
+    provider: &Provider,
+) -> Result<String, AuthError> {
     let code = random()?;
     let item = Item::new(&partition(ctx, "SOCIAL_CODE", &code), "SOCIAL_CODE")
         .with("user_id", user.id.as_str())
+        .with("method", provider.kind.sign_in_name())
         .expiring_at(clock::now() + CODE_TTL);
     ctx.store.put(item).await?;
     Ok(code)
@@ -548,19 +554,28 @@ pub async fn redeem(ctx: &Context, code: &str, network: &str) -> Result<SignIn, 
         .await?
         .ok_or(CODE_INVALID)?;
     let user_id = item.text("user_id").ok_or(CODE_INVALID)?;
+    let method = item
+        .text("method")
+        .and_then(|name| ProviderKind::named(&name))
+        .ok_or(CODE_INVALID)?;
     let user = user::get(ctx, &user_id).await?.ok_or(CODE_INVALID)?;
     let steps = Transaction::new().step(
         Step::Code,
         Write::delete_if(&pk, "SOCIAL_CODE", Expression::new("attribute_exists(pk)")),
     );
-    session(ctx, user, steps, network)
+    session(ctx, user, steps, method, network)
         .await
         .map_err(|refused| refused.unwrap_or(CODE_INVALID))
 }
 
-/// Starts a session for `user`, whom a provider vouched for just now.
-pub async fn sign_in(ctx: &Context, user: User, network: &str) -> Result<SignIn, AuthError> {
-    session(ctx, user, Transaction::new(), network)
+/// Starts a session for `user`, whom `provider` vouched for just now.
+pub async fn sign_in(
+    ctx: &Context,
+    user: User,
+    provider: &Provider,
+    network: &str,
+) -> Result<SignIn, AuthError> {
+    session(ctx, user, Transaction::new(), provider.kind, network)
         .await
         .map_err(|refused| refused.unwrap_or(user::CHANGED_MEANWHILE))
 }
@@ -570,10 +585,14 @@ async fn session(
     ctx: &Context,
     user: User,
     steps: Transaction,
+    kind: ProviderKind,
     network: &str,
 ) -> Result<SignIn, Option<AuthError>> {
     let change = UserChange::default();
-    match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), network).await {
+    let method = SignInMethod::Social(kind.sign_in_name());
+    match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), method, network)
+        .await
+    {
         Ok(signed_in) => Ok(signed_in),
         Err(TransactError::Refused(_)) => Err(None),
         Err(TransactError::Unavailable) => Err(Some(AuthError::Unavailable)),

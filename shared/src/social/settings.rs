@@ -38,6 +38,21 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    const ALL: [ProviderKind; 5] = [
+        ProviderKind::Google,
+        ProviderKind::LinkedIn,
+        ProviderKind::Facebook,
+        ProviderKind::Apple,
+        ProviderKind::OpenIdConnect,
+    ];
+
+    /// The kind whose `sign_in_name` is `name`.
+    pub fn named(name: &str) -> Option<ProviderKind> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.sign_in_name() == name)
+    }
+
     /// As `authentication_types` lists it.
     pub fn sign_in_name(self) -> &'static str {
         match self {

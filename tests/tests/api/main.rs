@@ -4,6 +4,7 @@ mod apple;
 mod attacks;
 mod aws;
 mod bad_input;
+mod claims;
 mod edge;
 mod email_change;
 mod faults;

@@ -482,3 +482,53 @@ fn the_generated_signing_key_is_one_the_code_accepts() {
     let length: usize = generate.at(&["PasswordLength"]).text().parse().unwrap();
     assert!(SigningKey::from_text(&"k".repeat(length)).is_ok());
 }
+
+/// The claims hook: only the functions built with `claims-hook` (those that sign in) may
+/// invoke it, only it, and only when one is named.
+#[test]
+fn only_the_functions_that_sign_in_may_invoke_the_claims_hook() {
+    let template = Template::load();
+    let invoke = template.resource("ClaimsHookInvoke");
+    assert_eq!(invoke.at(&["Condition"]).text(), "HasClaimsHook");
+    let statements = invoke
+        .at(&["Properties", "PolicyDocument", "Statement"])
+        .items();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(
+        statements[0].at(&["Action"]).text(),
+        "lambda:InvokeFunction"
+    );
+    let (sub, resource) = statements[0].at(&["Resource"]).intrinsic().expect("!Sub");
+    assert_eq!(sub, "Sub");
+    assert!(
+        resource.text().ends_with(":function:${ClaimsHookFunction}"),
+        "{}",
+        resource.text()
+    );
+    let roles: BTreeSet<String> = invoke
+        .at(&["Properties", "Roles"])
+        .items()
+        .iter()
+        .map(|role| {
+            let (name, arguments) = role.intrinsic().expect("!If [FeatureOn, !Ref Role, ...]");
+            assert_eq!(name, "If");
+            arguments.items()[1].reference().expect("!Ref").to_owned()
+        })
+        .collect();
+    let signing_in: BTreeSet<String> = template
+        .functions()
+        .iter()
+        .filter(|(_, feature, _)| {
+            let manifest = std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../functions")
+                    .join(feature.function())
+                    .join("Cargo.toml"),
+            )
+            .unwrap();
+            manifest.contains("\"claims-hook\"")
+        })
+        .map(|(name, _, _)| format!("{name}Role"))
+        .collect();
+    assert_eq!(roles, signing_in);
+}

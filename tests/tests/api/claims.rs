@@ -1,0 +1,300 @@
+//! Custom claims: the static map, and the hook the deployer runs, as a webhook (a small HTTP
+//! receiver this test starts, which checks the signature as a real receiver would) and as a
+//! Lambda function (the AWS SDK's Lambda client against a local stand-in for Lambda's
+//! Invoke API: the call's shape and its answers are real; IAM and Lambda's runtime are not
+//! exercised here).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use blockauth::session::claims::{self, ClaimsHook, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use blockauth_tests::{PASSWORD, TestApp, access, claims as decoded, refresh};
+use serde_json::{Value, json};
+
+const SECRET: &str = "a-webhook-secret-of-at-least-32-chars";
+
+/// How the receiver answers.
+#[derive(Clone)]
+enum Answer {
+    Claims(Value),
+    Raw(&'static str),
+    Status(u16),
+    Slow,
+}
+
+/// A webhook receiver: what it was sent (signature checked), and what it answers.
+struct Receiver {
+    url: String,
+    calls: Arc<Mutex<Vec<Value>>>,
+    answer: Arc<Mutex<Answer>>,
+}
+
+impl Receiver {
+    async fn start(answer: Answer) -> Receiver {
+        let calls: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let answer = Arc::new(Mutex::new(answer));
+        let (seen, replies) = (calls.clone(), answer.clone());
+        let handler = move |headers: HeaderMap, body: Bytes| {
+            let (seen, replies) = (seen.clone(), replies.clone());
+            async move {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let at: i64 = header(TIMESTAMP_HEADER).parse().unwrap_or(0);
+                let now = blockauth::clock::now();
+                // What a receiver checks: the signature over the time and the body, and a
+                // recent time.
+                if header(SIGNATURE_HEADER) != claims::signature(SECRET, at, &body)
+                    || (now - at).abs() > 300
+                {
+                    return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
+                }
+                seen.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                let answer = replies.lock().unwrap().clone();
+                match answer {
+                    Answer::Claims(claims) => {
+                        axum::Json(json!({ "claims": claims })).into_response()
+                    }
+                    Answer::Raw(text) => text.into_response(),
+                    Answer::Status(status) => StatusCode::from_u16(status).unwrap().into_response(),
+                    Answer::Slow => {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        axum::Json(json!({"claims": {}})).into_response()
+                    }
+                }
+            }
+        };
+        let app = axum::Router::new().route("/hook", axum::routing::post(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver {
+            url: format!("http://{address}/hook"),
+            calls,
+            answer,
+        }
+    }
+
+    fn answer(&self, answer: Answer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    fn calls(&self) -> Vec<Value> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+async fn with_webhook(receiver: &Receiver, on_refresh: bool) -> TestApp {
+    let url = receiver.url.clone();
+    TestApp::start_with(move |s| {
+        s.claims.custom = json!({"plan": "free", "tenant": "default"})
+            .as_object()
+            .unwrap()
+            .clone();
+        s.claims.hook = Some(url);
+        s.claims.webhook_secret = Some(SECRET.into());
+        s.claims.hook_timeout_ms = 500;
+        s.claims.on_refresh = on_refresh;
+        // One account signs in many times here.
+        s.limits.request_limit = 100;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn static_claims_are_in_every_token_and_survive_refresh() {
+    let app = TestApp::start_with(|s| {
+        s.claims.custom = json!({"tenant": "acme"}).as_object().unwrap().clone();
+    })
+    .await;
+    let signed_up = app.sign_up("ada@example.com", PASSWORD).await;
+    assert_eq!(decoded(&access(&signed_up))["tenant"], "acme");
+    let refreshed = app
+        .post("token/refresh/", json!({"refresh": refresh(&signed_up)}))
+        .await;
+    assert_eq!(refreshed.status, 200);
+    assert_eq!(decoded(&access(&refreshed))["tenant"], "acme");
+}
+
+#[tokio::test]
+async fn the_hooks_claims_are_added_at_sign_in_and_carried_by_refresh() {
+    let receiver = Receiver::start(Answer::Claims(
+        json!({"tenant": "acme", "roles": ["admin"]}),
+    ))
+    .await;
+    let app = with_webhook(&receiver, false).await;
+    let signed_up = app.sign_up("ada@example.com", PASSWORD).await;
+    assert_eq!(signed_up.status, 200);
+    let token = decoded(&access(&signed_up));
+    // The hook's claims over the static ones.
+    assert_eq!(token["tenant"], "acme");
+    assert_eq!(token["roles"], json!(["admin"]));
+    assert_eq!(token["plan"], "free");
+    assert_eq!(token["sub"], signed_up.body["user"]["id"]);
+    let calls = receiver.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["version"], 1);
+    assert_eq!(calls[0]["trigger"], "sign_in");
+    assert_eq!(calls[0]["method"], "EMAIL");
+    assert_eq!(calls[0]["user"]["email"], "ada@example.com");
+    // Never a secret: no password hash, nothing but the public view.
+    assert!(!calls[0].to_string().contains("argon2"));
+    assert!(calls[0]["user"].get("password_hash").is_none());
+
+    // A refresh carries the sign-in's claims without asking the hook.
+    let refreshed = app
+        .post("token/refresh/", json!({"refresh": refresh(&signed_up)}))
+        .await;
+    assert_eq!(refreshed.status, 200, "{:?}", refreshed.body);
+    assert_eq!(decoded(&access(&refreshed))["roles"], json!(["admin"]));
+    assert_eq!(receiver.calls().len(), 1);
+
+    // Each way in asks it, with its method.
+    let login = app
+        .post(
+            "login/basic/",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status, 200);
+    assert_eq!(receiver.calls()[1]["method"], "EMAIL");
+}
+
+#[tokio::test]
+async fn claims_on_refresh_asks_the_hook_again() {
+    let receiver = Receiver::start(Answer::Claims(json!({"version_of_roles": 1}))).await;
+    let app = with_webhook(&receiver, true).await;
+    let signed_up = app.sign_up("ada@example.com", PASSWORD).await;
+    receiver.answer(Answer::Claims(json!({"version_of_roles": 2})));
+    let refreshed = app
+        .post("token/refresh/", json!({"refresh": refresh(&signed_up)}))
+        .await;
+    assert_eq!(refreshed.status, 200, "{:?}", refreshed.body);
+    assert_eq!(decoded(&access(&refreshed))["version_of_roles"], 2);
+    let calls = receiver.calls();
+    assert_eq!(calls.last().unwrap()["trigger"], "refresh");
+    assert_eq!(calls.last().unwrap()["method"], Value::Null);
+}
+
+/// A hook that fails in any way fails the sign-in closed: 503, and no token.
+#[tokio::test]
+async fn a_hook_that_fails_gives_no_token() {
+    let receiver = Receiver::start(Answer::Claims(json!({}))).await;
+    let app = with_webhook(&receiver, false).await;
+    app.sign_up("ada@example.com", PASSWORD).await;
+    let login = json!({"email": "ada@example.com", "password": PASSWORD});
+    for answer in [
+        Answer::Claims(json!({"sub": "someone-else"})),
+        Answer::Claims(json!({"exp": 9_999_999_999_i64})),
+        Answer::Claims(json!({"blob": "x".repeat(5000)})),
+        Answer::Claims(json!(["not", "an", "object"])),
+        Answer::Raw("<html>oops</html>"),
+        Answer::Raw(r#"{"not_claims": {}}"#),
+        Answer::Status(500),
+        Answer::Slow,
+    ] {
+        receiver.answer(answer);
+        let reply = app.post("login/basic/", login.clone()).await;
+        assert_eq!(reply.status, 503, "{:?}", reply.body);
+        assert!(reply.body.get("access").is_none());
+    }
+    // And a hook that is down.
+    let down = TestApp::start_with(|s| {
+        s.claims.hook = Some("http://127.0.0.1:9/hook".into());
+        s.claims.webhook_secret = Some(SECRET.into());
+    })
+    .await;
+    let started = down
+        .post(
+            "signup/",
+            json!({"email": "bob@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(started.status, 200);
+    let code = down.code_for("bob@example.com");
+    let confirmed = down
+        .post(
+            "signup/confirm/",
+            json!({"email": "bob@example.com", "otp": code}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 503, "{:?}", confirmed.body);
+}
+
+/// The Lambda form: the SDK's Invoke call against a local stand-in for Lambda's API, which
+/// answers as Lambda does (the function's output, or `X-Amz-Function-Error`).
+#[tokio::test]
+async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
+    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let recorded = seen.clone();
+    let invoke = move |axum::extract::Path(name): axum::extract::Path<String>, body: Bytes| {
+        let recorded = recorded.clone();
+        async move {
+            let request: Value = serde_json::from_slice(&body).unwrap();
+            recorded.lock().unwrap().push((name.clone(), request));
+            if name == "failing-hook" {
+                return (
+                    [("x-amz-function-error", "Unhandled")],
+                    r#"{"errorMessage": "boom"}"#,
+                )
+                    .into_response();
+            }
+            axum::Json(json!({"claims": {"tenant": "from-lambda"}})).into_response()
+        }
+    };
+    let api = axum::Router::new().route(
+        "/2015-03-31/functions/{name}/invocations",
+        axum::routing::post(invoke),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sesv2::config::Credentials::for_tests())
+        .endpoint_url(format!("http://{address}"))
+        .load()
+        .await;
+
+    let app = TestApp::start().await;
+    let signed_up = app.sign_up("ada@example.com", PASSWORD).await;
+    let server = &app.server.context;
+    let user =
+        blockauth::identity::user::get(server, signed_up.body["user"]["id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    for (function, expected) in [("claims-hook", Some("from-lambda")), ("failing-hook", None)] {
+        let mut settings = server.settings.clone();
+        settings.claims.hook = Some(function.into());
+        let hook = ClaimsHook::from_settings(&settings.claims, Some(&aws)).unwrap();
+        let key = blockauth::signing_key::SigningKey::from_text(&"k".repeat(40)).unwrap();
+        let ctx = blockauth::Context::new(
+            settings,
+            server.store.clone(),
+            blockauth::mail::Mailer::Disabled,
+            &key,
+            hook,
+        );
+        let method = blockauth::identity::user::SignInMethod::Passkey;
+        let answer = claims::for_user(&ctx, &user, Some(method), "sign_in").await;
+        match expected {
+            Some(tenant) => assert_eq!(answer.unwrap()["tenant"], tenant),
+            None => assert_eq!(answer.unwrap_err(), blockauth::AuthError::Unavailable),
+        }
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0].0, "claims-hook");
+    assert_eq!(seen[0].1["method"], "PASSKEY");
+    assert_eq!(seen[0].1["user"]["email"], "ada@example.com");
+}
