@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use axum::serve::ListenerExt;
 use blockauth::http::FeatureRoutes;
 use blockauth::mail::Mailer;
-use blockauth::session::claims::ClaimsHook;
+use blockauth::session::hook::ClaimsHook;
 use blockauth::signing_key::SigningKey;
 use blockauth::store::{Store, table};
 use blockauth::{Context, Feature, Settings};
@@ -223,7 +223,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
     let store = Store::new(client, options.settings.table_name.clone());
     // A Lambda function as the hook is reached as the AWS SDK finds it (e.g. infra/local-aws).
     let aws = match &options.settings.claims.hook {
-        Some(hook) if !blockauth::session::claims::is_url(hook) => {
+        Some(hook) if !blockauth::session::hook::is_url(hook) => {
             Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
         }
         _ => None,

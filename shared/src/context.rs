@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::mail::Mailer;
-use crate::session::claims::ClaimsHook;
+use crate::session::hook::ClaimsHook;
 use crate::session::token::Tokens;
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;

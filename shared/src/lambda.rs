@@ -7,7 +7,7 @@ pub use lambda_http::Error;
 use crate::context::Context;
 use crate::http::{self, ClientIp, FeatureRoutes};
 use crate::mail::Mailer;
-use crate::session::claims::ClaimsHook;
+use crate::session::hook::ClaimsHook;
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
 use crate::store::Store;

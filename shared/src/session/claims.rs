@@ -1,178 +1,15 @@
 //! Custom token claims: a static map (`CUSTOM_CLAIMS`) and a hook the deployer runs
-//! (`CLAIMS_HOOK`), called at every sign-in with the user (never a secret) and how they
-//! signed in, answering claims to add. A hook that fails, is slow, or answers what it may
-//! not (a reserved claim, more than `HOOK_ANSWER_LIMIT` bytes) fails the sign-in closed:
-//! 503, and no token. The claims travel in the refresh token too, so a refresh reuses
-//! them without calling the hook, unless `CLAIMS_ON_REFRESH` asks for them anew.
-//!
-//! The hook is a Lambda function (invoked synchronously) in AWS, or an HTTP URL (a
-//! webhook: POSTed JSON, signed with `WEBHOOK_SECRET`, see `signature`) locally.
+//! (`CLAIMS_HOOK`, `hook`), called at every sign-in with the user (never a secret) and how
+//! they signed in, answering claims to add. A hook that fails, is slow, or answers what it
+//! may not (a reserved claim, more than `HOOK_ANSWER_LIMIT` bytes) fails the sign-in
+//! closed: 503, and no token. The claims travel in the refresh token too, so a refresh
+//! reuses them without calling the hook, unless `CLAIMS_ON_REFRESH` asks for them anew.
 
 use serde_json::{Map, Value, json};
 
+use super::hook::{HOOK_VERSION, checked, hook_failed};
 use crate::identity::user::{SignInMethod, User};
-use crate::settings::read::{Section, SettingsError, Values, error};
 use crate::{AuthError, Context};
-
-/// Claims our tokens set themselves, which no custom claim may replace.
-pub const RESERVED: [&str; 9] = [
-    "user_id", "type", "jti", "iat", "exp", "sub", "iss", "aud", "sid",
-];
-
-/// The most a hook's answer (and `CUSTOM_CLAIMS`) may weigh, in bytes of JSON.
-pub const HOOK_ANSWER_LIMIT: usize = 4096;
-
-/// The version of what a hook is sent; a hook can refuse versions it does not know.
-pub const HOOK_VERSION: u32 = 1;
-
-/// The claims settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimsSettings {
-    /// `CUSTOM_CLAIMS`: a JSON object added to every token.
-    pub custom: Map<String, Value>,
-    /// `CLAIMS_HOOK`: a Lambda function's name or ARN, or (locally) an http(s) URL.
-    pub hook: Option<String>,
-    /// `CLAIMS_HOOK_TIMEOUT`: milliseconds the hook may take.
-    pub hook_timeout_ms: u64,
-    /// `CLAIMS_ON_REFRESH`: a refresh asks the hook again (a Lambda call per refresh)
-    /// rather than reusing the claims of the sign-in.
-    pub on_refresh: bool,
-    /// `WEBHOOK_SECRET`: signs what the local server POSTs to a webhook.
-    pub webhook_secret: Option<String>,
-}
-
-impl Default for ClaimsSettings {
-    fn default() -> Self {
-        ClaimsSettings {
-            custom: Map::new(),
-            hook: None,
-            hook_timeout_ms: 2000,
-            on_refresh: false,
-            webhook_secret: None,
-        }
-    }
-}
-
-impl Section for ClaimsSettings {
-    const NAMES: &'static [&'static str] = &[
-        "CUSTOM_CLAIMS",
-        "CLAIMS_HOOK",
-        "CLAIMS_HOOK_TIMEOUT",
-        "CLAIMS_ON_REFRESH",
-        "WEBHOOK_SECRET",
-    ];
-
-    fn read(&mut self, values: &Values) -> Result<(), SettingsError> {
-        if let Some(v) = values.get("CUSTOM_CLAIMS").filter(|v| !v.trim().is_empty()) {
-            let claims: Value = serde_json::from_str(v)
-                .map_err(|e| error("CUSTOM_CLAIMS", &format!("expected a JSON object: {e}")))?;
-            self.custom = checked(claims).map_err(|why| error("CUSTOM_CLAIMS", why))?;
-        }
-        if let Some(v) = values.get("CLAIMS_HOOK").filter(|v| !v.trim().is_empty()) {
-            self.hook = Some(v.trim().to_owned());
-        }
-        values.number("CLAIMS_HOOK_TIMEOUT", &mut self.hook_timeout_ms, 1)?;
-        values.boolean("CLAIMS_ON_REFRESH", &mut self.on_refresh)?;
-        if let Some(v) = values.get("WEBHOOK_SECRET").filter(|v| !v.is_empty()) {
-            if v.len() < 32 {
-                return Err(error("WEBHOOK_SECRET", "use at least 32 characters"));
-            }
-            self.webhook_secret = Some(v.to_owned());
-        }
-        if self.hook.as_deref().is_some_and(is_url) && self.webhook_secret.is_none() {
-            return Err(error(
-                "WEBHOOK_SECRET",
-                "a webhook CLAIMS_HOOK needs a secret to sign its calls",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Whether `hook` names a webhook rather than a Lambda function.
-pub fn is_url(hook: &str) -> bool {
-    hook.starts_with("https://") || hook.starts_with("http://")
-}
-
-/// `claims` as a map of custom claims, or why not: a JSON object, within the size limit,
-/// naming no reserved claim.
-pub fn checked(claims: Value) -> Result<Map<String, Value>, &'static str> {
-    let Value::Object(claims) = claims else {
-        return Err("claims must be a JSON object");
-    };
-    if serde_json::to_vec(&claims).map_or(usize::MAX, |v| v.len()) > HOOK_ANSWER_LIMIT {
-        return Err("claims must be at most 4096 bytes of JSON");
-    }
-    if claims.keys().any(|k| RESERVED.contains(&k.as_str())) {
-        return Err(
-            "claims may not name a reserved claim (user_id, type, jti, iat, exp, sub, iss, aud, sid)",
-        );
-    }
-    Ok(claims)
-}
-
-/// Where the hook runs.
-pub enum ClaimsHook {
-    /// No hook: the static claims only.
-    None,
-    /// A hook this build cannot call (a function built without `claims-hook` that never
-    /// signs anyone in): a sign-in here would be a defect, answered 503.
-    Unreachable,
-    /// A Lambda function, invoked synchronously.
-    #[cfg(feature = "claims-hook")]
-    Lambda {
-        client: aws_sdk_lambda::Client,
-        function: String,
-    },
-    /// A URL the local server POSTs to.
-    #[cfg(feature = "https")]
-    Webhook { url: String, secret: String },
-}
-
-impl ClaimsHook {
-    /// The hook these settings name: a webhook for a URL; for a function name, a Lambda
-    /// client of `aws` (None where this build has no AWS configuration for it).
-    #[allow(unused_variables)]
-    pub fn from_settings(
-        settings: &ClaimsSettings,
-        aws: Option<&aws_config::SdkConfig>,
-    ) -> Result<ClaimsHook, String> {
-        let Some(hook) = &settings.hook else {
-            return Ok(ClaimsHook::None);
-        };
-        if is_url(hook) {
-            #[cfg(feature = "https")]
-            return Ok(ClaimsHook::Webhook {
-                url: hook.clone(),
-                secret: settings.webhook_secret.clone().unwrap_or_default(),
-            });
-            #[cfg(not(feature = "https"))]
-            return Err(
-                "setting CLAIMS_HOOK: this function calls a Lambda function, not a URL".into(),
-            );
-        }
-        #[cfg(feature = "claims-hook")]
-        if let Some(aws) = aws {
-            return Ok(ClaimsHook::Lambda {
-                client: aws_sdk_lambda::Client::new(aws),
-                function: hook.clone(),
-            });
-        }
-        #[cfg(not(feature = "claims-hook"))]
-        if aws.is_some() {
-            return Ok(ClaimsHook::Unreachable);
-        }
-        Err(format!(
-            "setting CLAIMS_HOOK: {hook:?} names a Lambda function, which this build cannot call \
-             (locally, give a webhook's URL)"
-        ))
-    }
-}
-
-/// Why a sign-in is 503: the hook did not say which claims to add.
-fn hook_failed(why: &dyn std::fmt::Display) -> AuthError {
-    AuthError::unavailable("claims hook", why)
-}
 
 /// The claims of `user`'s tokens, signing in by `method` now (`trigger` `sign_in`) or
 /// refreshing (`refresh`): the static ones, and over them the hook's.
@@ -183,7 +20,7 @@ pub async fn for_user(
     trigger: &str,
 ) -> Result<Map<String, Value>, AuthError> {
     let mut claims = ctx.settings.claims.custom.clone();
-    if matches!(ctx.claims_hook, ClaimsHook::None) {
+    if ctx.claims_hook.is_none() {
         return Ok(claims);
     }
     let request = json!({
@@ -193,9 +30,7 @@ pub async fn for_user(
         "method": method.map(SignInMethod::name),
     });
     let timeout = std::time::Duration::from_millis(ctx.settings.claims.hook_timeout_ms);
-    let answer = tokio::time::timeout(timeout, call(ctx, &request))
-        .await
-        .map_err(|_| hook_failed(&"timed out"))??;
+    let answer = ctx.claims_hook.call(&request, timeout).await?;
     let added = serde_json::from_slice::<Value>(&answer)
         .ok()
         .and_then(|answer| answer.get("claims").cloned())
@@ -203,104 +38,4 @@ pub async fn for_user(
     let added = checked(added).map_err(|why| hook_failed(&why))?;
     claims.extend(added);
     Ok(claims)
-}
-
-/// Calls the hook with `request`: its answer's bytes.
-#[allow(unused_variables)]
-async fn call(ctx: &Context, request: &Value) -> Result<Vec<u8>, AuthError> {
-    let body = serde_json::to_vec(request).map_err(|e| hook_failed(&e))?;
-    match &ctx.claims_hook {
-        ClaimsHook::None => Ok(br#"{"claims": {}}"#.to_vec()),
-        ClaimsHook::Unreachable => Err(hook_failed(
-            &"this function was built without the claims hook",
-        )),
-        #[cfg(feature = "claims-hook")]
-        ClaimsHook::Lambda { client, function } => {
-            let out = client
-                .invoke()
-                .function_name(function)
-                .payload(aws_sdk_lambda::primitives::Blob::new(body))
-                .send()
-                .await
-                .map_err(|e| hook_failed(&aws_sdk_lambda::error::DisplayErrorContext(e)))?;
-            if let Some(failure) = out.function_error() {
-                return Err(hook_failed(&format!("the function failed: {failure}")));
-            }
-            Ok(out
-                .payload()
-                .map(|p| p.as_ref().to_vec())
-                .unwrap_or_default())
-        }
-        #[cfg(feature = "https")]
-        ClaimsHook::Webhook { url, secret } => {
-            use crate::https::{self, http};
-            let at = crate::clock::now();
-            let request = http::Request::post(url)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .header(TIMESTAMP_HEADER, at.to_string())
-                .header(SIGNATURE_HEADER, signature(secret, at, &body))
-                .body(body)
-                .map_err(|e| hook_failed(&e))?;
-            let timeout = std::time::Duration::from_millis(ctx.settings.claims.hook_timeout_ms);
-            let response = https::send(request, timeout)
-                .await
-                .map_err(|failure| hook_failed(&failure))?;
-            if !response.status().is_success() {
-                return Err(hook_failed(&format!(
-                    "the webhook answered {}",
-                    response.status()
-                )));
-            }
-            Ok(response.into_body())
-        }
-    }
-}
-
-/// The header with the seconds since the epoch when a webhook call was signed.
-pub const TIMESTAMP_HEADER: &str = "x-blockauth-timestamp";
-
-/// The header with a webhook call's signature.
-pub const SIGNATURE_HEADER: &str = "x-blockauth-signature";
-
-/// `sha256=` and the HMAC-SHA256 (hex) with `secret` of `<timestamp>.<body>`: a receiver
-/// recomputes it, compares in constant time, and refuses an old timestamp, so a captured
-/// call can be neither forged nor replayed later.
-pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    use aws_lc_rs::hmac;
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let mut signed = format!("{timestamp}.").into_bytes();
-    signed.extend_from_slice(body);
-    format!(
-        "sha256={}",
-        crate::encode::hex(hmac::sign(&key, &signed).as_ref())
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reserved_oversized_and_non_object_claims_are_refused() {
-        assert!(checked(json!({"tenant": "acme", "roles": ["admin"]})).is_ok());
-        for bad in [
-            json!({"sub": "someone-else"}),
-            json!({"exp": 9_999_999_999_i64}),
-            json!(["tenant"]),
-            json!("tenant"),
-            json!({"blob": "x".repeat(HOOK_ANSWER_LIMIT)}),
-        ] {
-            assert!(checked(bad.clone()).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn a_webhook_signature_covers_the_time_and_the_body() {
-        let secret = "s".repeat(32);
-        let a = signature(&secret, 1, b"{}");
-        assert!(a.starts_with("sha256=") && a.len() == 7 + 64);
-        assert_ne!(a, signature(&secret, 2, b"{}"));
-        assert_ne!(a, signature(&secret, 1, b"{ }"));
-        assert_ne!(a, signature(&"t".repeat(32), 1, b"{}"));
-    }
 }

@@ -1,6 +1,7 @@
 //! Sessions: the tokens (JWTs) and the refresh families (login sessions) behind them.
 
 pub mod claims;
+pub mod hook;
 pub mod refresh_family;
 pub mod settings;
 pub mod token;

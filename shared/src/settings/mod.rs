@@ -17,7 +17,7 @@ use crate::mail::templates::Templates;
 use crate::passkey::settings::PasskeySettings;
 use crate::password::PasswordPolicy;
 use crate::rate_limit::settings::Limits;
-use crate::session::claims::ClaimsSettings;
+use crate::session::hook::ClaimsSettings;
 use crate::session::settings::SessionSettings;
 use crate::social::settings::SocialSettings;
 use crate::wallet::settings::WalletSettings;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use blockauth::session::claims::{self, ClaimsHook, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use blockauth::session::claims;
+use blockauth::session::hook::{self, ClaimsHook, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use blockauth_tests::{PASSWORD, TestApp, access, claims as decoded, refresh};
 use serde_json::{Value, json};
 
@@ -52,7 +53,7 @@ impl Receiver {
                 let now = blockauth::clock::now();
                 // What a receiver checks: the signature over the time and the body, and a
                 // recent time.
-                if header(SIGNATURE_HEADER) != claims::signature(SECRET, at, &body)
+                if header(SIGNATURE_HEADER) != hook::signature(SECRET, at, &body)
                     || (now - at).abs() > 300
                 {
                     return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
