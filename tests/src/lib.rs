@@ -332,6 +332,32 @@ fn base64_url_decode(text: &str) -> Vec<u8> {
 
 /// None, saying loudly which tool is missing and how to get it; in CI a missing tool is a
 /// failure, never a skip.
+/// Starts `command` (a `node` script) with its stdio piped, killed when dropped; None
+/// (loudly, or a failure in CI) where Node.js is missing.
+pub fn spawn_node(mut command: tokio::process::Command) -> Option<tokio::process::Child> {
+    let spawned = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    match spawned {
+        Ok(node) => Some(node),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            missing("Node.js (node) is not installed")
+        }
+        Err(e) => panic!("node does not start: {e}"),
+    }
+}
+
+/// A client that shows each redirect instead of following it, as the tests' browser.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
 pub fn missing<T>(what: &str) -> Option<T> {
     if std::env::var("CI").is_ok() {
         panic!("{what}: run infra/test");

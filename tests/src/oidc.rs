@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use blockauth::social::apple;
@@ -25,22 +24,9 @@ use crate::missing;
 /// Starts `node providers.mjs NAMES` in `dir`: the child and the line it printed once
 /// listening, or why it stopped first; None (loudly) where Node.js is missing.
 async fn launch(dir: &std::path::Path, names: &[&str]) -> Option<Result<(Child, String), String>> {
-    let spawned = Command::new("node")
-        .arg("providers.mjs")
-        .args(names)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut node = match spawned {
-        Ok(node) => node,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return missing("Node.js (node) is not installed");
-        }
-        Err(e) => panic!("node providers.mjs does not start: {e}"),
-    };
+    let mut command = Command::new("node");
+    command.arg("providers.mjs").args(names).current_dir(dir);
+    let mut node = crate::spawn_node(command)?;
     let stdout = node.stdout.take().expect("piped stdout");
     let mut line = String::new();
     // Each provider makes two RSA keys first (its own and the bad_signature one).

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use blockauth::Settings;
@@ -88,23 +87,15 @@ async fn the_demo_page_signs_up_and_in_in_a_browser() {
     // Only this run's pictures, should an older run have had more steps.
     let _ = std::fs::remove_dir_all(&shots);
 
-    let spawned = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg("demo.mjs")
         .arg(&page)
         .arg(&shots)
         .env("CHROMIUM", &chromium)
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut node = match spawned {
-        Ok(node) => node,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return missing("Node.js (node) is not installed").unwrap_or(());
-        }
-        Err(e) => panic!("node demo.mjs does not start: {e}"),
+        .current_dir(&dir);
+    let Some(mut node) = blockauth_tests::spawn_node(command) else {
+        return;
     };
     let mut input = node.stdin.take().expect("piped stdin");
     let mut output = BufReader::new(node.stdout.take().expect("piped stdout")).lines();

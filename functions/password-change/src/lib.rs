@@ -13,7 +13,7 @@ use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identity::identifier::Identifier;
 use blockauth::identity::user::{self, SignInMethod, UserChange, UserField};
 use blockauth::rate_limit::{LoginAttempt, Subject};
-use blockauth::session::refresh_family::{self, Account};
+use blockauth::session::refresh_family::{self, Account, Claimed};
 use blockauth::store::{TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, password, rate_limit};
 
@@ -47,7 +47,7 @@ const CHANGE: Operation = Operation {
 async fn change(
     State(ctx): State<Arc<Context>>,
     ClientIp(ip): ClientIp,
-    Caller { user, .. }: Caller,
+    Caller { user, claims }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let old_password = form.optional_text(&OLD_PASSWORD);
@@ -107,14 +107,10 @@ async fn change(
         end_sessions: true,
         ..UserChange::default()
     };
-    // The caller signs in anew with the new password, as by a password login.
-    let method = if user.email.is_some() {
-        SignInMethod::Email
-    } else {
-        SignInMethod::Phone
-    };
+    // The caller's session goes on in a new one, with its claims.
+    let claimed = Claimed::Continuing(claims.custom);
     let signed_in =
-        match refresh_family::sign_in(&ctx, user, refund, Account::Existing(change), method, &ip)
+        match refresh_family::sign_in(&ctx, user, refund, Account::Existing(change), claimed, &ip)
             .await
         {
             Ok(signed_in) => signed_in,

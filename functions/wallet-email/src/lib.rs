@@ -16,9 +16,9 @@ use blockauth::Feature;
 use blockauth::codes::{CodeFor, Purpose};
 use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
-use blockauth::identity::user::{self, SignInMethod, UserChange, UserField};
+use blockauth::identity::user::{self, UserChange, UserField};
 use blockauth::rate_limit::Subject;
-use blockauth::session::refresh_family::Account;
+use blockauth::session::refresh_family::{Account, Claimed};
 use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, rate_limit, session::refresh_family};
 
@@ -106,7 +106,7 @@ async fn request(
 async fn confirm(
     State(ctx): State<Arc<Context>>,
     ClientIp(ip): ClientIp,
-    Caller { user, .. }: Caller,
+    Caller { user, claims }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let email = form.email(&fields::EMAIL);
@@ -128,9 +128,10 @@ async fn confirm(
         require_no_email: true,
         ..UserChange::default()
     };
-    // The wallet account signs in anew with its email added.
-    let method = SignInMethod::Wallet;
-    match refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), method, &ip).await {
+    // The caller's session goes on in a new one, with its email and its claims.
+    let claimed = Claimed::Continuing(claims.custom);
+    match refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), claimed, &ip).await
+    {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         Err(TransactError::Refused(refused)) if refused.by(Step::Code) => Err(INVALID_CODE),
         Err(TransactError::Refused(refused)) if refused.by(Step::Claim) => Err(EMAIL_TAKEN),

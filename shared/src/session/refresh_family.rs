@@ -46,15 +46,31 @@ fn family_sort_key(sid: &str) -> String {
     format!("{FAMILY_PREFIX}{sid}")
 }
 
-/// Starts a new login session for `user`, signing in by `method` from the client `network`:
-/// issues tokens (with the custom claims, `claims`) and writes the family (and the network,
-/// now familiar to the account) in one transaction with the caller's `steps`.
+/// Where a new session's custom claims come from.
+pub enum Claimed {
+    /// A sign-in by this method: the claims hook is asked.
+    By(SignInMethod),
+    /// A signed-in caller's next session (after a password change, an email added): the
+    /// claims of the session it continues, as a refresh carries them.
+    Continuing(serde_json::Map<String, serde_json::Value>),
+}
+
+impl From<SignInMethod> for Claimed {
+    fn from(method: SignInMethod) -> Self {
+        Claimed::By(method)
+    }
+}
+
+/// Starts a new login session for `user`, signing in (`claimed`: by which method, or
+/// continuing a session) from the client `network`: issues tokens (with the custom claims,
+/// `claims`) and writes the family (and the network, now familiar to the account) in one
+/// transaction with the caller's `steps`.
 pub async fn sign_in(
     ctx: &Context,
     mut user: User,
     steps: Transaction,
     account: Account,
-    method: SignInMethod,
+    claimed: impl Into<Claimed>,
     network: &str,
 ) -> Result<SignIn, TransactError> {
     let mut steps = steps;
@@ -62,10 +78,13 @@ pub async fn sign_in(
         change.set.push(UserField::LastLogin(clock::now()));
         steps.push(Step::UserChange, change.apply(&mut user));
     }
-    // No token without the hook's say: a hook that fails is a 503.
-    let custom = claims::for_user(ctx, &user, Some(method), "sign_in")
-        .await
-        .map_err(|_| TransactError::Unavailable)?;
+    let custom = match claimed.into() {
+        // No token without the hook's say: a hook that fails is a 503.
+        Claimed::By(method) => claims::for_user(ctx, &user, Some(method), "sign_in")
+            .await
+            .map_err(|_| TransactError::Unavailable)?,
+        Claimed::Continuing(custom) => custom,
+    };
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let tokens = ctx
         .tokens

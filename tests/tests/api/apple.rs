@@ -5,16 +5,8 @@
 use blockauth::Settings;
 use blockauth::social::apple;
 use blockauth_tests::oidc::{self, FormPost, Providers};
-use blockauth_tests::{PASSWORD, Reply, TestApp};
+use blockauth_tests::{PASSWORD, Reply, TestApp, browser};
 use serde_json::json;
-
-/// The routes' client: a browser that shows each redirect instead of following it.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 async fn start(
     link_by_email: bool,

@@ -169,6 +169,18 @@ async fn the_hooks_claims_are_added_at_sign_in_and_carried_by_refresh() {
         .await;
     assert_eq!(login.status, 200);
     assert_eq!(receiver.calls()[1]["method"], "EMAIL");
+
+    // A password change continues the caller's session: its claims, no call.
+    let changed = app
+        .post_as(
+            &access(&login),
+            "password/change/",
+            json!({"old_password": PASSWORD, "new_password": "Another-Pass-456"}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(decoded(&access(&changed))["tenant"], "acme");
+    assert_eq!(receiver.calls().len(), 2);
 }
 
 #[tokio::test]

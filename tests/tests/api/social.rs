@@ -4,16 +4,8 @@
 use blockauth::Settings;
 use blockauth::social::settings::ProviderKind;
 use blockauth_tests::oidc::{Providers, percent, provider};
-use blockauth_tests::{PASSWORD, Reply, TestApp, access, parallel};
+use blockauth_tests::{PASSWORD, Reply, TestApp, access, browser, parallel};
 use serde_json::{Value, json};
-
-/// The routes' client: a browser that shows each redirect instead of following it.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 /// A server with Google (links by email; a mobile app's client id too), a generic issuer,
 /// `okta`, and Facebook (neither links by email), all local providers.
