@@ -118,13 +118,7 @@ impl Authenticator {
 
     /// The registration credential for `challenge` (base64url), as a browser posts it.
     pub fn attest(&mut self, challenge: &str) -> Value {
-        let client_data = json!({
-            "type": "webauthn.create",
-            "challenge": challenge,
-            "origin": self.origin,
-            "crossOrigin": false,
-        })
-        .to_string();
+        let client_data = self.client_data("webauthn.create", challenge);
         let point = self.key.public_key().as_ref(); // 0x04 || x || y
         let cose_key = Cbor::Map(vec![
             (Cbor::Int(1), Cbor::Int(2)),  // kty: EC2
@@ -145,19 +139,11 @@ impl Authenticator {
             (Cbor::Text("authData"), Cbor::Bytes(auth_data.clone())),
         ])
         .bytes();
-        let id = b64(&self.credential_id);
-        json!({
-            "id": id,
-            "rawId": id,
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": b64(client_data.as_bytes()),
-                "attestationObject": b64(&attestation),
-                "transports": ["internal", "hybrid"],
-            },
-            "clientExtensionResults": {},
-            "authenticatorAttachment": "platform",
-        })
+        self.credential(json!({
+            "clientDataJSON": b64(client_data.as_bytes()),
+            "attestationObject": b64(&attestation),
+            "transports": ["internal", "hybrid"],
+        }))
     }
 
     /// Signs in for the API's sign-in `options`, as a browser posts the assertion.
@@ -165,13 +151,7 @@ impl Authenticator {
         let challenge = options["publicKey"]["challenge"]
             .as_str()
             .expect("challenge");
-        let client_data = json!({
-            "type": "webauthn.get",
-            "challenge": challenge,
-            "origin": self.origin,
-            "crossOrigin": false,
-        })
-        .to_string();
+        let client_data = self.client_data("webauthn.get", challenge);
         let auth_data = self.auth_data(UP | UV | BE | BS);
         let mut signed = auth_data.clone();
         signed.extend(digest(&SHA256, client_data.as_bytes()).as_ref());
@@ -179,17 +159,33 @@ impl Authenticator {
             .key
             .sign(&SystemRandom::new(), &signed)
             .expect("a signature");
+        self.credential(json!({
+            "clientDataJSON": b64(client_data.as_bytes()),
+            "authenticatorData": b64(&auth_data),
+            "signature": b64(signature.as_ref()),
+            "userHandle": b64(&self.user_handle),
+        }))
+    }
+
+    /// `clientDataJSON` as the browser writes it for a ceremony of `kind`.
+    fn client_data(&self, kind: &str, challenge: &str) -> String {
+        json!({
+            "type": kind,
+            "challenge": challenge,
+            "origin": self.origin,
+            "crossOrigin": false,
+        })
+        .to_string()
+    }
+
+    /// The credential with `response`, as `PublicKeyCredential.toJSON()` gives it.
+    fn credential(&self, response: Value) -> Value {
         let id = b64(&self.credential_id);
         json!({
             "id": id,
             "rawId": id,
             "type": "public-key",
-            "response": {
-                "clientDataJSON": b64(client_data.as_bytes()),
-                "authenticatorData": b64(&auth_data),
-                "signature": b64(signature.as_ref()),
-                "userHandle": b64(&self.user_handle),
-            },
+            "response": response,
             "clientExtensionResults": {},
             "authenticatorAttachment": "platform",
         })

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Access, Answer, Body, FIELD_LIMIT, Field, Kind, Operation, Refusal};
 use crate::identity::identifier::{EMAIL_MAX_LENGTH, EMAIL_PATTERN, PHONE_PATTERN};
+use crate::identity::user::SignInMethod;
 use crate::settings::{Feature, Settings};
 
 /// Text that is not blank: it holds a character that is not Unicode White_Space (what
@@ -523,8 +524,7 @@ fn common_schemas() -> Map<String, Value> {
             "last_login": { "type": ["string", "null"], "format": "date-time" },
             "authentication_types": {
                 "type": "array",
-                "items": { "enum": ["EMAIL", "PHONE", "PASSWORDLESS", "WALLET", "GOOGLE",
-                                    "LINKEDIN", "FACEBOOK", "APPLE", "OIDC"] },
+                "items": { "enum": SignInMethod::names() },
             },
         },
         "required": ["id", "email", "phone", "wallet_address", "name", "is_verified", "date_joined",

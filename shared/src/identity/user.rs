@@ -10,6 +10,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
 use crate::identity::identifier::Identifier;
+use crate::social::settings::ProviderKind;
 use crate::store::{Expression, Item, Step, Transaction, Value, Write};
 #[cfg(feature = "wallet")]
 use crate::wallet::Address;
@@ -239,6 +240,21 @@ pub enum SignInMethod {
 }
 
 impl SignInMethod {
+    /// Every name `authentication_types` may hold.
+    pub fn names() -> Vec<&'static str> {
+        let own = [
+            SignInMethod::Email,
+            SignInMethod::Phone,
+            SignInMethod::Passwordless,
+            SignInMethod::Wallet,
+            SignInMethod::Passkey,
+        ];
+        own.into_iter()
+            .map(SignInMethod::name)
+            .chain(social_sign_ins())
+            .collect()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             SignInMethod::Email => "EMAIL",
@@ -297,7 +313,9 @@ pub enum PasskeyCount {
 
 /// The sign-in names of social providers (`SignInMethod::Social`): an account with one has
 /// a way in besides its passkeys.
-const SOCIAL_SIGN_INS: [&str; 5] = ["GOOGLE", "LINKEDIN", "FACEBOOK", "APPLE", "OIDC"];
+fn social_sign_ins() -> [&'static str; 5] {
+    ProviderKind::ALL.map(ProviderKind::sign_in_name)
+}
 
 impl User {
     /// Whether the account can sign in without a passkey: a password, an identifier a code
@@ -311,7 +329,7 @@ impl User {
             || self
                 .authentication_types
                 .iter()
-                .any(|t| SOCIAL_SIGN_INS.contains(&t.as_str()))
+                .any(|t| social_sign_ins().contains(&t.as_str()))
     }
 }
 
@@ -379,7 +397,7 @@ impl UserChange {
                 update = update
                     .appended(", passkey_count = passkey_count - :one")
                     .value(":one", 1i64);
-                let social: String = (0..SOCIAL_SIGN_INS.len())
+                let social: String = (0..social_sign_ins().len())
                     .map(|i| format!(" OR contains(authentication_types, :social{i})"))
                     .collect();
                 condition = condition.appended(&format!(
@@ -388,7 +406,7 @@ impl UserChange {
                      OR attribute_exists(phone) OR attribute_exists(wallet_address){social})"
                 ));
                 condition = condition.value(":one", 1i64);
-                for (i, name) in SOCIAL_SIGN_INS.iter().enumerate() {
+                for (i, name) in social_sign_ins().iter().enumerate() {
                     condition = condition.value(&format!(":social{i}"), *name);
                 }
             }

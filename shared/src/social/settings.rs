@@ -38,7 +38,7 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
-    const ALL: [ProviderKind; 5] = [
+    pub const ALL: [ProviderKind; 5] = [
         ProviderKind::Google,
         ProviderKind::LinkedIn,
         ProviderKind::Facebook,
