@@ -291,7 +291,11 @@ mod flows {
         // Whose passkey: the ceremony's account, or (discoverable) the one the
         // authenticator names, which must own the credential.
         let user_id = match &state {
-            State::Authenticate { user_id, .. } => user_id.clone().ok_or(SIGN_IN_REFUSED)?,
+            // An email without passkeys (decoys) reads the passkeys of nobody, as many
+            // reads as a real account's, and finds none: the time tells nobody which.
+            State::Authenticate { user_id, .. } => {
+                user_id.clone().unwrap_or_else(|| user::NOBODY.to_owned())
+            }
             State::Discoverable { .. } => {
                 let (user_id, _) = relying_party
                     .identify_discoverable_authentication(&assertion)
