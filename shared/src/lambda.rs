@@ -4,6 +4,7 @@
 use axum::extract::Request;
 pub use lambda_http::Error;
 
+use crate::aws;
 use crate::context::Context;
 use crate::http::{self, ClientIp, FeatureRoutes};
 use crate::mail::Mailer;
@@ -14,12 +15,11 @@ use crate::store::Store;
 
 /// The whole main of a feature function: `lambda::run(signup::routes)`.
 pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    init_logging();
     let mut settings = Settings::from_env()?;
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let aws = aws::config_from_env()?;
+    let secrets =
+        aws_sdk_secretsmanager::Client::new(&aws::for_service(&aws, aws::Service::SecretsManager));
     // A provider's client secret comes from Secrets Manager, never from the environment.
     for provider in settings.social.providers.values_mut() {
         let setting = format!("setting AUTH_PROVIDERS.{}", provider.name.to_uppercase());
@@ -42,8 +42,8 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     let store = Store::from_aws(&aws, &settings.table_name);
     #[cfg(feature = "mail")]
     let mailer = Mailer::Aws {
-        ses: aws_sdk_sesv2::Client::new(&aws),
-        sns: aws_sdk_sns::Client::new(&aws),
+        ses: aws_sdk_sesv2::Client::new(&aws::for_service(&aws, aws::Service::SesV2)),
+        sns: aws_sdk_sns::Client::new(&aws::for_service(&aws, aws::Service::Sns)),
         from: settings.email_from.clone(),
     };
     #[cfg(not(feature = "mail"))]
@@ -53,6 +53,22 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])
         .layer(axum::middleware::map_request(client_ip));
     lambda_http::run(app).await
+}
+
+/// Log lines to standard output (CloudWatch), at `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging
+/// controls), else `RUST_LOG` as one level, else INFO; no colours, no time (CloudWatch
+/// stamps each line).
+fn init_logging() {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok()?.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .init();
 }
 
 /// Takes the client IP from API Gateway's request context, as its network (`ClientIp`).

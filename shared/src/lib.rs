@@ -18,9 +18,9 @@ pub mod social;
 pub mod wallet;
 
 // The adapters and the edges.
+pub mod aws;
 pub mod contract;
 pub mod http;
-#[cfg(feature = "https")]
 pub mod https;
 pub mod lambda;
 pub mod signing_key;

@@ -575,8 +575,9 @@ impl Store {
 
     /// The store of a Lambda container: the table `table` through the AWS configuration
     /// of its environment.
-    pub fn from_aws(aws: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Store::new(Client::new(aws), table)
+    pub fn from_aws(aws: &crate::aws::SdkConfig, table: impl Into<String>) -> Self {
+        let aws = crate::aws::for_service(aws, crate::aws::Service::DynamoDb);
+        Store::new(Client::new(&aws), table)
     }
 
     pub fn table(&self) -> &str {

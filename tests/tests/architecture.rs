@@ -132,6 +132,26 @@ fn no_function_links_the_embedded_dynamodb_or_the_test_tools() {
     }
 }
 
+/// A function reads its AWS configuration from Lambda's environment (`blockauth::aws`) and
+/// calls Lambda, SQS and EventBridge through it: it links neither aws-config's provider
+/// chain, nor a client of those services, nor the log filter's regex engine.
+#[test]
+fn no_function_links_a_client_it_does_without() {
+    for name in functions() {
+        let linked = linked(&name);
+        for unused in [
+            "aws-config",
+            "aws-sdk-sts",
+            "aws-sdk-lambda",
+            "aws-sdk-sqs",
+            "aws-sdk-eventbridge",
+            "regex",
+        ] {
+            assert!(!linked.contains(unused), "{name} links {unused}");
+        }
+    }
+}
+
 /// Every `crate::a::b::...` path in `text`, as its segments (`use crate::{a, b::c}` lists
 /// several).
 fn crate_paths(text: &str) -> Vec<Vec<String>> {
@@ -260,7 +280,6 @@ fn each_function_links_exactly_the_capabilities_it_enables() {
         ("mail", "aws-sdk-sesv2"),
         ("social", "oauth2"),
         ("passkey", "webauthn-rs"),
-        ("claims-hook", "aws-sdk-lambda"),
     ];
     for name in functions() {
         let enabled = enabled_capabilities(&name);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::AuthError;
+use crate::aws::SdkConfig;
 use crate::settings::read::{Section, SettingsError, Values, error};
 
 /// Claims our tokens set themselves, which no custom claim may replace.
@@ -116,51 +117,42 @@ pub enum ClaimsHook {
     /// A Lambda function, invoked synchronously.
     #[cfg(feature = "claims-hook")]
     Lambda {
-        client: aws_sdk_lambda::Client,
+        aws: Box<SdkConfig>,
         function: String,
     },
     /// A URL the local server POSTs to.
-    #[cfg(feature = "https")]
     Webhook { url: String, secret: String },
 }
 
 impl ClaimsHook {
     /// The hook these settings name: a webhook for a URL; for a function name, a Lambda
-    /// client of `aws` (None where this build has no AWS configuration for it).
-    #[allow(unused_variables)]
+    /// function reached with `aws` (None where this build has no AWS configuration for it).
     pub fn from_settings(
         settings: &ClaimsSettings,
-        aws: Option<&aws_config::SdkConfig>,
+        aws: Option<&SdkConfig>,
     ) -> Result<ClaimsHook, String> {
         let Some(hook) = &settings.hook else {
             return Ok(ClaimsHook::None);
         };
         if is_url(hook) {
-            #[cfg(feature = "https")]
             return Ok(ClaimsHook::Webhook {
                 url: hook.clone(),
                 secret: settings.webhook_secret.clone().unwrap_or_default(),
             });
-            #[cfg(not(feature = "https"))]
-            return Err(
-                "setting CLAIMS_HOOK: this function calls a Lambda function, not a URL".into(),
-            );
         }
-        #[cfg(feature = "claims-hook")]
-        if let Some(aws) = aws {
-            return Ok(ClaimsHook::Lambda {
-                client: aws_sdk_lambda::Client::new(aws),
+        match aws {
+            #[cfg(feature = "claims-hook")]
+            Some(aws) => Ok(ClaimsHook::Lambda {
+                aws: Box::new(aws.clone()),
                 function: hook.clone(),
-            });
+            }),
+            #[cfg(not(feature = "claims-hook"))]
+            Some(_) => Ok(ClaimsHook::Unreachable),
+            None => Err(format!(
+                "setting CLAIMS_HOOK: {hook:?} names a Lambda function, which this build cannot \
+                 call (locally, give a webhook's URL)"
+            )),
         }
-        #[cfg(not(feature = "claims-hook"))]
-        if aws.is_some() {
-            return Ok(ClaimsHook::Unreachable);
-        }
-        Err(format!(
-            "setting CLAIMS_HOOK: {hook:?} names a Lambda function, which this build cannot call \
-             (locally, give a webhook's URL)"
-        ))
     }
 }
 
@@ -176,7 +168,6 @@ impl ClaimsHook {
     }
 
     /// Calls the hook with `request` within `timeout`: its answer's bytes.
-    #[allow(unused_variables)]
     pub async fn call(&self, request: &Value, timeout: Duration) -> Result<Vec<u8>, AuthError> {
         let body = serde_json::to_vec(request).map_err(|e| hook_failed(&e))?;
         tokio::time::timeout(timeout, self.send(body, timeout))
@@ -184,7 +175,6 @@ impl ClaimsHook {
             .map_err(|_| hook_failed(&"timed out"))?
     }
 
-    #[allow(unused_variables)]
     async fn send(&self, body: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, AuthError> {
         match self {
             ClaimsHook::None => Ok(br#"{"claims": {}}"#.to_vec()),
@@ -192,23 +182,12 @@ impl ClaimsHook {
                 &"this function was built without the claims hook",
             )),
             #[cfg(feature = "claims-hook")]
-            ClaimsHook::Lambda { client, function } => {
-                let out = client
-                    .invoke()
-                    .function_name(function)
-                    .payload(aws_sdk_lambda::primitives::Blob::new(body))
-                    .send()
+            ClaimsHook::Lambda { aws, function } => {
+                let response = crate::aws::invoke(aws, function, body, timeout)
                     .await
-                    .map_err(|e| hook_failed(&aws_sdk_lambda::error::DisplayErrorContext(e)))?;
-                if let Some(failure) = out.function_error() {
-                    return Err(hook_failed(&format!("the function failed: {failure}")));
-                }
-                Ok(out
-                    .payload()
-                    .map(|p| p.as_ref().to_vec())
-                    .unwrap_or_default())
+                    .map_err(|e| hook_failed(&e))?;
+                Ok(response)
             }
-            #[cfg(feature = "https")]
             ClaimsHook::Webhook { url, secret } => {
                 use crate::https::{self, http};
                 let at = crate::clock::now();

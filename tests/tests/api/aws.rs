@@ -1,7 +1,6 @@
 //! The AWS adapters against moto: SES v2 mail, SNS SMS, the Secrets Manager key source, and a
 //! whole signup whose code travels through SES.
 
-use aws_config::BehaviorVersion;
 use blockauth::Settings;
 use blockauth::identity::identifier::Identifier;
 use blockauth::mail::Mailer;
@@ -9,15 +8,17 @@ use blockauth::signing_key::SigningKey;
 use blockauth_tests::{PASSWORD, TestApp, code_in, moto_url};
 use serde_json::{Value, json};
 
-async fn aws_config(url: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(aws_sdk_sesv2::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await
+/// The configuration a function builds from Lambda's environment (`blockauth::aws`), here
+/// an environment that points every service at moto.
+async fn aws_config(url: &str) -> blockauth::aws::SdkConfig {
+    let url = url.to_owned();
+    blockauth::aws::config_from(move |name| match name {
+        "AWS_REGION" => Some("us-east-1".into()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("test".into()),
+        "AWS_ENDPOINT_URL" => Some(url.clone()),
+        _ => None,
+    })
+    .unwrap()
 }
 
 /// A mailer talking to moto, with `domain` verified as a sending identity.

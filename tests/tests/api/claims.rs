@@ -244,17 +244,27 @@ async fn a_hook_that_fails_gives_no_token() {
     assert_eq!(confirmed.status, 503, "{:?}", confirmed.body);
 }
 
-/// The Lambda form: the SDK's Invoke call against a local stand-in for Lambda's API, which
-/// answers as Lambda does (the function's output, or `X-Amz-Function-Error`).
+/// The Lambda form: Lambda's Invoke call, signed with SigV4, against a local stand-in for
+/// Lambda's API, which answers as Lambda does (the function's output, or
+/// `X-Amz-Function-Error`).
 #[tokio::test]
 async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
-    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<(String, Value, String)>>> = Arc::default();
     let recorded = seen.clone();
-    let invoke = move |axum::extract::Path(name): axum::extract::Path<String>, body: Bytes| {
+    let invoke = move |axum::extract::Path(name): axum::extract::Path<String>,
+                       headers: axum::http::HeaderMap,
+                       body: Bytes| {
         let recorded = recorded.clone();
         async move {
             let request: Value = serde_json::from_slice(&body).unwrap();
-            recorded.lock().unwrap().push((name.clone(), request));
+            let authorization = headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            recorded
+                .lock()
+                .unwrap()
+                .push((name.clone(), request, authorization));
             if name == "failing-hook" {
                 return (
                     [("x-amz-function-error", "Unhandled")],
@@ -287,7 +297,12 @@ async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
             .await
             .unwrap()
             .unwrap();
-    for (function, expected) in [("claims-hook", Some("from-lambda")), ("failing-hook", None)] {
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:claims-hook";
+    for (function, expected) in [
+        ("claims-hook", Some("from-lambda")),
+        ("failing-hook", None),
+        (arn, Some("from-lambda")),
+    ] {
         let mut settings = server.settings.clone();
         settings.claims.hook = Some(function.into());
         let hook = ClaimsHook::from_settings(&settings.claims, Some(&aws)).unwrap();
@@ -310,4 +325,14 @@ async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
     assert_eq!(seen[0].0, "claims-hook");
     assert_eq!(seen[0].1["method"], "PASSKEY");
     assert_eq!(seen[0].1["user"]["email"], "ada@example.com");
+    // Signed by the SDK's SigV4 signer for Lambda in the configured region.
+    let (_, _, authorization) = &seen[0];
+    assert!(
+        authorization.starts_with("AWS4-HMAC-SHA256 Credential=")
+            && authorization.contains("/us-east-1/lambda/aws4_request")
+            && authorization.contains("Signature="),
+        "{authorization}"
+    );
+    // An ARN reaches the same function (its colons percent-encoded in the path).
+    assert_eq!(seen[2].0, arn);
 }
