@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use axum::serve::ListenerExt;
+use blockauth::events::Events;
 use blockauth::http::FeatureRoutes;
+use blockauth::https;
 use blockauth::mail::Mailer;
+use blockauth::mail::delivery::Courier;
+use blockauth::mail::settings::Delivery;
 use blockauth::session::hook::ClaimsHook;
 use blockauth::signing_key::SigningKey;
 use blockauth::store::{Store, table};
@@ -51,7 +55,10 @@ pub struct Options {
     pub settings: Settings,
     pub listen: SocketAddr,
     pub storage: Storage,
+    /// Where messages go when `DELIVERY` is SES (the local outbox, or SES in a test).
     pub mailer: Mailer,
+    /// Where lifecycle events go without an `EVENT_BUS` (the local event log).
+    pub events: Events,
     pub key: SigningKey,
     /// Let the AWS SDK retry failed DynamoDB calls (off in tests that break DynamoDB).
     pub retry: bool,
@@ -221,15 +228,35 @@ pub async fn start(options: Options) -> Result<Running, String> {
     let client = dynamodb_client(dynamodb_address, options.retry);
     table::create_if_missing(&client, &options.settings.table_name).await?;
     let store = Store::new(client, options.settings.table_name.clone());
-    // A Lambda function as the hook is reached as the AWS SDK finds it (e.g. infra/local-aws).
-    let aws = match &options.settings.claims.hook {
-        Some(hook) if !blockauth::session::hook::is_url(hook) => {
-            Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
-        }
-        _ => None,
+    // A Lambda function (the claims hook, a delivery), an SQS queue or an EventBridge bus is
+    // reached as a function reaches it, from the environment's AWS settings (e.g.
+    // infra/local-aws's).
+    let settings = &options.settings;
+    let needs_aws = settings
+        .claims
+        .hook
+        .as_deref()
+        .is_some_and(|h| !https::is_url(h))
+        || matches!(settings.delivery.delivery, Delivery::Lambda | Delivery::Sqs)
+        || settings.events.bus.is_some();
+    let aws = needs_aws
+        .then(blockauth::aws::config_from_env)
+        .transpose()?;
+    let hook = ClaimsHook::from_settings(settings, aws.as_ref())?;
+    let courier = Courier::from_settings(
+        &settings.delivery,
+        settings.webhook_secret.as_deref(),
+        aws.as_ref(),
+    )?;
+    let mailer = match courier {
+        Some(courier) => Mailer::Courier(Box::new(courier)),
+        None => options.mailer,
     };
-    let hook = ClaimsHook::from_settings(&options.settings.claims, aws.as_ref())?;
-    let context = Context::new(options.settings, store, options.mailer, &options.key, hook);
+    let events = match &aws {
+        Some(aws) if settings.events.bus.is_some() => Events::from_settings(&settings.events, aws),
+        _ => options.events,
+    };
+    let context = Context::new(options.settings, store, mailer, &options.key, hook, events);
     let app = app(&context);
 
     let listener = TcpListener::bind(options.listen)

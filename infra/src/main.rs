@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use blockauth::Settings;
+use blockauth::events::{EventLog, Events};
 use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth_local::{FEATURES, Options, Storage, start};
@@ -75,6 +76,7 @@ async fn run() -> Result<(), String> {
     }
     let key = SigningKey::load_or_generate(&args.data.join("signing.key"))?;
     let outbox = args.data.join("outbox");
+    let events = args.data.join("events.jsonl");
     let mailer = Mailer::Outbox(Outbox {
         dir: outbox.clone(),
         from: settings.email_from.clone(),
@@ -92,6 +94,10 @@ async fn run() -> Result<(), String> {
         listen: args.listen,
         storage: Storage::File(args.data.join("dynamodb.sqlite3")),
         mailer,
+        events: Events::Log(EventLog {
+            path: events.clone(),
+            announce: true,
+        }),
         key,
         retry: true,
     })
@@ -105,6 +111,10 @@ async fn run() -> Result<(), String> {
     println!(
         "  outbox:   {} (one file per message; codes also print here)",
         outbox.display()
+    );
+    println!(
+        "  events:   {} (one JSON line per lifecycle event)",
+        events.display()
     );
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     println!("stopping");

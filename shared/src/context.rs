@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::events::Events;
 use crate::mail::Mailer;
 use crate::session::hook::ClaimsHook;
 use crate::session::token::Tokens;
@@ -18,6 +19,8 @@ pub struct Context {
     pub code_key: Vec<u8>,
     /// Where custom claims come from at each sign-in.
     pub claims_hook: ClaimsHook,
+    /// Where lifecycle events go.
+    pub events: Events,
 }
 
 impl Context {
@@ -35,9 +38,11 @@ impl Context {
         mailer: Mailer,
         key: &SigningKey,
         claims_hook: ClaimsHook,
+        events: Events,
     ) -> Arc<Self> {
         Arc::new(Context {
             claims_hook,
+            events,
             tokens: Tokens::new(key, &settings),
             code_key: key.derive("blockauth one-time codes"),
             settings,

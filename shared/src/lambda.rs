@@ -6,8 +6,10 @@ pub use lambda_http::Error;
 
 use crate::aws;
 use crate::context::Context;
+use crate::events::Events;
 use crate::http::{self, ClientIp, FeatureRoutes};
 use crate::mail::Mailer;
+use crate::mail::delivery::Courier;
 use crate::session::hook::ClaimsHook;
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
@@ -40,35 +42,49 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
         .ok_or("setting SIGNING_KEY_SECRET: required in Lambda")?;
     let key = SigningKey::from_secrets_manager(&secrets, secret).await?;
     let store = Store::from_aws(&aws, &settings.table_name);
-    #[cfg(feature = "mail")]
-    let mailer = Mailer::Aws {
-        ses: aws_sdk_sesv2::Client::new(&aws::for_service(&aws, aws::Service::SesV2)),
-        sns: aws_sdk_sns::Client::new(&aws::for_service(&aws, aws::Service::Sns)),
-        from: settings.email_from.clone(),
+    let mailer = match Courier::from_settings(
+        &settings.delivery,
+        settings.webhook_secret.as_deref(),
+        Some(&aws),
+    )? {
+        Some(courier) => Mailer::Courier(Box::new(courier)),
+        #[cfg(feature = "mail")]
+        None => Mailer::Aws {
+            ses: aws_sdk_sesv2::Client::new(&aws::for_service(&aws, aws::Service::SesV2)),
+            sns: aws_sdk_sns::Client::new(&aws::for_service(&aws, aws::Service::Sns)),
+            from: settings.email_from.clone(),
+        },
+        #[cfg(not(feature = "mail"))]
+        None => Mailer::Disabled,
     };
-    #[cfg(not(feature = "mail"))]
-    let mailer = Mailer::Disabled;
-    let hook = ClaimsHook::from_settings(&settings.claims, Some(&aws))?;
-    let ctx = Context::new(settings, store, mailer, &key, hook);
+    let hook = ClaimsHook::from_settings(&settings, Some(&aws))?;
+    let events = Events::from_settings(&settings.events, &aws);
+    let ctx = Context::new(settings, store, mailer, &key, hook, events);
     let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])
         .layer(axum::middleware::map_request(client_ip));
     lambda_http::run(app).await
 }
 
 /// Log lines to standard output (CloudWatch), at `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging
-/// controls), else `RUST_LOG` as one level, else INFO; no colours, no time (CloudWatch
-/// stamps each line).
+/// controls), else `RUST_LOG` as one level, else INFO; JSON objects when
+/// `AWS_LAMBDA_LOG_FORMAT` is JSON (as template.yaml sets it). No time: CloudWatch stamps
+/// each line. Lambda's runtime wraps each invocation in a span with its `requestId`.
 fn init_logging() {
     use tracing_subscriber::filter::LevelFilter;
     let level = ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
         .iter()
         .find_map(|name| std::env::var(name).ok()?.parse::<LevelFilter>().ok())
         .unwrap_or(LevelFilter::INFO);
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false)
-        .without_time()
-        .init();
+        .without_time();
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 }
 
 /// Takes the client IP from API Gateway's request context, as its network (`ClientIp`).

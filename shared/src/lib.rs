@@ -8,6 +8,7 @@
 
 // The capabilities, each a folder (ARCHITECTURE.md: which function enables which).
 pub mod codes;
+pub mod events;
 pub mod identity;
 pub mod mail;
 pub mod passkey;

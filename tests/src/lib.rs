@@ -13,10 +13,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use blockauth::Settings;
+use blockauth::events::{EventLog, Events};
 use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth_local::{Options, Running, Storage};
 use serde_json::{Value, json};
+
+/// The local event log's name, in a test server's outbox folder.
+const EVENT_LOG: &str = "events.jsonl";
 
 /// A strong password that every validator accepts.
 pub const PASSWORD: &str = "Correct-Horse-9-Battery";
@@ -59,7 +63,7 @@ impl TestApp {
     /// stop it or sweep its expired items.
     pub async fn start_embedded() -> Self {
         let (settings, mailer, outbox) = outbox_mailer(test_settings());
-        Self::start_on(settings, mailer, outbox, Storage::Memory).await
+        Self::start_on(settings, mailer, None, outbox, Storage::Memory).await
     }
 
     /// A server with the given settings and mailer (e.g. SES against moto).
@@ -69,7 +73,14 @@ impl TestApp {
         outbox: tempfile::TempDir,
     ) -> Self {
         let (settings, storage) = storage_for(settings);
-        Self::start_on(settings, mailer, outbox, storage).await
+        Self::start_on(settings, mailer, None, outbox, storage).await
+    }
+
+    /// A server whose lifecycle events go to `events` rather than the local log.
+    pub async fn start_with_events(events: Events) -> Self {
+        let (settings, mailer, outbox) = outbox_mailer(test_settings());
+        let (settings, storage) = storage_for(settings);
+        Self::start_on(settings, mailer, Some(events), outbox, storage).await
     }
 
     /// A server with exactly `settings` on 127.0.0.1:`port`, for a test whose settings name
@@ -81,6 +92,7 @@ impl TestApp {
         Self::listen(
             settings,
             mailer,
+            None,
             outbox,
             storage,
             SocketAddr::from(([127, 0, 0, 1], port)),
@@ -91,11 +103,12 @@ impl TestApp {
     async fn start_on(
         settings: Settings,
         mailer: Mailer,
+        events: Option<Events>,
         outbox: tempfile::TempDir,
         storage: Storage,
     ) -> Self {
         let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-        Self::listen(settings, mailer, outbox, storage, any_port)
+        Self::listen(settings, mailer, events, outbox, storage, any_port)
             .await
             .expect("local server starts")
     }
@@ -103,16 +116,24 @@ impl TestApp {
     async fn listen(
         settings: Settings,
         mailer: Mailer,
+        events: Option<Events>,
         outbox: tempfile::TempDir,
         storage: Storage,
         listen: SocketAddr,
     ) -> Result<Self, String> {
         let key = SigningKey::from_text(&SigningKey::generate_text().expect("key")).expect("key");
+        let events = events.unwrap_or_else(|| {
+            Events::Log(EventLog {
+                path: outbox.path().join(EVENT_LOG),
+                announce: false,
+            })
+        });
         let server = blockauth_local::start(Options {
             settings,
             listen,
             storage,
             mailer,
+            events,
             key,
             retry: false,
         })
@@ -185,6 +206,15 @@ impl TestApp {
     /// The folder where this server's mail lands, one file per message.
     pub fn outbox_dir(&self) -> &std::path::Path {
         self.outbox.path()
+    }
+
+    /// Every lifecycle event the server logged, oldest first.
+    pub fn events(&self) -> Vec<Value> {
+        EventLog {
+            path: self.outbox.path().join(EVENT_LOG),
+            announce: false,
+        }
+        .read()
     }
 
     /// Every message in the outbox to `to`, oldest first, as file contents.

@@ -6,6 +6,7 @@
 //! two accounts can never share an email, and tells the old address.
 
 use blockauth::codes::INVALID_CODE;
+use blockauth::events::Event;
 use blockauth::identity::user::CHANGED_MEANWHILE;
 use blockauth::identity::user::EMAIL_TAKEN;
 use std::sync::Arc;
@@ -153,6 +154,10 @@ async fn confirm(
         }
         Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
     }
+    let (user_id, email) = (user.id.as_str(), new_email.value());
+    ctx.events
+        .publish(Event::EmailChanged { user_id, email })
+        .await;
     if let Some(old) = &old_email {
         let notice = messages::email_changed(&ctx.settings, new_email.value());
         ctx.mailer.send(old, &notice).await?;

@@ -2,6 +2,7 @@
 //! (which an account without a password may omit) and `new_password`. Every session of the
 //! account ends, and a fresh pair is returned, in one transaction.
 
+use blockauth::events::Event;
 use blockauth::identity::user::CHANGED_MEANWHILE;
 use std::sync::Arc;
 
@@ -119,6 +120,8 @@ async fn change(
             }
             Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
         };
+    let user_id = signed_in.user.id.as_str();
+    ctx.events.publish(Event::PasswordChanged { user_id }).await;
     if let Some(to) = notify {
         ctx.mailer
             .send(&to, &messages::password_changed(&ctx.settings))

@@ -4,6 +4,7 @@
 //! in the same transaction that uses the code.
 
 use blockauth::codes::INVALID_CODE;
+use blockauth::events::Event;
 use blockauth::identity::user::CHANGED_MEANWHILE;
 use std::sync::Arc;
 
@@ -121,6 +122,8 @@ async fn confirm(
         }
         Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
     }
+    let user_id = user.id.as_str();
+    ctx.events.publish(Event::PasswordReset { user_id }).await;
     ctx.mailer
         .send(&identifier, &messages::password_changed(&ctx.settings))
         .await?;

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use blockauth::Feature;
 use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
+use blockauth::events::Event;
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::rate_limit::Subject;
 use blockauth::session::refresh_family::SignIn;
@@ -84,6 +85,9 @@ async fn revoke(
     };
     let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;
     rate_limit::check(&ctx, Subject::TokenRevoke, &claims.user_id, &ip).await?;
-    refresh_family::revoke(&ctx, &claims.user_id, &claims.sid).await?;
+    if refresh_family::revoke(&ctx, &claims.user_id, &claims.sid).await? {
+        let (user_id, sid) = (claims.user_id.as_str(), claims.sid.as_str());
+        ctx.events.publish(Event::Logout { user_id, sid }).await;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -7,6 +7,7 @@
 //! nor two parallel confirms can share or overwrite one.
 
 use blockauth::codes::INVALID_CODE;
+use blockauth::events::Event;
 use blockauth::identity::user::EMAIL_TAKEN;
 use std::sync::Arc;
 
@@ -132,7 +133,13 @@ async fn confirm(
     let claimed = Claimed::Continuing(claims.custom);
     match refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), claimed, &ip).await
     {
-        Ok(signed_in) => Ok(http::ok(signed_in.body())),
+        Ok(signed_in) => {
+            let (user_id, email) = (signed_in.user.id.as_str(), email.value());
+            ctx.events
+                .publish(Event::WalletEmailAdded { user_id, email })
+                .await;
+            Ok(http::ok(signed_in.body()))
+        }
         Err(TransactError::Refused(refused)) if refused.by(Step::Code) => Err(INVALID_CODE),
         Err(TransactError::Refused(refused)) if refused.by(Step::Claim) => Err(EMAIL_TAKEN),
         Err(TransactError::Refused(_)) => Err(HAS_EMAIL),

@@ -44,7 +44,7 @@ fn account_action(purpose: Purpose, account: &str) -> String {
 
 /// A message carrying a one-time code for `purpose`.
 pub fn code(settings: &Settings, purpose: Purpose, code: &str) -> Message {
-    code_to(settings, action(purpose), code)
+    code_to(settings, action(purpose), code).about(purpose)
 }
 
 /// A message carrying a code for `purpose` bound to the account known as `account` (its
@@ -55,7 +55,7 @@ pub fn code_for_account(
     code: &str,
     account: &str,
 ) -> Message {
-    code_to(settings, &account_action(purpose, account), code)
+    code_to(settings, &account_action(purpose, account), code).about(purpose)
 }
 
 fn code_to(settings: &Settings, action: &str, code: &str) -> Message {
@@ -75,14 +75,17 @@ fn code_to(settings: &Settings, action: &str, code: &str) -> Message {
 /// Sent instead of a code when an account asks for an address that belongs to another
 /// account: the asker gets the same answer as for a free address, the owner this notice.
 pub fn address_taken(settings: &Settings, purpose: Purpose) -> Message {
-    settings.templates.render(
-        Kind::AddressTaken,
-        &[
-            ("product", &settings.product_name),
-            ("action", action(purpose)),
-        ],
-        None,
-    )
+    settings
+        .templates
+        .render(
+            Kind::AddressTaken,
+            &[
+                ("product", &settings.product_name),
+                ("action", action(purpose)),
+            ],
+            None,
+        )
+        .about(purpose)
 }
 
 /// Sent instead of a code when someone signs up with an identifier that has an account:
@@ -98,14 +101,17 @@ pub fn account_exists(settings: &Settings) -> Message {
 /// Sent instead of a code when the identifier has no account for `purpose`, so that every
 /// code-sending route does the same work whoever asks.
 pub fn no_account(settings: &Settings, purpose: Purpose) -> Message {
-    settings.templates.render(
-        Kind::NoAccount,
-        &[
-            ("product", &settings.product_name),
-            ("action", action(purpose)),
-        ],
-        None,
-    )
+    settings
+        .templates
+        .render(
+            Kind::NoAccount,
+            &[
+                ("product", &settings.product_name),
+                ("action", action(purpose)),
+            ],
+            None,
+        )
+        .about(purpose)
 }
 
 pub fn password_changed(settings: &Settings) -> Message {

@@ -2,11 +2,14 @@
 //! writes each message as a file and prints one line naming the recipient (like Django's
 //! file and console mail backends).
 
+pub mod delivery;
 pub mod messages;
+pub mod settings;
 pub mod templates;
 
 use crate::error::AuthError;
 use crate::identity::identifier::Identifier;
+use crate::purpose::Purpose;
 
 /// One message, in every form a channel may need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +19,19 @@ pub struct Message {
     pub html: String,
     /// The short form for SMS.
     pub sms: String,
-    /// The code it carries, shown on the local console only.
+    /// The code it carries, shown on the local console only (and given to your delivery).
     pub code: Option<String>,
+    /// Which template it was made from.
+    pub kind: templates::Kind,
+    /// What the code it carries, or the request it answers, is for.
+    pub purpose: Option<Purpose>,
+}
+
+impl Message {
+    fn about(mut self, purpose: Purpose) -> Self {
+        self.purpose = Some(purpose);
+        self
+    }
 }
 
 pub enum Mailer {
@@ -30,6 +44,8 @@ pub enum Mailer {
         sns: aws_sdk_sns::Client,
         from: String,
     },
+    /// Your own delivery (`DELIVERY`): a Lambda function, an SQS queue or a webhook.
+    Courier(Box<delivery::Courier>),
     #[cfg(feature = "local")]
     Outbox(Outbox),
 }
@@ -50,6 +66,7 @@ impl Mailer {
                 Identifier::Email(address) => send_mail(ses, from, address, message).await,
                 Identifier::Phone(number) => send_sms(sns, number, message).await,
             },
+            Mailer::Courier(courier) => courier.send(to, message).await,
             #[cfg(feature = "local")]
             Mailer::Outbox(outbox) => outbox.write(to, message),
         }

@@ -195,6 +195,8 @@ impl Templates {
             html: fill(&template.html, true),
             sms: fill(&template.sms, false),
             code: code.map(str::to_owned),
+            kind,
+            purpose: None,
         }
     }
 }

@@ -30,6 +30,7 @@ mod flows {
 
     use super::ceremony::{self, CEREMONY_INVALID, CREDENTIAL_MALFORMED, State};
     use super::credential::{self, Credential, CredentialId};
+    use crate::events::Event;
     use crate::identity::identifier::Identifier;
     use crate::identity::user::{self, PasskeyCount, SignInMethod, User, UserChange, UserField};
     use crate::session::refresh_family::{self, Account, SignIn};
@@ -171,7 +172,16 @@ mod flows {
             .step(Step::Credential, stored.create()?)
             .step(Step::UserChange, change.apply(&mut user));
         match ctx.store.transact(steps).await {
-            Ok(()) => Ok(stored),
+            Ok(()) => {
+                let (user_id, passkey_id) = (user.id.as_str(), stored.id.as_str());
+                ctx.events
+                    .publish(Event::PasskeyRegistered {
+                        user_id,
+                        passkey_id,
+                    })
+                    .await;
+                Ok(stored)
+            }
             Err(TransactError::Refused(refused)) if refused.by(Step::Claim) => Err(PASSKEY_TAKEN),
             Err(TransactError::Refused(_)) => Err(PASSKEY_LIMIT),
             Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
@@ -401,7 +411,16 @@ mod flows {
             )
             .step(Step::UserChange, change.apply(&mut user));
         match ctx.store.transact(steps).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                let (user_id, passkey_id) = (user.id.as_str(), id);
+                ctx.events
+                    .publish(Event::PasskeyRemoved {
+                        user_id,
+                        passkey_id,
+                    })
+                    .await;
+                Ok(())
+            }
             Err(TransactError::Refused(refused)) if refused.by(Step::Credential) => Err(NOT_FOUND),
             // Another passkey went meanwhile, and this one is now the last way in.
             Err(TransactError::Refused(_)) => Err(user::CHANGED_MEANWHILE),

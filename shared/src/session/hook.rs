@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::AuthError;
 use crate::aws::SdkConfig;
+use crate::settings::Settings;
 use crate::settings::read::{Section, SettingsError, Values, error};
 
 /// Claims our tokens set themselves, which no custom claim may replace.
@@ -33,8 +34,6 @@ pub struct ClaimsSettings {
     /// `CLAIMS_ON_REFRESH`: a refresh asks the hook again (a Lambda call per refresh)
     /// rather than reusing the claims of the sign-in.
     pub on_refresh: bool,
-    /// `WEBHOOK_SECRET`: signs what the local server POSTs to a webhook.
-    pub webhook_secret: Option<String>,
 }
 
 impl Default for ClaimsSettings {
@@ -44,7 +43,6 @@ impl Default for ClaimsSettings {
             hook: None,
             hook_timeout_ms: 2000,
             on_refresh: false,
-            webhook_secret: None,
         }
     }
 }
@@ -55,7 +53,6 @@ impl Section for ClaimsSettings {
         "CLAIMS_HOOK",
         "CLAIMS_HOOK_TIMEOUT",
         "CLAIMS_ON_REFRESH",
-        "WEBHOOK_SECRET",
     ];
 
     fn read(&mut self, values: &Values) -> Result<(), SettingsError> {
@@ -68,26 +65,13 @@ impl Section for ClaimsSettings {
             self.hook = Some(v.trim().to_owned());
         }
         values.number("CLAIMS_HOOK_TIMEOUT", &mut self.hook_timeout_ms, 1)?;
-        values.boolean("CLAIMS_ON_REFRESH", &mut self.on_refresh)?;
-        if let Some(v) = values.get("WEBHOOK_SECRET").filter(|v| !v.is_empty()) {
-            if v.len() < 32 {
-                return Err(error("WEBHOOK_SECRET", "use at least 32 characters"));
-            }
-            self.webhook_secret = Some(v.to_owned());
-        }
-        if self.hook.as_deref().is_some_and(is_url) && self.webhook_secret.is_none() {
-            return Err(error(
-                "WEBHOOK_SECRET",
-                "a webhook CLAIMS_HOOK needs a secret to sign its calls",
-            ));
-        }
-        Ok(())
+        values.boolean("CLAIMS_ON_REFRESH", &mut self.on_refresh)
     }
 }
 
 /// Whether `hook` names a webhook rather than a Lambda function.
 pub fn is_url(hook: &str) -> bool {
-    hook.starts_with("https://") || hook.starts_with("http://")
+    crate::https::is_url(hook)
 }
 
 /// `claims` as a map of custom claims, or why not: a JSON object, within the size limit,
@@ -128,10 +112,10 @@ impl ClaimsHook {
     /// The hook these settings name: a webhook for a URL; for a function name, a Lambda
     /// function reached with `aws` (None where this build has no AWS configuration for it).
     pub fn from_settings(
-        settings: &ClaimsSettings,
+        settings: &Settings,
         aws: Option<&SdkConfig>,
     ) -> Result<ClaimsHook, String> {
-        let Some(hook) = &settings.hook else {
+        let Some(hook) = &settings.claims.hook else {
             return Ok(ClaimsHook::None);
         };
         if is_url(hook) {
@@ -189,47 +173,12 @@ impl ClaimsHook {
                 Ok(response)
             }
             ClaimsHook::Webhook { url, secret } => {
-                use crate::https::{self, http};
-                let at = crate::clock::now();
-                let request = http::Request::post(url)
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .header(TIMESTAMP_HEADER, at.to_string())
-                    .header(SIGNATURE_HEADER, signature(secret, at, &body))
-                    .body(body)
-                    .map_err(|e| hook_failed(&e))?;
-                let response = https::send(request, timeout)
+                crate::https::webhook(url, secret, body, timeout)
                     .await
-                    .map_err(|failure| hook_failed(&failure))?;
-                if !response.status().is_success() {
-                    return Err(hook_failed(&format!(
-                        "the webhook answered {}",
-                        response.status()
-                    )));
-                }
-                Ok(response.into_body())
+                    .map_err(|e| hook_failed(&e))
             }
         }
     }
-}
-
-/// The header with the seconds since the epoch when a webhook call was signed.
-pub const TIMESTAMP_HEADER: &str = "x-blockauth-timestamp";
-
-/// The header with a webhook call's signature.
-pub const SIGNATURE_HEADER: &str = "x-blockauth-signature";
-
-/// `sha256=` and the HMAC-SHA256 (hex) with `secret` of `<timestamp>.<body>`: a receiver
-/// recomputes it, compares in constant time, and refuses an old timestamp, so a captured
-/// call can be neither forged nor replayed later.
-pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    use aws_lc_rs::hmac;
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let mut signed = format!("{timestamp}.").into_bytes();
-    signed.extend_from_slice(body);
-    format!(
-        "sha256={}",
-        crate::encode::hex(hmac::sign(&key, &signed).as_ref())
-    )
 }
 
 #[cfg(test)]
@@ -249,15 +198,5 @@ mod tests {
         ] {
             assert!(checked(bad.clone()).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn a_webhook_signature_covers_the_time_and_the_body() {
-        let secret = "s".repeat(32);
-        let a = signature(&secret, 1, b"{}");
-        assert!(a.starts_with("sha256=") && a.len() == 7 + 64);
-        assert_ne!(a, signature(&secret, 2, b"{}"));
-        assert_ne!(a, signature(&secret, 1, b"{ }"));
-        assert_ne!(a, signature(&"t".repeat(32), 1, b"{}"));
     }
 }

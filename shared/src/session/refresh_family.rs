@@ -9,6 +9,7 @@
 use crate::clock;
 use crate::context::Context;
 use crate::error::AuthError;
+use crate::events::Event;
 use crate::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use crate::session::claims;
 use crate::session::token::{Claims, INVALID_TOKEN, TokenPair};
@@ -74,16 +75,20 @@ pub async fn sign_in(
     network: &str,
 ) -> Result<SignIn, TransactError> {
     let mut steps = steps;
+    let created = matches!(account, Account::New);
     if let Account::Existing(mut change) = account {
         change.set.push(UserField::LastLogin(clock::now()));
         steps.push(Step::UserChange, change.apply(&mut user));
     }
-    let custom = match claimed.into() {
+    let (custom, method) = match claimed.into() {
         // No token without the hook's say: a hook that fails is a 503.
-        Claimed::By(method) => claims::for_user(ctx, &user, Some(method), "sign_in")
-            .await
-            .map_err(|_| TransactError::Unavailable)?,
-        Claimed::Continuing(custom) => custom,
+        Claimed::By(method) => (
+            claims::for_user(ctx, &user, Some(method), "sign_in")
+                .await
+                .map_err(|_| TransactError::Unavailable)?,
+            Some(method),
+        ),
+        Claimed::Continuing(custom) => (custom, None),
     };
     let sid = uuid::Uuid::new_v4().simple().to_string();
     let tokens = ctx
@@ -98,6 +103,22 @@ pub async fn sign_in(
         user::remember_network(ctx, &user.id, network),
     );
     ctx.store.transact(steps).await?;
+    if let Some(method) = method {
+        let user_id = user.id.as_str();
+        if created {
+            ctx.events
+                .publish(Event::SignupConfirmed { user_id, method })
+                .await;
+        }
+        let sid = sid.as_str();
+        ctx.events
+            .publish(Event::Login {
+                user_id,
+                method,
+                sid,
+            })
+            .await;
+    }
     Ok(SignIn { tokens, user })
 }
 
@@ -161,6 +182,12 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
             if refused.by(Step::UsedToken) {
                 tracing::warn!(user_id = %claims.user_id, "refresh token reused: family revoked");
                 revoke(ctx, &claims.user_id, &claims.sid).await?;
+                ctx.events
+                    .publish(Event::TokenReuseDetected {
+                        user_id: &claims.user_id,
+                        sid: &claims.sid,
+                    })
+                    .await;
             }
             Err(INVALID_TOKEN)
         }
@@ -181,9 +208,14 @@ pub async fn refreshed_claims(
     Ok(claims.custom.clone())
 }
 
-/// Revokes one family (logout).
-pub async fn revoke(ctx: &Context, user_id: &str, sid: &str) -> Result<(), AuthError> {
+/// Revokes one family (logout): Ok(false) when it had already ended.
+pub async fn revoke(ctx: &Context, user_id: &str, sid: &str) -> Result<bool, AuthError> {
+    let exists = Expression::new("attribute_exists(pk)");
     ctx.store
-        .delete(&user::partition(user_id), &family_sort_key(sid))
+        .write(Write::delete_if(
+            &user::partition(user_id),
+            &family_sort_key(sid),
+            exists,
+        ))
         .await
 }

@@ -13,6 +13,8 @@ pub use read::SettingsError;
 use read::{Section, Values, error, list};
 
 use crate::codes::settings::CodeSettings;
+use crate::events::settings::EventSettings;
+use crate::mail::settings::{Delivery, DeliverySettings};
 use crate::mail::templates::Templates;
 use crate::passkey::settings::PasskeySettings;
 use crate::password::PasswordPolicy;
@@ -131,8 +133,14 @@ pub struct Settings {
     pub social: SocialSettings,
     /// Passkeys (`PASSKEY_*`).
     pub passkey: PasskeySettings,
-    /// Custom claims and their hook (`CUSTOM_CLAIMS`, `CLAIMS_*`, `WEBHOOK_SECRET`).
+    /// Custom claims and their hook (`CUSTOM_CLAIMS`, `CLAIMS_*`).
     pub claims: ClaimsSettings,
+    /// How messages leave (`DELIVERY`, `DELIVERY_*`, `MESSAGE_LOCALE`).
+    pub delivery: DeliverySettings,
+    /// Lifecycle events (`EVENT_BUS`, `EVENT_SOURCE`).
+    pub events: EventSettings,
+    /// `WEBHOOK_SECRET`: signs what is POSTed to a webhook (a claims hook or a delivery URL).
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -154,6 +162,9 @@ impl Default for Settings {
             social: SocialSettings::default(),
             passkey: PasskeySettings::default(),
             claims: ClaimsSettings::default(),
+            delivery: DeliverySettings::default(),
+            events: EventSettings::default(),
+            webhook_secret: None,
         }
     }
 }
@@ -162,7 +173,7 @@ const PREFIX: &str = "BLOCKAUTH_";
 
 impl Settings {
     /// The names the settings themselves read; each section reads its own.
-    const OWN_NAMES: [&'static str; 10] = [
+    const OWN_NAMES: [&'static str; 11] = [
         "FEATURES",
         "BASE_PATH",
         "TABLE_NAME",
@@ -173,6 +184,7 @@ impl Settings {
         "PASSWORD_MIN_LENGTH",
         "PASSWORDLESS_AUTO_CREATE",
         "TEMPLATES_DIR",
+        "WEBHOOK_SECRET",
     ];
 
     /// Every name this model reads; anything else in a settings file is a mistake.
@@ -186,6 +198,8 @@ impl Settings {
             SocialSettings::NAMES,
             PasskeySettings::NAMES,
             ClaimsSettings::NAMES,
+            DeliverySettings::NAMES,
+            EventSettings::NAMES,
         ]
         .concat()
     }
@@ -259,6 +273,22 @@ impl Settings {
         s.social.read(&values)?;
         s.passkey.read(&values)?;
         s.claims.read(&values)?;
+        s.delivery.read(&values)?;
+        s.events.read(&values)?;
+        if let Some(v) = values.get("WEBHOOK_SECRET").filter(|v| !v.is_empty()) {
+            if v.len() < 32 {
+                return Err(error("WEBHOOK_SECRET", "use at least 32 characters"));
+            }
+            s.webhook_secret = Some(v.to_owned());
+        }
+        let webhook = s.claims.hook.as_deref().is_some_and(crate::https::is_url)
+            || s.delivery.delivery == Delivery::Webhook;
+        if webhook && s.webhook_secret.is_none() {
+            return Err(error(
+                "WEBHOOK_SECRET",
+                "a webhook (CLAIMS_HOOK or DELIVERY) needs a secret to sign its calls",
+            ));
+        }
         Ok(s)
     }
 

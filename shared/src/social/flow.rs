@@ -31,6 +31,7 @@ use super::id_token::{self, IdClaims};
 use super::outbound::{self, PROVIDER_FAILED};
 use super::settings::{Provider, ProviderKind};
 use crate::encode::hex;
+use crate::events::Event;
 use crate::identity::identifier::Identifier;
 use crate::identity::user::{self, AccountKey, SignInMethod, User, UserChange, UserField};
 use crate::session::refresh_family::{self, Account, SignIn};
@@ -478,12 +479,12 @@ pub async fn account(
         if let Some(user) = user::find(ctx, &identity).await? {
             return Ok(user);
         }
-        let (user, steps) = match &claims.email {
+        let (user, steps, created) = match &claims.email {
             None => {
                 let mut user = User::known_by_sign_in(method);
                 user.name = name.clone();
                 let steps = user.create(&identity);
-                (user, steps)
+                (user, steps, true)
             }
             Some(email) => {
                 // Looked up only where it may be used: the answer for an email that may
@@ -502,7 +503,7 @@ pub async fn account(
                         let steps = Transaction::new()
                             .step(Step::Claim, user::claim(&identity, &user.id))
                             .step(Step::UserChange, change.apply(&mut user));
-                        (user, steps)
+                        (user, steps, false)
                     }
                     None => {
                         let mut user = User::new(&email, None, method);
@@ -510,13 +511,24 @@ pub async fn account(
                         let steps = user
                             .create(&email)
                             .step(Step::Claim, user::claim(&identity, &user.id));
-                        (user, steps)
+                        (user, steps, true)
                     }
                 }
             }
         };
         match ctx.store.transact(steps).await {
-            Ok(()) => return Ok(user),
+            Ok(()) => {
+                let user_id = user.id.as_str();
+                if created {
+                    let event = Event::SignupConfirmed { user_id, method };
+                    ctx.events.publish(event).await;
+                }
+                let provider = provider.name.as_str();
+                ctx.events
+                    .publish(Event::SocialLinked { user_id, provider })
+                    .await;
+                return Ok(user);
+            }
             // Someone claimed the identity or the email meanwhile: read again.
             Err(TransactError::Refused(_)) => continue,
             Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),

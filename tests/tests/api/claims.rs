@@ -11,16 +11,17 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use blockauth::https::{self, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use blockauth::session::claims;
-use blockauth::session::hook::{self, ClaimsHook, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use blockauth::session::hook::ClaimsHook;
 use blockauth_tests::{PASSWORD, TestApp, access, claims as decoded, refresh};
 use serde_json::{Value, json};
 
-const SECRET: &str = "a-webhook-secret-of-at-least-32-chars";
+pub(crate) const SECRET: &str = "a-webhook-secret-of-at-least-32-chars";
 
 /// How the receiver answers.
 #[derive(Clone)]
-enum Answer {
+pub(crate) enum Answer {
     Claims(Value),
     Raw(&'static str),
     Status(u16),
@@ -28,14 +29,14 @@ enum Answer {
 }
 
 /// A webhook receiver: what it was sent (signature checked), and what it answers.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     calls: Arc<Mutex<Vec<Value>>>,
     answer: Arc<Mutex<Answer>>,
 }
 
 impl Receiver {
-    async fn start(answer: Answer) -> Receiver {
+    pub(crate) async fn start(answer: Answer) -> Receiver {
         let calls: Arc<Mutex<Vec<Value>>> = Arc::default();
         let answer = Arc::new(Mutex::new(answer));
         let (seen, replies) = (calls.clone(), answer.clone());
@@ -53,7 +54,7 @@ impl Receiver {
                 let now = blockauth::clock::now();
                 // What a receiver checks: the signature over the time and the body, and a
                 // recent time.
-                if header(SIGNATURE_HEADER) != hook::signature(SECRET, at, &body)
+                if header(SIGNATURE_HEADER) != https::signature(SECRET, at, &body)
                     || (now - at).abs() > 300
                 {
                     return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
@@ -86,11 +87,11 @@ impl Receiver {
         }
     }
 
-    fn answer(&self, answer: Answer) {
+    pub(crate) fn answer(&self, answer: Answer) {
         *self.answer.lock().unwrap() = answer;
     }
 
-    fn calls(&self) -> Vec<Value> {
+    pub(crate) fn calls(&self) -> Vec<Value> {
         self.calls.lock().unwrap().clone()
     }
 }
@@ -103,7 +104,7 @@ async fn with_webhook(receiver: &Receiver, on_refresh: bool) -> TestApp {
             .unwrap()
             .clone();
         s.claims.hook = Some(url);
-        s.claims.webhook_secret = Some(SECRET.into());
+        s.webhook_secret = Some(SECRET.into());
         s.claims.hook_timeout_ms = 500;
         s.claims.on_refresh = on_refresh;
         // One account signs in many times here.
@@ -224,7 +225,7 @@ async fn a_hook_that_fails_gives_no_token() {
     // And a hook that is down.
     let down = TestApp::start_with(|s| {
         s.claims.hook = Some("http://127.0.0.1:9/hook".into());
-        s.claims.webhook_secret = Some(SECRET.into());
+        s.webhook_secret = Some(SECRET.into());
     })
     .await;
     let started = down
@@ -305,7 +306,7 @@ async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
     ] {
         let mut settings = server.settings.clone();
         settings.claims.hook = Some(function.into());
-        let hook = ClaimsHook::from_settings(&settings.claims, Some(&aws)).unwrap();
+        let hook = ClaimsHook::from_settings(&settings, Some(&aws)).unwrap();
         let key = blockauth::signing_key::SigningKey::from_text(&"k".repeat(40)).unwrap();
         let ctx = blockauth::Context::new(
             settings,
@@ -313,6 +314,7 @@ async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
             blockauth::mail::Mailer::Disabled,
             &key,
             hook,
+            blockauth::events::Events::None,
         );
         let method = blockauth::identity::user::SignInMethod::Passkey;
         let answer = claims::for_user(&ctx, &user, Some(method), "sign_in").await;

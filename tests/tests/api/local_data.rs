@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use blockauth::Settings;
+use blockauth::events::{EventLog, Events};
 use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth_local::{Options, Running, Storage};
@@ -30,6 +31,10 @@ async fn start(data: &Path, outbox: &Path, key: SigningKey) -> Running {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         storage: Storage::File(data.join("dynamodb.sqlite3")),
         mailer,
+        events: Events::Log(EventLog {
+            path: data.join("events.jsonl"),
+            announce: false,
+        }),
         key,
         retry: false,
     })

@@ -151,6 +151,21 @@ async fn a_passkey_registers_signs_in_and_is_managed_by_its_owner() {
     assert_eq!(after.status, 401, "{:?}", after.body);
     let listed = get_as(&app, &token, "passkey/credentials/").await;
     assert_eq!(listed.body["count"], 0);
+
+    // Registered and removed, as lifecycle events; each sign-in a login by PASSKEY.
+    let events = app.events();
+    let of_passkey: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["passkey_id"] == id.as_str())
+        .map(|e| &e["type"])
+        .collect();
+    assert_eq!(of_passkey, ["passkey.registered", "passkey.removed"]);
+    let passkey_logins = events
+        .iter()
+        .filter(|e| e["type"] == "login" && e["method"] == "PASSKEY")
+        .count();
+    assert_eq!(passkey_logins, 2);
+    events.iter().for_each(crate::events::check_schema);
 }
 
 /// A ceremony's state serves one verification, for the account that asked, until it

@@ -127,6 +127,28 @@ async fn a_first_sign_in_makes_a_verified_account_and_the_next_finds_it() {
     let again = sign_in_with(&app, "google").await;
     assert_eq!(again.status, 200);
     assert_eq!(again.body["user"]["id"], user["id"]);
+
+    // As lifecycle events: the account, its Google link, and each sign-in.
+    let events = app.events();
+    let mine: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["user_id"] == user["id"])
+        .collect();
+    let kinds: Vec<&Value> = mine.iter().map(|e| &e["type"]).collect();
+    assert_eq!(
+        kinds,
+        [
+            "signup.confirmed",
+            "social.linked",
+            "login",
+            "password.changed",
+            "login"
+        ]
+    );
+    assert_eq!(mine[0]["method"], "GOOGLE");
+    assert_eq!(mine[1]["provider"], "google");
+    assert_eq!(mine[4]["method"], "GOOGLE");
+    events.iter().for_each(crate::events::check_schema);
 }
 
 #[tokio::test]

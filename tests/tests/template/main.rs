@@ -483,29 +483,11 @@ fn the_generated_signing_key_is_one_the_code_accepts() {
     assert!(SigningKey::from_text(&"k".repeat(length)).is_ok());
 }
 
-/// The claims hook: only the functions built with `claims-hook` (those that sign in) may
-/// invoke it, only it, and only when one is named.
-#[test]
-fn only_the_functions_that_sign_in_may_invoke_the_claims_hook() {
-    let template = Template::load();
-    let invoke = template.resource("ClaimsHookInvoke");
-    assert_eq!(invoke.at(&["Condition"]).text(), "HasClaimsHook");
-    let statements = invoke
-        .at(&["Properties", "PolicyDocument", "Statement"])
-        .items();
-    assert_eq!(statements.len(), 1);
-    assert_eq!(
-        statements[0].at(&["Action"]).text(),
-        "lambda:InvokeFunction"
-    );
-    let (sub, resource) = statements[0].at(&["Resource"]).intrinsic().expect("!Sub");
-    assert_eq!(sub, "Sub");
-    assert!(
-        resource.text().ends_with(":function:${ClaimsHookFunction}"),
-        "{}",
-        resource.text()
-    );
-    let roles: BTreeSet<String> = invoke
+/// The roles a standalone IAM policy (`ClaimsHookInvoke`, ...) is attached to, each
+/// `!If [FeatureOn, !Ref Role, !Ref AWS::NoValue]`.
+fn policy_roles(template: &Template, policy: &str) -> BTreeSet<String> {
+    template
+        .resource(policy)
         .at(&["Properties", "Roles"])
         .items()
         .iter()
@@ -514,8 +496,37 @@ fn only_the_functions_that_sign_in_may_invoke_the_claims_hook() {
             assert_eq!(name, "If");
             arguments.items()[1].reference().expect("!Ref").to_owned()
         })
-        .collect();
-    let signing_in: BTreeSet<String> = template
+        .collect()
+}
+
+/// A standalone policy's one statement: under `condition`, `action` on a resource (a
+/// `!Sub`) ending with `resource_end`.
+fn assert_one_grant(
+    template: &Template,
+    policy: &str,
+    condition: &str,
+    action: &str,
+    resource_end: &str,
+) {
+    let resource = template.resource(policy);
+    assert_eq!(resource.at(&["Condition"]).text(), condition, "{policy}");
+    let statements = resource
+        .at(&["Properties", "PolicyDocument", "Statement"])
+        .items();
+    assert_eq!(statements.len(), 1, "{policy}");
+    assert_eq!(statements[0].at(&["Action"]).text(), action, "{policy}");
+    let (sub, arn) = statements[0].at(&["Resource"]).intrinsic().expect("!Sub");
+    assert_eq!(sub, "Sub");
+    assert!(
+        arn.text().ends_with(resource_end),
+        "{policy}: {}",
+        arn.text()
+    );
+}
+
+/// The roles of the functions whose manifest enables `capability` on `blockauth`.
+fn roles_with_capability(template: &Template, capability: &str) -> BTreeSet<String> {
+    template
         .functions()
         .iter()
         .filter(|(_, feature, _)| {
@@ -526,9 +537,65 @@ fn only_the_functions_that_sign_in_may_invoke_the_claims_hook() {
                     .join("Cargo.toml"),
             )
             .unwrap();
-            manifest.contains("\"claims-hook\"")
+            manifest.contains(&format!("\"{capability}\""))
         })
         .map(|(name, _, _)| format!("{name}Role"))
-        .collect();
-    assert_eq!(roles, signing_in);
+        .collect()
+}
+
+/// The claims hook: only the functions built with `claims-hook` (those that sign in) may
+/// invoke it, only it, and only when one is named.
+#[test]
+fn only_the_functions_that_sign_in_may_invoke_the_claims_hook() {
+    let template = Template::load();
+    assert_one_grant(
+        &template,
+        "ClaimsHookInvoke",
+        "HasClaimsHook",
+        "lambda:InvokeFunction",
+        ":function:${ClaimsHookFunction}",
+    );
+    assert_eq!(
+        policy_roles(&template, "ClaimsHookInvoke"),
+        roles_with_capability(&template, "claims-hook")
+    );
+}
+
+/// Your own delivery: only the functions that send messages (built with `mail`) may invoke
+/// the delivery function or send to the delivery queue, only that one, and only when
+/// DELIVERY names it; SES and SNS only with DELIVERY SES (the permissions walk checks that).
+#[test]
+fn only_the_functions_that_send_may_reach_the_delivery() {
+    let template = Template::load();
+    assert_one_grant(
+        &template,
+        "DeliveryInvoke",
+        "DeliversToLambda",
+        "lambda:InvokeFunction",
+        ":function:${DeliveryTarget}",
+    );
+    assert_one_grant(
+        &template,
+        "DeliverySend",
+        "DeliversToSqs",
+        "sqs:SendMessage",
+        ":${AWS::AccountId}:${DeliveryTarget}",
+    );
+    let sending = roles_with_capability(&template, "mail");
+    assert_eq!(policy_roles(&template, "DeliveryInvoke"), sending);
+    assert_eq!(policy_roles(&template, "DeliverySend"), sending);
+}
+
+/// Lifecycle events go to the named bus only, and only when one is named (which functions
+/// publish is the permissions walk's to check).
+#[test]
+fn events_are_put_on_the_named_bus_only() {
+    let template = Template::load();
+    assert_one_grant(
+        &template,
+        "EventsPut",
+        "HasEventBus",
+        "events:PutEvents",
+        ":event-bus/${EventBus}",
+    );
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
+use blockauth::events::{EventLog, Events};
 use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth::social::settings::{ProviderKind, SocialSettings};
@@ -133,6 +134,14 @@ fn social(providers: &Providers) -> SocialSettings {
     }
 }
 
+/// Each function's lifecycle events, in its outbox folder.
+fn event_log(dir: &tempfile::TempDir) -> EventLog {
+    EventLog {
+        path: dir.path().join("events.jsonl"),
+        announce: false,
+    }
+}
+
 fn outbox(dir: &tempfile::TempDir) -> Mailer {
     Mailer::Outbox(Outbox {
         dir: dir.path().to_owned(),
@@ -154,6 +163,7 @@ impl Deployment {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             storage: Storage::Memory,
             mailer: outbox(&unused),
+            events: Events::Log(event_log(&unused)),
             key: key.clone(),
             retry: false,
         })
@@ -201,6 +211,7 @@ impl Deployment {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             storage: Storage::External(proxy),
             mailer: outbox(outbox_dir),
+            events: Events::Log(event_log(outbox_dir)),
             key: self.key.clone(),
             retry: false,
         })
@@ -558,6 +569,23 @@ fn allowed(function: &Node) -> BTreeMap<String, BTreeSet<String>> {
     let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for policy in function.at(&["Properties", "Policies"]).items() {
         for statement in policy.at(&["Statement"]).items() {
+            // SES and SNS only with DELIVERY SES (the default these tests run with):
+            // `!If [DeliversBySes, statement, !Ref AWS::NoValue]`.
+            let statement = match statement.intrinsic() {
+                Some((name, arguments)) => {
+                    assert_eq!(name, "If");
+                    let arguments = arguments.items();
+                    assert_eq!(arguments[0].text(), "DeliversBySes");
+                    assert_eq!(arguments[2].reference(), Some("AWS::NoValue"));
+                    let action = arguments[1].at(&["Action"]).text();
+                    assert!(
+                        action.starts_with("ses:") || action.starts_with("sns:"),
+                        "{action}"
+                    );
+                    arguments[1].clone()
+                }
+                None => statement.clone(),
+            };
             assert_eq!(statement.at(&["Effect"]).text(), "Allow");
             let actions = match statement.at(&["Action"]) {
                 Node::List(actions) => actions.iter().map(Node::text).collect(),
@@ -583,6 +611,7 @@ async fn each_policy_allows_exactly_what_its_function_calls() {
     walk(&deployment, &providers).await;
 
     let messages = deployment.messages();
+    let put_events = super::policy_roles(&template, "EventsPut");
     let mut seen: Vec<String> = Vec::new();
     for function in &deployment.functions {
         let name = format!("{:?}Function", function.feature);
@@ -601,6 +630,12 @@ async fn each_policy_allows_exactly_what_its_function_calls() {
         let grants =
             |service: &str, action: &str| allowed.get(service).is_some_and(|a| a.contains(action));
         assert_eq!(grants("ses", "SendEmail"), sent(".eml"), "{name}: mail");
+        let published = !event_log(&function.outbox).read().is_empty();
+        assert_eq!(
+            put_events.contains(&format!("{name}Role")),
+            published,
+            "{name}: lifecycle events"
+        );
         assert_eq!(grants("sns", "Publish"), sent(".sms.txt"), "{name}: SMS");
         assert_eq!(
             allowed.get("secretsmanager"),
