@@ -242,7 +242,11 @@ pub async fn start(options: Options) -> Result<Running, String> {
     let aws = needs_aws
         .then(blockauth::aws::config_from_env)
         .transpose()?;
-    let hook = ClaimsHook::from_settings(settings, aws.as_ref())?;
+    let hook = ClaimsHook::from_settings(
+        &settings.claims,
+        settings.webhook_secret.as_deref(),
+        aws.as_ref(),
+    )?;
     let courier = Courier::from_settings(
         &settings.delivery,
         settings.webhook_secret.as_deref(),

@@ -57,7 +57,11 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
         #[cfg(not(feature = "mail"))]
         None => Mailer::Disabled,
     };
-    let hook = ClaimsHook::from_settings(&settings, Some(&aws))?;
+    let hook = ClaimsHook::from_settings(
+        &settings.claims,
+        settings.webhook_secret.as_deref(),
+        Some(&aws),
+    )?;
     let events = Events::from_settings(&settings.events, &aws);
     let ctx = Context::new(settings, store, mailer, &key, hook, events);
     let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])

@@ -15,7 +15,6 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::aws::{self, SdkConfig};
-use crate::identity::user::SignInMethod;
 
 /// The version of the events' schema; a consumer can refuse versions it does not know.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -27,14 +26,12 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<'a> {
     /// An account was created (a confirmed signup, or a first sign-in that creates one).
-    SignupConfirmed {
-        user_id: &'a str,
-        method: SignInMethod,
-    },
+    /// `method` as `SignInMethod::name` gives it.
+    SignupConfirmed { user_id: &'a str, method: &'a str },
     /// A sign-in: a new session `sid`.
     Login {
         user_id: &'a str,
-        method: SignInMethod,
+        method: &'a str,
         sid: &'a str,
     },
     /// A used refresh token came back: its session `sid` is ended.
@@ -103,14 +100,12 @@ impl Event<'_> {
     /// The event as its schema says, stamped now.
     pub fn detail(&self) -> Value {
         let (user_id, fields): (&str, Vec<(&str, &str)>) = match *self {
-            Event::SignupConfirmed { user_id, method } => {
-                (user_id, vec![("method", method.name())])
-            }
+            Event::SignupConfirmed { user_id, method } => (user_id, vec![("method", method)]),
             Event::Login {
                 user_id,
                 method,
                 sid,
-            } => (user_id, vec![("method", method.name()), ("sid", sid)]),
+            } => (user_id, vec![("method", method), ("sid", sid)]),
             Event::TokenReuseDetected { user_id, sid } | Event::Logout { user_id, sid } => {
                 (user_id, vec![("sid", sid)])
             }
@@ -275,11 +270,11 @@ mod tests {
         let events = [
             Event::SignupConfirmed {
                 user_id: "u",
-                method: SignInMethod::Email,
+                method: "EMAIL",
             },
             Event::Login {
                 user_id: "u",
-                method: SignInMethod::Wallet,
+                method: "WALLET",
                 sid: "s",
             },
             Event::TokenReuseDetected {

@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 
 use crate::AuthError;
 use crate::aws::SdkConfig;
-use crate::settings::Settings;
 use crate::settings::read::{Section, SettingsError, Values, error};
 
 /// Claims our tokens set themselves, which no custom claim may replace.
@@ -112,16 +111,17 @@ impl ClaimsHook {
     /// The hook these settings name: a webhook for a URL; for a function name, a Lambda
     /// function reached with `aws` (None where this build has no AWS configuration for it).
     pub fn from_settings(
-        settings: &Settings,
+        settings: &ClaimsSettings,
+        webhook_secret: Option<&str>,
         aws: Option<&SdkConfig>,
     ) -> Result<ClaimsHook, String> {
-        let Some(hook) = &settings.claims.hook else {
+        let Some(hook) = &settings.hook else {
             return Ok(ClaimsHook::None);
         };
         if is_url(hook) {
             return Ok(ClaimsHook::Webhook {
                 url: hook.clone(),
-                secret: settings.webhook_secret.clone().unwrap_or_default(),
+                secret: webhook_secret.unwrap_or_default().to_owned(),
             });
         }
         match aws {

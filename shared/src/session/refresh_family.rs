@@ -104,7 +104,7 @@ pub async fn sign_in(
     );
     ctx.store.transact(steps).await?;
     if let Some(method) = method {
-        let user_id = user.id.as_str();
+        let (user_id, method) = (user.id.as_str(), method.name());
         if created {
             ctx.events
                 .publish(Event::SignupConfirmed { user_id, method })

@@ -520,6 +520,7 @@ pub async fn account(
             Ok(()) => {
                 let user_id = user.id.as_str();
                 if created {
+                    let method = method.name();
                     let event = Event::SignupConfirmed { user_id, method };
                     ctx.events.publish(event).await;
                 }

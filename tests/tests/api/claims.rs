@@ -306,7 +306,7 @@ async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
     ] {
         let mut settings = server.settings.clone();
         settings.claims.hook = Some(function.into());
-        let hook = ClaimsHook::from_settings(&settings, Some(&aws)).unwrap();
+        let hook = ClaimsHook::from_settings(&settings.claims, None, Some(&aws)).unwrap();
         let key = blockauth::signing_key::SigningKey::from_text(&"k".repeat(40)).unwrap();
         let ctx = blockauth::Context::new(
             settings,
