@@ -15,6 +15,8 @@ use blockauth::mail::Mailer;
 use blockauth::mail::delivery::Courier;
 use blockauth::mail::settings::Delivery;
 use blockauth::session::hook::ClaimsHook;
+use blockauth::session::keys::{self as key_set, KeySet};
+use blockauth::session::token::{KeySource, Tokens};
 use blockauth::signing_key::SigningKey;
 use blockauth::store::{Store, table};
 use blockauth::{Context, Feature, Settings};
@@ -26,7 +28,7 @@ mod protocol_errors;
 use protocol_errors::JsonProtocolErrors;
 
 /// Every feature function this server can mount, by its flag.
-pub const FEATURES: [(Feature, FeatureRoutes); 11] = [
+pub const FEATURES: [(Feature, FeatureRoutes); 12] = [
     (Feature::Signup, signup::routes),
     (Feature::BasicLogin, login_basic::routes),
     (Feature::PasswordlessLogin, login_passwordless::routes),
@@ -38,6 +40,7 @@ pub const FEATURES: [(Feature, FeatureRoutes); 11] = [
     (Feature::WalletEmailAdd, wallet_email::routes),
     (Feature::SocialAuth, social::routes),
     (Feature::PasskeyAuth, passkey::routes),
+    (Feature::Keys, keys::routes),
 ];
 
 /// Where the embedded DynamoDB keeps its data, or which DynamoDB to use instead.
@@ -60,6 +63,9 @@ pub struct Options {
     /// Where lifecycle events go without an `EVENT_BUS` (the local event log).
     pub events: Events,
     pub key: SigningKey,
+    /// The key set file of an asymmetric `ALGORITHM` (made on first start); None keeps a
+    /// generated one in memory.
+    pub token_keys: Option<PathBuf>,
     /// Let the AWS SDK retry failed DynamoDB calls (off in tests that break DynamoDB).
     pub retry: bool,
 }
@@ -260,7 +266,31 @@ pub async fn start(options: Options) -> Result<Running, String> {
         Some(aws) if settings.events.bus.is_some() => Events::from_settings(&settings.events, aws),
         _ => options.events,
     };
-    let context = Context::new(options.settings, store, mailer, &options.key, hook, events);
+    let tokens = if settings.session.algorithm.is_asymmetric() {
+        let algorithm = settings.session.algorithm;
+        let (set, source) = match &options.token_keys {
+            Some(path) => (
+                key_set::load_or_generate(path, algorithm)?,
+                KeySource::File(path.clone()),
+            ),
+            None => (
+                KeySet::generate(algorithm, blockauth::clock::now())?,
+                KeySource::Fixed,
+            ),
+        };
+        Tokens::with_key_set(&set, source, settings)?
+    } else {
+        Tokens::new(&options.key, settings)
+    };
+    let context = Context::new(
+        options.settings,
+        store,
+        mailer,
+        &options.key,
+        tokens,
+        hook,
+        events,
+    );
     let app = app(&context);
 
     let listener = TcpListener::bind(options.listen)

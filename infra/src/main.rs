@@ -5,6 +5,8 @@
 //! `--settings FILE` (default `blockauth.toml` when it exists). `BLOCKAUTH_*` environment
 //! variables override the file. `cargo run -- openapi` prints the OpenAPI description of
 //! what these settings serve (with the defaults, it is `infra/openapi.json`), and stops.
+//! `cargo run -- rotate-keys` rotates the token key set of an asymmetric `ALGORITHM` in
+//! `DATA/token-keys.json` (a running server takes it up at once), and stops.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,9 +18,18 @@ use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth_local::{FEATURES, Options, Storage, start};
 
+/// What `cargo run` does.
+#[derive(PartialEq)]
+enum Command {
+    Serve,
+    /// `openapi`: print the description.
+    Describe,
+    /// `rotate-keys`: rotate the token key set.
+    RotateKeys,
+}
+
 struct Args {
-    /// `openapi`: print the description instead of serving.
-    describe: bool,
+    command: Command,
     listen: SocketAddr,
     data: PathBuf,
     settings: Option<PathBuf>,
@@ -26,14 +37,16 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        describe: false,
+        command: Command::Serve,
         listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
         data: PathBuf::from(".local"),
         settings: Some(PathBuf::from("blockauth.toml")).filter(|p| p.exists()),
     };
     let mut given = std::env::args().skip(1).peekable();
     if given.next_if(|first| first == "openapi").is_some() {
-        args.describe = true;
+        args.command = Command::Describe;
+    } else if given.next_if(|first| first == "rotate-keys").is_some() {
+        args.command = Command::RotateKeys;
     }
     while let Some(flag) = given.next() {
         let value = given
@@ -68,7 +81,30 @@ async fn run() -> Result<(), String> {
         None => Settings::from_env(),
     }
     .map_err(|e| e.to_string())?;
-    if args.describe {
+    let token_keys = args.data.join("token-keys.json");
+    if args.command == Command::RotateKeys {
+        let session = &settings.session;
+        if !session.algorithm.is_asymmetric() {
+            return Err("rotate-keys: ALGORITHM is HS256, which signs with the signing key".into());
+        }
+        let set = blockauth::session::keys::rotate_file(
+            &token_keys,
+            session.algorithm,
+            session.key_rotation_grace as i64,
+            session.refresh_token_lifetime as i64,
+        )?;
+        let newest = set.keys.last().map(|k| (k.kid.as_str(), k.signs_from));
+        if let Some((kid, signs_from)) = newest {
+            println!(
+                "{}: {} keys; the new key {kid} signs from {}",
+                token_keys.display(),
+                set.keys.len(),
+                blockauth::clock::rfc3339(signs_from)
+            );
+        }
+        return Ok(());
+    }
+    if args.command == Command::Describe {
         let text = serde_json::to_string_pretty(&blockauth_local::openapi(&settings))
             .map_err(|e| e.to_string())?;
         println!("{text}");
@@ -99,6 +135,7 @@ async fn run() -> Result<(), String> {
             announce: true,
         }),
         key,
+        token_keys: Some(token_keys),
         retry: true,
     })
     .await?;

@@ -7,7 +7,9 @@ use std::hint::black_box;
 
 use blockauth::codes::{self, Purpose};
 use blockauth::identity::identifier::Identifier;
-use blockauth::session::token::{TokenType, Tokens};
+use blockauth::session::keys::KeySet;
+use blockauth::session::settings::Algorithm;
+use blockauth::session::token::{KeySource, TokenType, Tokens};
 use blockauth::signing_key::SigningKey;
 use blockauth::wallet::siwe::SiweMessage;
 use blockauth::{Settings, mail::messages, password, wallet};
@@ -28,24 +30,39 @@ fn settings(c: &mut Criterion) {
 }
 
 fn tokens(c: &mut Criterion) {
-    let settings = Settings::default();
+    // Issuing and verifying await nothing with a key in hand: a current-thread runtime
+    // only drives them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let key = SigningKey::from_text(&"k".repeat(64)).expect("key");
-    let tokens = Tokens::new(&key, &settings);
-    c.bench_function("token: issue pair", |b| {
-        b.iter(|| {
-            tokens.issue(
-                black_box("user-id"),
-                black_box("family"),
-                &Default::default(),
-            )
-        })
-    });
-    let pair = tokens
-        .issue("user-id", "family", &Default::default())
-        .expect("pair");
-    c.bench_function("token: verify", |b| {
-        b.iter(|| tokens.verify(black_box(&pair.access), TokenType::Access))
-    });
+    for algorithm in Algorithm::ALL {
+        let mut settings = Settings::default();
+        settings.session.algorithm = algorithm;
+        let tokens = match algorithm {
+            Algorithm::Hs256 => Tokens::new(&key, &settings),
+            _ => {
+                let set = KeySet::generate(algorithm, 0).expect("key set");
+                Tokens::with_key_set(&set, KeySource::Fixed, &settings).expect("tokens")
+            }
+        };
+        let name = algorithm.name();
+        c.bench_function(&format!("token {name}: issue pair"), |b| {
+            b.iter(|| {
+                runtime.block_on(tokens.issue(
+                    black_box("user-id"),
+                    black_box("family"),
+                    &Default::default(),
+                ))
+            })
+        });
+        let pair = runtime
+            .block_on(tokens.issue("user-id", "family", &Default::default()))
+            .expect("pair");
+        c.bench_function(&format!("token {name}: verify"), |b| {
+            b.iter(|| runtime.block_on(tokens.verify(black_box(&pair.access), TokenType::Access)))
+        });
+    }
 }
 
 fn codes_and_messages(c: &mut Criterion) {

@@ -15,7 +15,8 @@ pub struct Context {
     pub store: Store,
     pub mailer: Mailer,
     pub tokens: Tokens,
-    /// Keys the hashes of one-time codes; derived from the signing key.
+    /// Keys the hashes of one-time codes; derived from the signing key, whatever signs
+    /// the tokens (so a change of `ALGORITHM` never changes how stored codes are checked).
     pub code_key: Vec<u8>,
     /// Where custom claims come from at each sign-in.
     pub claims_hook: ClaimsHook,
@@ -37,13 +38,14 @@ impl Context {
         store: Store,
         mailer: Mailer,
         key: &SigningKey,
+        tokens: Tokens,
         claims_hook: ClaimsHook,
         events: Events,
     ) -> Arc<Self> {
         Arc::new(Context {
             claims_hook,
             events,
-            tokens: Tokens::new(key, &settings),
+            tokens,
             code_key: key.derive("blockauth one-time codes"),
             settings,
             store,

@@ -590,7 +590,8 @@ fn method_name(method: &Method) -> &'static str {
 }
 
 /// The whole API: the given features' routers under the base path; anything else is 404.
-/// Every answer, errors and 404s included, carries `Cache-Control: no-store`.
+/// Every answer, errors and 404s included, carries `Cache-Control: no-store`, unless it
+/// says itself how long it may be kept (`public`, the published keys).
 pub fn app(settings: &Settings, features: impl IntoIterator<Item = Router>) -> Router {
     let api = features
         .into_iter()
@@ -605,9 +606,26 @@ pub fn app(settings: &Settings, features: impl IntoIterator<Item = Router>) -> R
 /// Answers carry tokens and codes (RFC 6749 5.1): no cache may keep any of them. Set on
 /// every answer, so that a new route cannot forget it.
 async fn no_store(mut response: Response) -> Response {
+    let public = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .is_some_and(|v| v.as_bytes().starts_with(b"public"));
+    if !public {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// `200` with `body`, which caches may keep for `max_age` seconds (and use stale for as
+/// long again while they fetch it anew).
+pub fn cacheable(body: Value, max_age: u32) -> Response {
+    let control = format!("public, max-age={max_age}, stale-while-revalidate={max_age}");
+    let mut response = ok(body);
+    if let Ok(value) = HeaderValue::from_str(&control) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
     response
 }
 
@@ -641,7 +659,8 @@ impl FromRequestParts<Arc<Context>> for Caller {
         let token = header.to_str().ok().and_then(bearer_token).ok_or(missing)?;
         let claims = ctx
             .tokens
-            .verify(token, crate::session::token::TokenType::Access)?;
+            .verify(token, crate::session::token::TokenType::Access)
+            .await?;
         let user = crate::session::refresh_family::session_user(ctx, &claims).await?;
         Ok(Caller { claims, user })
     }

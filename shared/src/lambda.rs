@@ -11,6 +11,8 @@ use crate::http::{self, ClientIp, FeatureRoutes};
 use crate::mail::Mailer;
 use crate::mail::delivery::Courier;
 use crate::session::hook::ClaimsHook;
+use crate::session::keys::KeySet;
+use crate::session::token::{KeySource, Tokens};
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
 use crate::store::Store;
@@ -41,6 +43,21 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
         .as_deref()
         .ok_or("setting SIGNING_KEY_SECRET: required in Lambda")?;
     let key = SigningKey::from_secrets_manager(&secrets, secret).await?;
+    let tokens = if settings.session.algorithm.is_asymmetric() {
+        let secret_id = settings
+            .session
+            .token_keys_secret
+            .clone()
+            .ok_or("setting TOKEN_KEYS_SECRET: required with an asymmetric ALGORITHM")?;
+        let set = KeySet::parse(&crate::signing_key::secret_text(&secrets, &secret_id).await?)?;
+        let source = KeySource::SecretsManager {
+            client: secrets.clone(),
+            secret_id,
+        };
+        Tokens::with_key_set(&set, source, &settings)?
+    } else {
+        Tokens::new(&key, &settings)
+    };
     let store = Store::from_aws(&aws, &settings.table_name);
     let mailer = match Courier::from_settings(
         &settings.delivery,
@@ -63,7 +80,7 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
         Some(&aws),
     )?;
     let events = Events::from_settings(&settings.events, &aws);
-    let ctx = Context::new(settings, store, mailer, &key, hook, events);
+    let ctx = Context::new(settings, store, mailer, &key, tokens, hook, events);
     let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])
         .layer(axum::middleware::map_request(client_ip));
     lambda_http::run(app).await

@@ -100,6 +100,24 @@ impl TestApp {
         .await
     }
 
+    /// A server on a port that was free a moment ago, with the settings `settings` makes
+    /// for that port (which they name: a passkey origin, a token issuer); tried again on
+    /// another should something have taken it in between.
+    pub async fn start_on_a_free_port(settings: impl Fn(u16) -> Settings) -> Self {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port")
+                .port();
+            match Self::start_at(settings(port), port).await {
+                Ok(app) => return app,
+                Err(e) => last = e,
+            }
+        }
+        panic!("no local server started: {last}");
+    }
+
     async fn start_on(
         settings: Settings,
         mailer: Mailer,
@@ -135,6 +153,7 @@ impl TestApp {
             mailer,
             events,
             key,
+            token_keys: Some(outbox.path().join("token-keys.json")),
             retry: false,
         })
         .await?;

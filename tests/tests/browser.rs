@@ -40,21 +40,8 @@ fn settings(port: u16) -> Settings {
     Settings::from_values(&values).expect("the browser test's settings")
 }
 
-/// A server on a port that was free a moment ago; tried again on another should something
-/// have taken it in between.
 async fn server() -> TestApp {
-    let mut last = String::new();
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        match TestApp::start_at(settings(port), port).await {
-            Ok(app) => return app,
-            Err(e) => last = e,
-        }
-    }
-    panic!("no local server started: {last}");
+    TestApp::start_on_a_free_port(settings).await
 }
 
 /// Where the screenshots go: `target/browser/`, never the repository.

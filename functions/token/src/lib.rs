@@ -61,7 +61,7 @@ async fn refresh(
     let Some(token) = form.text(&fields::REFRESH) else {
         return Err(form.invalid());
     };
-    let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;
+    let claims = ctx.tokens.verify(&token, TokenType::Refresh).await?;
     rate_limit::check(&ctx, Subject::TokenRefresh, &claims.user_id, &ip).await?;
     if ctx.settings.session.rotate_refresh_tokens {
         let signed_in = refresh_family::rotate(&ctx, &claims).await?;
@@ -70,7 +70,10 @@ async fn refresh(
     let user = refresh_family::session_user(&ctx, &claims).await?;
     // Without rotation the refresh token stays the same; only the access token is new.
     let custom = refresh_family::refreshed_claims(&ctx, &user, &claims).await?;
-    let mut tokens = ctx.tokens.issue(&claims.user_id, &claims.sid, &custom)?;
+    let mut tokens = ctx
+        .tokens
+        .issue(&claims.user_id, &claims.sid, &custom)
+        .await?;
     tokens.refresh = token;
     Ok(http::ok(SignIn { tokens, user }.body()))
 }
@@ -83,7 +86,7 @@ async fn revoke(
     let Some(token) = form.text(&fields::REFRESH) else {
         return Err(form.invalid());
     };
-    let claims = ctx.tokens.verify(&token, TokenType::Refresh)?;
+    let claims = ctx.tokens.verify(&token, TokenType::Refresh).await?;
     rate_limit::check(&ctx, Subject::TokenRevoke, &claims.user_id, &ip).await?;
     if refresh_family::revoke(&ctx, &claims.user_id, &claims.sid).await? {
         let (user_id, sid) = (claims.user_id.as_str(), claims.sid.as_str());

@@ -2,6 +2,7 @@
 
 pub mod claims;
 pub mod hook;
+pub mod keys;
 pub mod refresh_family;
 pub mod settings;
 pub mod token;

@@ -94,6 +94,7 @@ pub async fn sign_in(
     let tokens = ctx
         .tokens
         .issue(&user.id, &sid, &custom)
+        .await
         .map_err(|_| TransactError::Unavailable)?;
     let family = Item::new(&user::partition(&user.id), &family_sort_key(&sid))
         .with("epoch", user.session_epoch)
@@ -148,7 +149,10 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
         .await?
         .ok_or(INVALID_TOKEN)?;
     let custom = refreshed_claims(ctx, &user, claims).await?;
-    let tokens = ctx.tokens.issue(&claims.user_id, &claims.sid, &custom)?;
+    let tokens = ctx
+        .tokens
+        .issue(&claims.user_id, &claims.sid, &custom)
+        .await?;
     let used = Item::new(&format!("USED#{}", claims.jti), "USED").expiring_at(claims.exp);
     let epoch = user.session_epoch;
     let alive = Expression::new("attribute_exists(pk) AND expires_at > :now AND epoch = :epoch")

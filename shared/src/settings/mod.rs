@@ -38,10 +38,12 @@ pub enum Feature {
     WalletEmailAdd,
     SocialAuth,
     PasskeyAuth,
+    /// The published keys: only with an asymmetric `ALGORITHM`.
+    Keys,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 11] = [
+    pub const ALL: [Feature; 12] = [
         Feature::Signup,
         Feature::BasicLogin,
         Feature::PasswordlessLogin,
@@ -53,6 +55,7 @@ impl Feature {
         Feature::WalletEmailAdd,
         Feature::SocialAuth,
         Feature::PasskeyAuth,
+        Feature::Keys,
     ];
 
     /// The flag's name in `FEATURES`.
@@ -69,6 +72,7 @@ impl Feature {
             Feature::WalletEmailAdd => "WALLET_EMAIL_ADD",
             Feature::SocialAuth => "SOCIAL_AUTH",
             Feature::PasskeyAuth => "PASSKEY_AUTH",
+            Feature::Keys => "KEYS",
         }
     }
 
@@ -86,6 +90,7 @@ impl Feature {
             Feature::WalletEmailAdd => "wallet-email",
             Feature::SocialAuth => "social",
             Feature::PasskeyAuth => "passkey",
+            Feature::Keys => "keys",
         }
     }
 }
@@ -292,8 +297,11 @@ impl Settings {
         Ok(s)
     }
 
+    /// Whether `feature` serves: listed in `FEATURES`, and for the published keys, tokens
+    /// signed with an asymmetric algorithm (HS256's key is never published).
     pub fn enabled(&self, feature: Feature) -> bool {
         self.features.contains(&feature)
+            && (feature != Feature::Keys || self.session.algorithm.is_asymmetric())
     }
 }
 

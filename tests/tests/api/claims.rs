@@ -308,11 +308,13 @@ async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
         settings.claims.hook = Some(function.into());
         let hook = ClaimsHook::from_settings(&settings.claims, None, Some(&aws)).unwrap();
         let key = blockauth::signing_key::SigningKey::from_text(&"k".repeat(40)).unwrap();
+        let tokens = blockauth::session::token::Tokens::new(&key, &settings);
         let ctx = blockauth::Context::new(
             settings,
             server.store.clone(),
             blockauth::mail::Mailer::Disabled,
             &key,
+            tokens,
             hook,
             blockauth::events::Events::None,
         );

@@ -394,11 +394,13 @@ async fn eventbridge_delivers_the_events_to_a_rule() {
     let server = &app.server.context;
     let mut settings = server.settings.clone();
     settings.events.bus = Some(bus.clone());
+    let key = blockauth::signing_key::SigningKey::from_text(&"k".repeat(40)).unwrap();
     let ctx = blockauth::Context::new(
         settings.clone(),
         server.store.clone(),
         Mailer::Disabled,
-        &blockauth::signing_key::SigningKey::from_text(&"k".repeat(40)).unwrap(),
+        &key,
+        blockauth::session::token::Tokens::new(&key, &settings),
         blockauth::session::hook::ClaimsHook::None,
         Events::from_settings(&settings.events, &config),
     );

@@ -36,6 +36,7 @@ async fn start(data: &Path, outbox: &Path, key: SigningKey) -> Running {
             announce: false,
         }),
         key,
+        token_keys: Some(data.join("token-keys.json")),
         retry: false,
     })
     .await

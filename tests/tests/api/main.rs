@@ -10,6 +10,7 @@ mod edge;
 mod email_change;
 mod events;
 mod faults;
+mod keys;
 mod local_data;
 mod login;
 mod passkey;

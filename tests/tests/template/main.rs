@@ -245,7 +245,11 @@ impl Template {
     }
 
     fn condition(&self, name: &str) -> bool {
-        let node = self.0.at(&["Conditions", name]);
+        self.holds(self.0.at(&["Conditions", name]))
+    }
+
+    /// A condition's value with the parameters' defaults.
+    fn holds(&self, node: &Node) -> bool {
         match node.intrinsic() {
             Some(("Equals", argument)) => {
                 let [a, b] = argument.items() else {
@@ -253,7 +257,10 @@ impl Template {
                 };
                 self.evaluate(a) == self.evaluate(b)
             }
-            other => panic!("condition {name}: the test cannot evaluate {other:?}"),
+            Some(("Not", argument)) => !self.holds(&argument.items()[0]),
+            Some(("And", argument)) => argument.items().iter().all(|c| self.holds(c)),
+            Some(("Condition", name)) => self.condition(name.text()),
+            other => panic!("the test cannot evaluate the condition {other:?}"),
         }
     }
 
@@ -344,8 +351,13 @@ fn each_function_is_deployed_only_when_its_feature_is_enabled() {
         assert_eq!(allowed, ["true", "false"], "{parameter}");
 
         let condition = function.at(&["Condition"]).text();
-        let Some(("Equals", argument)) = template.0.at(&["Conditions", condition]).intrinsic()
-        else {
+        // `!Equals [!Ref Enable<Feature>, "true"]`, or that `!And` another condition (the
+        // published keys: an asymmetric algorithm).
+        let mut flag_condition = template.0.at(&["Conditions", condition]);
+        if let Some(("And", conditions)) = flag_condition.intrinsic() {
+            flag_condition = &conditions.items()[0];
+        }
+        let Some(("Equals", argument)) = flag_condition.intrinsic() else {
             panic!("{name}: condition {condition} is not an !Equals");
         };
         let [flag, on] = argument.items() else {
@@ -400,7 +412,13 @@ fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
             .unwrap_or_else(|e| panic!("{name} would not start with the defaults: {e}"));
         assert_eq!(deployed.table_name, "<Table>");
         assert_eq!(deployed.signing_key_secret.as_deref(), Some("<SigningKey>"));
-        let features: BTreeSet<Feature> = functions.iter().map(|(_, f, _)| *f).collect();
+        // Deployed with the defaults: every function but the published keys (HS256).
+        let features: BTreeSet<Feature> = functions
+            .iter()
+            .filter(|(_, _, f)| template.condition(f.at(&["Condition"]).text()))
+            .map(|(_, f, _)| *f)
+            .collect();
+        assert!(!features.contains(&Feature::Keys) && features.len() == functions.len() - 1);
         assert_eq!(
             deployed.features, features,
             "{name}: FEATURES names the deployed ones"
@@ -598,4 +616,34 @@ fn events_are_put_on_the_named_bus_only() {
         "events:PutEvents",
         ":event-bus/${EventBus}",
     );
+}
+
+/// With an asymmetric algorithm every function reads the token key set, and only it.
+#[test]
+fn with_an_asymmetric_algorithm_every_function_reads_the_key_set() {
+    let template = Template::load();
+    let read = template.resource("TokenKeysRead");
+    assert_eq!(read.at(&["Condition"]).text(), "AsymmetricTokens");
+    assert_eq!(
+        template.resource("TokenKeys").at(&["Condition"]).text(),
+        "AsymmetricTokens"
+    );
+    let statements = read
+        .at(&["Properties", "PolicyDocument", "Statement"])
+        .items();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(
+        statements[0].at(&["Action"]).text(),
+        "secretsmanager:GetSecretValue"
+    );
+    assert_eq!(
+        statements[0].at(&["Resource"]).reference(),
+        Some("TokenKeys")
+    );
+    let every: BTreeSet<String> = template
+        .functions()
+        .iter()
+        .map(|(name, _, _)| format!("{name}Role"))
+        .collect();
+    assert_eq!(policy_roles(&template, "TokenKeysRead"), every);
 }

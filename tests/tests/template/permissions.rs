@@ -165,6 +165,7 @@ impl Deployment {
             mailer: outbox(&unused),
             events: Events::Log(event_log(&unused)),
             key: key.clone(),
+            token_keys: None,
             retry: false,
         })
         .await
@@ -213,6 +214,7 @@ impl Deployment {
             mailer: outbox(outbox_dir),
             events: Events::Log(event_log(outbox_dir)),
             key: self.key.clone(),
+            token_keys: None,
             retry: false,
         })
         .await
