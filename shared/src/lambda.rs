@@ -10,8 +10,11 @@ use crate::events::Events;
 use crate::http::{self, ClientIp, FeatureRoutes};
 use crate::mail::Mailer;
 use crate::mail::delivery::Courier;
+use std::sync::Arc;
+
 use crate::session::hook::ClaimsHook;
 use crate::session::keys::KeySet;
+use crate::session::rotation;
 use crate::session::token::{KeySource, Tokens};
 use crate::settings::Settings;
 use crate::signing_key::SigningKey;
@@ -19,6 +22,42 @@ use crate::store::Store;
 
 /// The whole main of a feature function: `lambda::run(signup::routes)`.
 pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
+    let (app, _, _) = start(routes).await?;
+    lambda_http::run(app).await
+}
+
+/// The keys function's main: its routes, and each step of Secrets Manager's rotation of the
+/// token key set (`session::rotation`), for which Secrets Manager invokes the same function.
+pub async fn run_keys(routes: FeatureRoutes) -> Result<(), Error> {
+    use lambda_http::request::LambdaRequest;
+    use lambda_http::{LambdaEvent, Service};
+    use serde_json::Value;
+    let (app, ctx, secrets) = start(routes).await?;
+    let handler = lambda_http::service_fn(move |event: LambdaEvent<Value>| {
+        let (app, ctx, secrets) = (app.clone(), ctx.clone(), secrets.clone());
+        async move {
+            let LambdaEvent { payload, context } = event;
+            if rotation::is_rotation(&payload) {
+                let event: rotation::RotationEvent = serde_json::from_value(payload)?;
+                tracing::info!(step = %event.step, "rotating the token key set");
+                rotation::step(&secrets, &ctx.settings.session, &event).await?;
+                return Ok::<Value, Error>(Value::Null);
+            }
+            let request: LambdaRequest = serde_json::from_value(payload)?;
+            let response = lambda_http::Adapter::from(app)
+                .call(LambdaEvent::new(request, context))
+                .await?;
+            Ok(serde_json::to_value(response)?)
+        }
+    });
+    lambda_http::lambda_runtime::run(handler).await
+}
+
+/// Everything a function builds once per container: its app (the routes with their
+/// context), the context, and the Secrets Manager client.
+async fn start(
+    routes: FeatureRoutes,
+) -> Result<(axum::Router, Arc<Context>, aws_sdk_secretsmanager::Client), Error> {
     init_logging();
     let mut settings = Settings::from_env()?;
     let aws = aws::config_from_env()?;
@@ -83,7 +122,7 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     let ctx = Context::new(settings, store, mailer, &key, tokens, hook, events);
     let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])
         .layer(axum::middleware::map_request(client_ip));
-    lambda_http::run(app).await
+    Ok((app, ctx, secrets))
 }
 
 /// Log lines to standard output (CloudWatch), at `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging

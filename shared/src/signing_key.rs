@@ -102,7 +102,8 @@ pub fn private_folders_of(path: &std::path::Path) -> Result<(), String> {
     }
 }
 
-/// The text of the Secrets Manager secret `secret_id`.
+/// The text of the Secrets Manager secret `secret_id` (its current version, named: the
+/// default, said outright, since a rotation moves it).
 pub async fn secret_text(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
@@ -110,6 +111,7 @@ pub async fn secret_text(
     let out = client
         .get_secret_value()
         .secret_id(secret_id)
+        .version_stage("AWSCURRENT")
         .send()
         .await
         .map_err(|e| {

@@ -1,6 +1,7 @@
-//! The keys Lambda function: its routes under lambda_http.
+//! The keys Lambda function: its routes under lambda_http, and the rotation of the token
+//! key set, which Secrets Manager invokes it for.
 
 #[tokio::main]
 async fn main() -> Result<(), blockauth::lambda::Error> {
-    blockauth::lambda::run(keys::routes).await
+    blockauth::lambda::run_keys(keys::routes).await
 }

@@ -4,5 +4,6 @@ pub mod claims;
 pub mod hook;
 pub mod keys;
 pub mod refresh_family;
+pub mod rotation;
 pub mod settings;
 pub mod token;

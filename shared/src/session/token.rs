@@ -123,10 +123,8 @@ impl Tokens {
         settings: &Settings,
     ) -> Result<Self, String> {
         let algorithm = settings.session.algorithm;
+        // May be empty: a deployment's first rotation makes the first key meanwhile.
         let keys = set.load(algorithm)?;
-        if keys.is_empty() {
-            return Err(format!("the token key set has no {} key", algorithm.name()));
-        }
         let version = match &source {
             KeySource::File(path) => modified(path),
             _ => None,
@@ -270,7 +268,7 @@ impl Tokens {
             let loaded = loaded.read().unwrap_or_else(|e| e.into_inner());
             (loaded.keys.clone(), loaded.read_at, loaded.version)
         };
-        let unknown = kid.is_some_and(|kid| !held.iter().any(|k| k.kid == kid));
+        let unknown = held.is_empty() || kid.is_some_and(|kid| !held.iter().any(|k| k.kid == kid));
         let stale = match source {
             KeySource::Fixed => false,
             KeySource::File(path) => modified(path) != version,

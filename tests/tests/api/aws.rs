@@ -173,3 +173,139 @@ async fn the_signing_key_comes_from_secrets_manager() {
             .is_err()
     );
 }
+
+/// Secrets Manager's part of a rotation, against moto: it stages the version `token` as
+/// AWSPENDING (without a value), then invokes the rotation function once per step. moto
+/// cannot run our function, so it stages the version and then refuses to invoke it; the
+/// test runs the four steps itself, as Lambda would, and once more to show they are safe
+/// to repeat.
+async fn rotate(
+    secrets: &aws_sdk_secretsmanager::Client,
+    secret: &str,
+    token: &str,
+    settings: &blockauth::session::settings::SessionSettings,
+) {
+    use blockauth::session::rotation::{self, RotationEvent};
+    let staged = secrets
+        .rotate_secret()
+        .secret_id(secret)
+        .client_request_token(token)
+        .rotation_lambda_arn("arn:aws:lambda:us-east-1:123456789012:function:blockauth-keys")
+        .rotate_immediately(true)
+        .send()
+        .await;
+    assert!(staged.is_err(), "moto has no function to invoke");
+    for step in [
+        "createSecret",
+        "setSecret",
+        "testSecret",
+        "finishSecret",
+        "createSecret",
+        "finishSecret",
+    ] {
+        let event = RotationEvent {
+            secret_id: secret.to_owned(),
+            client_request_token: token.to_owned(),
+            step: step.to_owned(),
+        };
+        rotation::step(secrets, settings, &event)
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+}
+
+#[tokio::test]
+async fn the_token_key_set_rotates_by_secrets_managers_contract() {
+    use blockauth::session::keys::KeySet;
+    use blockauth::session::settings::Algorithm;
+    use blockauth::session::token::{KeySource, TokenType, Tokens};
+    let Some(url) = moto_url() else { return };
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws_config(&url).await);
+    let secret = format!(
+        "blockauth/token-keys-{}-{}",
+        std::process::id(),
+        blockauth::clock::now()
+    );
+    secrets
+        .create_secret()
+        .name(&secret)
+        .secret_string(r#"{"keys": []}"#)
+        .send()
+        .await
+        .unwrap();
+    let mut settings = Settings::default();
+    settings.session.algorithm = Algorithm::Es256;
+    settings.session.token_issuer = "https://auth.example/auth".into();
+    settings.session.key_rotation_grace = 600;
+    let current = || async {
+        let text = blockauth::signing_key::secret_text(&secrets, &secret)
+            .await
+            .unwrap();
+        KeySet::parse(&text).unwrap()
+    };
+
+    // The first rotation (a deployment's) makes the first key, signing at once.
+    rotate(
+        &secrets,
+        &secret,
+        "00000000-0000-4000-8000-000000000001",
+        &settings.session,
+    )
+    .await;
+    let first = current().await;
+    assert_eq!(first.keys.len(), 1);
+    let source = KeySource::SecretsManager {
+        client: secrets.clone(),
+        secret_id: secret.clone(),
+    };
+    let tokens = Tokens::with_key_set(&first, source, &settings).unwrap();
+    let before = tokens.issue("u", "s", &Default::default()).await.unwrap();
+
+    // The next adds a key that signs only after the grace period; both verify.
+    rotate(
+        &secrets,
+        &secret,
+        "00000000-0000-4000-8000-000000000002",
+        &settings.session,
+    )
+    .await;
+    let second = current().await;
+    assert_eq!(second.keys.len(), 2);
+    assert_eq!(second.keys[0], first.keys[0]);
+    assert!(second.keys[1].signs_from >= blockauth::clock::now() + 590);
+    let published = tokens.published().await.unwrap();
+    assert_eq!(
+        published["keys"].as_array().unwrap().len(),
+        1,
+        "not re-read yet"
+    );
+    assert!(
+        tokens
+            .verify(&before.access, TokenType::Access)
+            .await
+            .is_ok()
+    );
+
+    // A step of a version that is not being rotated, or an unknown step, is refused.
+    use blockauth::session::rotation::{self, RotationEvent};
+    for (token, step) in [
+        ("00000000-0000-4000-8000-00000000dead", "createSecret"),
+        ("00000000-0000-4000-8000-000000000002", "doSomething"),
+    ] {
+        let event = RotationEvent {
+            secret_id: secret.clone(),
+            client_request_token: token.into(),
+            step: step.into(),
+        };
+        let refused = rotation::step(&secrets, &settings.session, &event).await;
+        // The current version's steps are done; any other version's are refused.
+        if token.ends_with("dead") {
+            assert!(refused.is_err());
+        } else {
+            assert!(
+                refused.is_ok(),
+                "the current version has nothing left to do"
+            );
+        }
+    }
+}

@@ -647,3 +647,99 @@ fn with_an_asymmetric_algorithm_every_function_reads_the_key_set() {
         .collect();
     assert_eq!(policy_roles(&template, "TokenKeysRead"), every);
 }
+
+/// The keys function rotates the key set (the calls of `session::rotation`, on the key set
+/// only), on Secrets Manager's schedule and at deployment, and nothing else may.
+#[test]
+fn the_keys_function_rotates_the_key_set_and_only_it() {
+    let template = Template::load();
+    let schedule = template.resource("TokenKeysRotation");
+    assert_eq!(schedule.at(&["Condition"]).text(), "KeysOn");
+    let properties = schedule.at(&["Properties"]);
+    assert_eq!(properties.at(&["SecretId"]).reference(), Some("TokenKeys"));
+    let (getatt, target) = properties
+        .at(&["RotationLambdaARN"])
+        .intrinsic()
+        .expect("!GetAtt");
+    assert_eq!((getatt, target.text()), ("GetAtt", "KeysFunction.Arn"));
+    assert_eq!(properties.at(&["RotateImmediatelyOnUpdate"]).text(), "true");
+
+    let rotate = template.resource("TokenKeysRotate");
+    let statements = rotate
+        .at(&["Properties", "PolicyDocument", "Statement"])
+        .items();
+    assert_eq!(statements.len(), 1);
+    let actions: BTreeSet<&str> = statements[0]
+        .at(&["Action"])
+        .items()
+        .iter()
+        .map(Node::text)
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from([
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecretVersionStage",
+        ])
+    );
+    assert_eq!(
+        statements[0].at(&["Resource"]).reference(),
+        Some("TokenKeys")
+    );
+    let roles: Vec<Option<&str>> = rotate
+        .at(&["Properties", "Roles"])
+        .items()
+        .iter()
+        .map(Node::reference)
+        .collect();
+    assert_eq!(roles, [Some("KeysFunctionRole")]);
+    let invoke = template.resource("KeysRotationInvoke");
+    assert_eq!(
+        invoke.at(&["Properties", "Principal"]).text(),
+        "secretsmanager.amazonaws.com"
+    );
+}
+
+/// The example route: behind API Gateway's JWT authorizer, pointed at our issuer (the
+/// issuer our functions sign with, whose discovery document names the keys) and the access
+/// tokens' audience; only with RS256, the one algorithm that authorizer takes.
+#[test]
+fn the_example_route_trusts_our_access_tokens_only_with_rs256() {
+    let template = Template::load();
+    let on = format!("{:?}", template.0.at(&["Conditions", "ExampleOn"]));
+    assert!(on.contains("RS256") && on.contains("KeysOn"), "{on}");
+    let route = template.resource("ExampleRoute");
+    assert_eq!(route.at(&["Condition"]).text(), "ExampleOn");
+    assert_eq!(route.at(&["Properties", "AuthorizationType"]).text(), "JWT");
+    let jwt = template
+        .resource("ExampleAuthorizer")
+        .at(&["Properties", "JwtConfiguration"]);
+    let issuer = jwt.at(&["Issuer"]).intrinsic().expect("!Sub").1.text();
+    let signed_with = template
+        .0
+        .at(&[
+            "Globals",
+            "Function",
+            "Environment",
+            "Variables",
+            "BLOCKAUTH_TOKEN_ISSUER",
+        ])
+        .intrinsic()
+        .expect("!If")
+        .1
+        .items()[1]
+        .intrinsic()
+        .expect("!Sub")
+        .1
+        .text();
+    assert_eq!(issuer, signed_with);
+    let audience: Vec<Option<&str>> = jwt
+        .at(&["Audience"])
+        .items()
+        .iter()
+        .map(Node::reference)
+        .collect();
+    assert_eq!(audience, [Some("TokenAudience")]);
+}
