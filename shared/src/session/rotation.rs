@@ -168,10 +168,7 @@ async fn text(
 fn failed<E: std::error::Error + 'static>(
     what: &str,
     e: aws_sdk_secretsmanager::error::SdkError<E>,
-) -> String
-where
-    E: std::fmt::Debug,
-{
+) -> String {
     format!(
         "{what}: {}",
         aws_sdk_secretsmanager::error::DisplayErrorContext(e)
