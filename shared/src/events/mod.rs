@@ -246,7 +246,8 @@ impl EventLog {
         file.write_all(format!("{detail}\n").as_bytes())
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
         if self.announce {
-            println!("event  | {} | user {}", detail["type"], detail["user_id"]);
+            let text = |name: &str| detail[name].as_str().unwrap_or_default().to_owned();
+            println!("event  | {} | user {}", text("type"), text("user_id"));
         }
         Ok(())
     }
