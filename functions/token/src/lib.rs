@@ -64,7 +64,7 @@ async fn refresh(
     let claims = ctx.tokens.verify(&token, TokenType::Refresh).await?;
     rate_limit::check(&ctx, Subject::TokenRefresh, &claims.user_id, &ip).await?;
     if ctx.settings.session.rotate_refresh_tokens {
-        let signed_in = refresh_family::rotate(&ctx, &claims).await?;
+        let signed_in = refresh_family::rotate(&ctx, &claims, &token).await?;
         return Ok(http::ok(signed_in.body()));
     }
     let user = refresh_family::session_user(&ctx, &claims).await?;

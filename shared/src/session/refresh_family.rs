@@ -142,9 +142,11 @@ pub async fn session_user(ctx: &Context, claims: &Claims) -> Result<User, AuthEr
     Ok(user)
 }
 
-/// Exchanges a verified refresh token for a new pair in the same family, retiring the old
-/// token. A token already used revokes its family and answers 401.
-pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError> {
+/// Exchanges a verified refresh token (`token`, of `claims`) for a new pair in the same
+/// family, retiring the old token. A token already used answers, within
+/// `REFRESH_REUSE_GRACE` seconds of its first use, the same pair its first use got (two tabs,
+/// a retry after a lost answer); later it is theft: its family is revoked, and 401.
+pub async fn rotate(ctx: &Context, claims: &Claims, token: &str) -> Result<SignIn, AuthError> {
     let user = user::get(ctx, &claims.user_id)
         .await?
         .ok_or(INVALID_TOKEN)?;
@@ -153,10 +155,18 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
         .tokens
         .issue(&claims.user_id, &claims.sid, &custom)
         .await?;
-    let used = Item::new(&format!("USED#{}", claims.jti), "USED").expiring_at(claims.exp);
+    let now = clock::now();
+    let grace = ctx.settings.session.refresh_reuse_grace as i64;
+    let mut used = Item::new(&used_key(&claims.jti), "USED").expiring_at(claims.exp);
+    if grace > 0 {
+        // The new pair, readable only with the old token, for a repeat within the window.
+        used = used
+            .with("pair", replay::seal(&tokens, token)?)
+            .with("grace_until", now + grace);
+    }
     let epoch = user.session_epoch;
     let alive = Expression::new("attribute_exists(pk) AND expires_at > :now AND epoch = :epoch")
-        .value(":now", clock::now())
+        .value(":now", now)
         .value(":epoch", epoch);
     let steps = Transaction::new()
         // The token is used once.
@@ -184,6 +194,9 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
         Ok(()) => Ok(SignIn { tokens, user }),
         Err(TransactError::Refused(refused)) => {
             if refused.by(Step::UsedToken) {
+                if let Some(tokens) = replayed(ctx, claims, token).await? {
+                    return Ok(SignIn { tokens, user });
+                }
                 tracing::warn!(user_id = %claims.user_id, "refresh token reused: family revoked");
                 revoke(ctx, &claims.user_id, &claims.sid).await?;
                 ctx.events
@@ -196,6 +209,97 @@ pub async fn rotate(ctx: &Context, claims: &Claims) -> Result<SignIn, AuthError>
             Err(INVALID_TOKEN)
         }
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
+    }
+}
+
+fn used_key(jti: &str) -> String {
+    format!("USED#{jti}")
+}
+
+/// The pair a used refresh token's first use got, if `token` comes back within the grace
+/// window and its session is still alive (one read of both).
+async fn replayed(
+    ctx: &Context,
+    claims: &Claims,
+    token: &str,
+) -> Result<Option<TokenPair>, AuthError> {
+    if ctx.settings.session.refresh_reuse_grace == 0 {
+        return Ok(None);
+    }
+    let used = used_key(&claims.jti);
+    let family = (
+        user::partition(&claims.user_id),
+        family_sort_key(&claims.sid),
+    );
+    let items = ctx
+        .store
+        .get_many(&[(&used, "USED"), (&family.0, &family.1)])
+        .await?;
+    let (Some(Some(used)), Some(Some(_alive))) = (items.first(), items.get(1)) else {
+        return Ok(None);
+    };
+    if used
+        .number("grace_until")
+        .is_none_or(|until| clock::now() >= until)
+    {
+        return Ok(None);
+    }
+    Ok(used
+        .text("pair")
+        .and_then(|sealed| replay::open(&sealed, token)))
+}
+
+/// A pair kept for a repeat, sealed (AES-256-GCM) with a key only the old refresh token
+/// gives: the table alone cannot hand it out.
+mod replay {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    use crate::error::AuthError;
+    use crate::session::token::{Claims, TokenPair};
+
+    fn key(token: &str) -> LessSafeKey {
+        let mut input = b"blockauth refresh replay ".to_vec();
+        input.extend_from_slice(token.as_bytes());
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
+        let key = UnboundKey::new(&AES_256_GCM, digest.as_ref()).expect("a 32-byte key");
+        LessSafeKey::new(key)
+    }
+
+    pub fn seal(pair: &TokenPair, token: &str) -> Result<String, AuthError> {
+        let failed = |why: &dyn std::fmt::Display| AuthError::unavailable("refresh replay", why);
+        let plain = serde_json::json!([pair.access, pair.refresh, pair.refresh_claims]);
+        let mut sealed = plain.to_string().into_bytes();
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| failed(&"no randomness"))?;
+        key(token)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::empty(),
+                &mut sealed,
+            )
+            .map_err(|_| failed(&"sealing"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(B64.encode(out))
+    }
+
+    pub fn open(sealed: &str, token: &str) -> Option<TokenPair> {
+        let bytes = B64.decode(sealed).ok()?;
+        let (nonce, rest) = bytes.split_at_checked(NONCE_LEN)?;
+        let mut rest = rest.to_vec();
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let plain = key(token)
+            .open_in_place(nonce, Aad::empty(), &mut rest)
+            .ok()?;
+        let (access, refresh, refresh_claims): (String, String, Claims) =
+            serde_json::from_slice(plain).ok()?;
+        Some(TokenPair {
+            access,
+            refresh,
+            refresh_claims,
+        })
     }
 }
 

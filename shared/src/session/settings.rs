@@ -54,6 +54,9 @@ pub struct SessionSettings {
     pub refresh_token_lifetime: u64,
     /// `ROTATE_REFRESH_TOKENS`: refresh issues a new pair and retires the old refresh token.
     pub rotate_refresh_tokens: bool,
+    /// `REFRESH_REUSE_GRACE`: seconds after a refresh token's first use during which it
+    /// gets the same new pair again, rather than revoking its family (0: never).
+    pub refresh_reuse_grace: u64,
     pub algorithm: Algorithm,
     /// `TOKEN_KEYS_SECRET`: the Secrets Manager secret holding the key set of an
     /// asymmetric algorithm (Lambda; locally a file beside the signing key).
@@ -74,6 +77,7 @@ impl Default for SessionSettings {
             access_token_lifetime: 3600,
             refresh_token_lifetime: 86400,
             rotate_refresh_tokens: true,
+            refresh_reuse_grace: 10,
             algorithm: Algorithm::Hs256,
             token_keys_secret: None,
             key_rotation_grace: 10800,
@@ -105,6 +109,7 @@ impl Section for SessionSettings {
         "ACCESS_TOKEN_LIFETIME",
         "REFRESH_TOKEN_LIFETIME",
         "ROTATE_REFRESH_TOKENS",
+        "REFRESH_REUSE_GRACE",
         "ALGORITHM",
         "TOKEN_KEYS_SECRET",
         "KEY_ROTATION_GRACE",
@@ -121,6 +126,7 @@ impl Section for SessionSettings {
             1,
         )?;
         values.boolean("ROTATE_REFRESH_TOKENS", &mut self.rotate_refresh_tokens)?;
+        values.number("REFRESH_REUSE_GRACE", &mut self.refresh_reuse_grace, 0)?;
         if let Some(v) = values.get("ALGORITHM").filter(|v| !v.trim().is_empty()) {
             self.algorithm = Algorithm::ALL
                 .into_iter()

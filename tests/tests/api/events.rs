@@ -75,7 +75,8 @@ fn sid(token: &str) -> String {
 
 #[tokio::test]
 async fn every_flow_publishes_its_event_in_the_schema_without_secrets() {
-    let app = TestApp::start().await;
+    // No grace window: a used refresh token presented again is theft at once.
+    let app = TestApp::start_with(|s| s.session.refresh_reuse_grace = 0).await;
     let mut secrets: Vec<String> = vec![PASSWORD.into()];
 
     // Signup: the account, then its first session.

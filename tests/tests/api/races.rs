@@ -54,14 +54,47 @@ async fn twenty_parallel_confirms_make_one_account() {
     );
 }
 
+/// Without a grace window, one refresh wins and the others are theft.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_parallel_refreshes_have_one_winner() {
-    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 100).await);
+    let app = Arc::new(
+        TestApp::start_with(|s| {
+            s.limits.request_limit = 100;
+            s.session.refresh_reuse_grace = 0;
+        })
+        .await,
+    );
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     let refresh = login.body["refresh"].as_str().unwrap().to_owned();
     let results = statuses(&app, 20, "token/refresh/", json!({"refresh": refresh})).await;
     assert_eq!(count(&results, 200), 1, "{results:?}");
     assert_eq!(count(&results, 401), 19, "{results:?}");
+}
+
+/// Within the grace window (the default 10 s), twenty tabs refreshing one token at once all
+/// get the one new pair, and the sign-in lives on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_parallel_refreshes_in_the_grace_window_share_one_pair() {
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 100).await);
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let refresh = login.body["refresh"].as_str().unwrap().to_owned();
+    let replies = parallel(20, |_| {
+        let (app, refresh) = (app.clone(), refresh.clone());
+        async move {
+            app.post("token/refresh/", json!({"refresh": refresh}))
+                .await
+        }
+    })
+    .await;
+    assert!(replies.iter().all(|r| r.status == 200), "{replies:?}");
+    let pairs: std::collections::BTreeSet<(String, String)> = replies
+        .iter()
+        .map(|r| (r.body["access"].to_string(), r.body["refresh"].to_string()))
+        .collect();
+    assert_eq!(pairs.len(), 1, "one new pair");
+    let next = replies[0].body["refresh"].as_str().unwrap();
+    let after = app.post("token/refresh/", json!({"refresh": next})).await;
+    assert_eq!(after.status, 200, "the sign-in lives on");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,9 +5,10 @@ fn refresh_of(reply: &blockauth_tests::Reply) -> String {
     reply.body["refresh"].as_str().unwrap().to_owned()
 }
 
+/// (Without a grace window: reuse is theft at once.)
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
-    let app = TestApp::start().await;
+    let app = TestApp::start_with(|s| s.session.refresh_reuse_grace = 0).await;
     let login = app.sign_up("ada@example.com", PASSWORD).await;
     let old = refresh_of(&login);
 
@@ -32,7 +33,11 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
 #[tokio::test]
 async fn reuse_revokes_only_that_login() {
-    let app = TestApp::start_with(|s| s.limits.request_limit = 100).await;
+    let app = TestApp::start_with(|s| {
+        s.limits.request_limit = 100;
+        s.session.refresh_reuse_grace = 0;
+    })
+    .await;
     let first = app.sign_up("ada@example.com", PASSWORD).await;
     let second = app
         .post(
@@ -48,6 +53,51 @@ async fn reuse_revokes_only_that_login() {
         .post("token/refresh/", json!({"refresh": refresh_of(&second)}))
         .await;
     assert_eq!(other.status, 200);
+}
+
+/// Within `REFRESH_REUSE_GRACE` of its first use, a refresh token gets that use's pair again
+/// (a retry after a lost answer), while its sign-in lives; after the window, reuse revokes.
+#[tokio::test]
+async fn a_repeat_within_the_grace_window_gets_the_same_pair_and_later_revokes() {
+    let app = TestApp::start_with(|s| {
+        s.session.refresh_reuse_grace = 1;
+        s.limits.request_limit = 100;
+    })
+    .await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let old = refresh_of(&login);
+    let first = app.post("token/refresh/", json!({"refresh": old})).await;
+    let used_at = blockauth::clock::now();
+    assert_eq!(first.status, 200);
+    let again = app.post("token/refresh/", json!({"refresh": old})).await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.body["access"], first.body["access"]);
+    assert_eq!(again.body["refresh"], first.body["refresh"]);
+
+    // After the window (1 s, in whole seconds: waited for by the clock, not guessed).
+    while blockauth::clock::now() < used_at + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let late = app.post("token/refresh/", json!({"refresh": old})).await;
+    assert_eq!(late.status, 401);
+    let new = refresh_of(&first);
+    let after = app.post("token/refresh/", json!({"refresh": new})).await;
+    assert_eq!(after.status, 401, "theft revoked the sign-in");
+}
+
+/// A sign-in that ended (logout) inside the window gives nothing back.
+#[tokio::test]
+async fn a_repeat_of_an_ended_sign_in_gets_nothing() {
+    let app = TestApp::start().await;
+    let login = app.sign_up("ada@example.com", PASSWORD).await;
+    let old = refresh_of(&login);
+    let first = app.post("token/refresh/", json!({"refresh": old})).await;
+    let out = app
+        .post("token/revoke/", json!({"refresh": refresh_of(&first)}))
+        .await;
+    assert_eq!(out.status, 204);
+    let again = app.post("token/refresh/", json!({"refresh": old})).await;
+    assert_eq!(again.status, 401);
 }
 
 #[tokio::test]
