@@ -111,6 +111,8 @@ fn settings(social: &SocialSettings) -> Settings {
     let mut settings = Settings::default();
     settings.limits.request_limit = 1000;
     settings.limits.send_limit = 1000;
+    // A refresh grace window short enough to wait out.
+    settings.session.refresh_reuse_grace = 1;
     settings.social = social.clone();
     settings
 }
@@ -397,6 +399,12 @@ async fn walk(deployment: &Deployment, providers: &Providers) {
     let session = d.post("login/basic/", None, login.clone(), 200).await;
     let old = json!({ "refresh": token(&session, "refresh") });
     d.post("token/refresh/", None, old.clone(), 200).await;
+    let used_at = blockauth::clock::now();
+    // Repeated in the grace window (the first use's pair), then reused after it (theft).
+    d.post("token/refresh/", None, old.clone(), 200).await;
+    while blockauth::clock::now() < used_at + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     d.post("token/refresh/", None, old, 401).await;
     let revoke = json!({ "refresh": token(&by_mail, "refresh") });
     d.post("token/revoke/", None, revoke, 204).await;
