@@ -46,33 +46,14 @@ impl SigningKey {
     /// first and tightened after), since whoever reads the key can forge any token.
     #[cfg(feature = "local")]
     pub fn load_or_generate(path: &std::path::Path) -> Result<Self, String> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-
-        let failed = |e: std::io::Error| format!("{}: {e}", path.display());
         match std::fs::read_to_string(path) {
             Ok(text) => Self::from_text(&text).map_err(|e| format!("{}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let text = Self::generate_text()?;
-                private_folders_of(path)?;
-                // create_new: never write into a file that appeared meanwhile.
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(failed)?;
-                if let Err(e) = file
-                    .write_all(text.as_bytes())
-                    .and_then(|()| file.sync_all())
-                {
-                    // A partial key would be refused at the next start; leave none.
-                    let _ = std::fs::remove_file(path);
-                    return Err(failed(e));
-                }
+                write_private(path, &text)?;
                 Self::from_text(&text)
             }
-            Err(e) => Err(failed(e)),
+            Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
 
@@ -85,6 +66,31 @@ impl SigningKey {
         let key = hmac::Key::new(hmac::HMAC_SHA256, &self.0);
         hmac::sign(&key, purpose.as_bytes()).as_ref().to_vec()
     }
+}
+
+/// Writes `text` to a new file at `path` that only its owner may read (mode 0600, and
+/// missing folders 0700, from the start: never loosened first and tightened after), never
+/// into a file that appeared meanwhile, and leaves no partial file behind.
+#[cfg(feature = "local")]
+pub fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |e: std::io::Error| format!("{}: {e}", path.display());
+    private_folders_of(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)?;
+    if let Err(e) = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+    {
+        let _ = std::fs::remove_file(path);
+        return Err(failed(e));
+    }
+    Ok(())
 }
 
 /// Creates the missing folders of `path` readable only by their owner (mode 0700): local

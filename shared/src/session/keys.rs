@@ -109,7 +109,7 @@ pub fn load_or_generate(path: &std::path::Path, alg: Algorithm) -> Result<KeySet
         Ok(text) => KeySet::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let set = KeySet::generate(alg, crate::clock::now())?;
-            write_private(path, &set.to_text())?;
+            crate::signing_key::write_private(path, &set.to_text())?;
             Ok(set)
         }
         Err(e) => Err(format!("{}: {e}", path.display())),
@@ -128,26 +128,9 @@ pub fn rotate_file(
     let set = load_or_generate(path, alg)?.rotated(alg, crate::clock::now(), grace, keep)?;
     let next = path.with_extension("next");
     let _ = std::fs::remove_file(&next);
-    write_private(&next, &set.to_text())?;
+    crate::signing_key::write_private(&next, &set.to_text())?;
     std::fs::rename(&next, path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(set)
-}
-
-#[cfg(feature = "local")]
-fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    crate::signing_key::private_folders_of(path)?;
-    let failed = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(failed)?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(failed)
 }
 
 /// Since when `key` no longer signs: the time a newer key of the set started signing.

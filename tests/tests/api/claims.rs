@@ -245,6 +245,16 @@ async fn a_hook_that_fails_gives_no_token() {
     assert_eq!(confirmed.status, 503, "{:?}", confirmed.body);
 }
 
+/// A local stand-in for Lambda's API: `invoke` answers each function's Invoke call
+/// (`POST /2015-03-31/functions/{name}/invocations`); where it listens.
+pub(crate) async fn lambda_api(invoke: axum::routing::MethodRouter) -> SocketAddr {
+    let api = axum::Router::new().route("/2015-03-31/functions/{name}/invocations", invoke);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    address
+}
+
 /// The Lambda form: Lambda's Invoke call, signed with SigV4, against a local stand-in for
 /// Lambda's API, which answers as Lambda does (the function's output, or
 /// `X-Amz-Function-Error`).
@@ -276,13 +286,7 @@ async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
             axum::Json(json!({"claims": {"tenant": "from-lambda"}})).into_response()
         }
     };
-    let api = axum::Router::new().route(
-        "/2015-03-31/functions/{name}/invocations",
-        axum::routing::post(invoke),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, api).await });
+    let address = lambda_api(axum::routing::post(invoke)).await;
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sesv2::config::Credentials::for_tests())

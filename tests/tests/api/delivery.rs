@@ -14,7 +14,7 @@ use blockauth::mail::settings::Delivery;
 use blockauth_tests::{PASSWORD, TestApp, moto_url, test_settings};
 use serde_json::{Value, json};
 
-use crate::claims::{Answer, Receiver, SECRET};
+use crate::claims::{Answer, Receiver, SECRET, lambda_api};
 use crate::events::{local_config, moto_messages, moto_queue};
 
 /// A payload is the documented one for a signup code to `to`, by `channel`.
@@ -31,6 +31,18 @@ fn check_signup_code(payload: &Value, to: &str, channel: &str) -> String {
     }
     assert!(payload["sms"].as_str().unwrap().contains(&code));
     code
+}
+
+/// A server whose messages go by `route`.
+async fn with_courier(route: Route) -> TestApp {
+    let courier = Courier {
+        route,
+        locale: "en".into(),
+        timeout: Duration::from_secs(5),
+    };
+    let outbox = tempfile::tempdir().unwrap();
+    let mailer = Mailer::Courier(Box::new(courier));
+    TestApp::start_with_mailer(test_settings(), mailer, outbox).await
 }
 
 async fn confirm(app: &TestApp, field: &str, to: &str, code: &str) {
@@ -99,26 +111,12 @@ async fn a_lambda_function_is_invoked_with_each_message() {
             axum::Json(json!({"sent": true})).into_response()
         }
     };
-    let api = axum::Router::new().route(
-        "/2015-03-31/functions/{name}/invocations",
-        axum::routing::post(invoke),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, api).await });
-
-    let courier = Courier {
-        route: Route::Lambda {
-            aws: local_config(&format!("http://{address}")),
-            function: "send-mail".into(),
-        },
-        locale: "en".into(),
-        timeout: Duration::from_secs(5),
-    };
-    let outbox = tempfile::tempdir().unwrap();
-    let app =
-        TestApp::start_with_mailer(test_settings(), Mailer::Courier(Box::new(courier)), outbox)
-            .await;
+    let address = lambda_api(axum::routing::post(invoke)).await;
+    let app = with_courier(Route::Lambda {
+        aws: local_config(&format!("http://{address}")),
+        function: "send-mail".into(),
+    })
+    .await;
 
     *failing.lock().unwrap() = true;
     let body = json!({"email": "ada@example.com", "password": PASSWORD});
@@ -144,18 +142,11 @@ async fn an_sqs_queue_receives_each_message() {
         blockauth::clock::now()
     );
     let (queue_url, _) = moto_queue(&config, &name).await;
-    let courier = Courier {
-        route: Route::Sqs {
-            aws: config.clone(),
-            queue_url: queue_url.clone(),
-        },
-        locale: "en".into(),
-        timeout: Duration::from_secs(5),
-    };
-    let outbox = tempfile::tempdir().unwrap();
-    let app =
-        TestApp::start_with_mailer(test_settings(), Mailer::Courier(Box::new(courier)), outbox)
-            .await;
+    let app = with_courier(Route::Sqs {
+        aws: config.clone(),
+        queue_url: queue_url.clone(),
+    })
+    .await;
     let started = app
         .post(
             "signup/",
