@@ -262,6 +262,15 @@ impl TestApp {
     }
 
     /// Signs up and confirms `email` with `password`; returns the confirm answer.
+    /// `login/basic/` with `email` and `password`: the answer, whatever it is.
+    pub async fn log_in(&self, email: &str, password: &str) -> Reply {
+        self.post(
+            "login/basic/",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
     pub async fn sign_up(&self, email: &str, password: &str) -> Reply {
         let started = self
             .post("signup/", json!({"email": email, "password": password}))

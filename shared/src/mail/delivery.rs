@@ -75,11 +75,11 @@ impl Courier {
 
     /// Hands `message` for `to` to the route; a failure is 503, like SES's.
     pub async fn send(&self, to: &Identifier, message: &Message) -> Result<(), AuthError> {
-        let body = payload(to, message, &self.locale).to_string().into_bytes();
+        let body = payload(to, message, &self.locale).to_string();
         let failed = |why: String| AuthError::unavailable("delivery", &why);
         match &self.route {
             Route::Lambda { aws, function } => {
-                aws::invoke(aws, function, body, self.timeout)
+                aws::invoke(aws, function, body.into_bytes(), self.timeout)
                     .await
                     .map_err(failed)?;
             }
@@ -90,7 +90,7 @@ impl Courier {
                     content_type: "application/x-amz-json-1.0",
                     body: json!({
                         "QueueUrl": queue_url,
-                        "MessageBody": String::from_utf8_lossy(&body),
+                        "MessageBody": body,
                     })
                     .to_string()
                     .into_bytes(),
@@ -100,7 +100,7 @@ impl Courier {
                     .map_err(failed)?;
             }
             Route::Webhook { url, secret } => {
-                crate::https::webhook(url, secret, body, self.timeout)
+                crate::https::webhook(url, secret, body.into_bytes(), self.timeout)
                     .await
                     .map_err(failed)?;
             }

@@ -68,11 +68,6 @@ impl Section for ClaimsSettings {
     }
 }
 
-/// Whether `hook` names a webhook rather than a Lambda function.
-pub fn is_url(hook: &str) -> bool {
-    crate::https::is_url(hook)
-}
-
 /// `claims` as a map of custom claims, or why not: a JSON object, within the size limit,
 /// naming no reserved claim.
 pub fn checked(claims: Value) -> Result<Map<String, Value>, &'static str> {
@@ -118,7 +113,7 @@ impl ClaimsHook {
         let Some(hook) = &settings.hook else {
             return Ok(ClaimsHook::None);
         };
-        if is_url(hook) {
+        if crate::https::is_url(hook) {
             return Ok(ClaimsHook::Webhook {
                 url: hook.clone(),
                 secret: webhook_secret.unwrap_or_default().to_owned(),

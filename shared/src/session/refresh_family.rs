@@ -259,12 +259,12 @@ mod replay {
     use crate::error::AuthError;
     use crate::session::token::{Claims, TokenPair};
 
-    fn key(token: &str) -> LessSafeKey {
+    fn key(token: &str) -> Option<LessSafeKey> {
         let mut input = b"blockauth refresh replay ".to_vec();
         input.extend_from_slice(token.as_bytes());
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
-        let key = UnboundKey::new(&AES_256_GCM, digest.as_ref()).expect("a 32-byte key");
-        LessSafeKey::new(key)
+        let key = UnboundKey::new(&AES_256_GCM, digest.as_ref()).ok()?;
+        Some(LessSafeKey::new(key))
     }
 
     pub fn seal(pair: &TokenPair, token: &str) -> Result<String, AuthError> {
@@ -274,6 +274,7 @@ mod replay {
         let mut nonce = [0u8; NONCE_LEN];
         aws_lc_rs::rand::fill(&mut nonce).map_err(|_| failed(&"no randomness"))?;
         key(token)
+            .ok_or_else(|| failed(&"no key"))?
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::empty(),
@@ -290,7 +291,7 @@ mod replay {
         let (nonce, rest) = bytes.split_at_checked(NONCE_LEN)?;
         let mut rest = rest.to_vec();
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let plain = key(token)
+        let plain = key(token)?
             .open_in_place(nonce, Aad::empty(), &mut rest)
             .ok()?;
         let (access, refresh, refresh_claims): (String, String, Claims) =
@@ -300,6 +301,34 @@ mod replay {
             refresh,
             refresh_claims,
         })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::session::token::Tokens;
+        use crate::settings::Settings;
+        use crate::signing_key::SigningKey;
+
+        #[tokio::test]
+        async fn only_the_old_token_opens_the_kept_pair() {
+            let key = SigningKey::from_text(&"k".repeat(40)).unwrap();
+            let tokens = Tokens::new(&key, &Settings::default());
+            let pair = tokens.issue("u", "s", &Default::default()).await.unwrap();
+            let sealed = seal(&pair, "the-old-token").unwrap();
+            let opened = open(&sealed, "the-old-token").unwrap();
+            assert_eq!(opened.access, pair.access);
+            assert_eq!(opened.refresh, pair.refresh);
+            assert_eq!(opened.refresh_claims, pair.refresh_claims);
+            assert!(open(&sealed, "another-token").is_none());
+            assert!(!sealed.contains(&pair.refresh[..20]));
+            // One character of the ciphertext changed: the tag refuses it.
+            let mut tampered = sealed.into_bytes();
+            let middle = tampered.len() / 2;
+            tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(tampered).unwrap();
+            assert!(open(&tampered, "the-old-token").is_none());
+        }
     }
 }
 

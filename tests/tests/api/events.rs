@@ -90,12 +90,7 @@ async fn every_flow_publishes_its_event_in_the_schema_without_secrets() {
     assert_eq!(events[1]["sid"], sid(&access(&signed_up)));
 
     // A password login.
-    let login = app
-        .post(
-            "login/basic/",
-            json!({"email": "ada@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let login = app.log_in("ada@example.com", PASSWORD).await;
     assert_eq!(login.status, 200);
     secrets.extend([access(&login), refresh(&login)]);
     let logins = of(&app.events(), "login", &ada).len();
@@ -126,12 +121,7 @@ async fn every_flow_publishes_its_event_in_the_schema_without_secrets() {
 
     // A password change by the signed-in owner (in a session of its own: reuse ended the
     // last), then a reset by code.
-    let login = app
-        .post(
-            "login/basic/",
-            json!({"email": "ada@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let login = app.log_in("ada@example.com", PASSWORD).await;
     let changed = app
         .post_as(
             &access(&login),
@@ -157,12 +147,7 @@ async fn every_flow_publishes_its_event_in_the_schema_without_secrets() {
     assert_eq!(of(&events, "password.reset", &ada).len(), 1);
 
     // An email change, confirmed by the new address's code.
-    let login = app
-        .post(
-            "login/basic/",
-            json!({"email": "ada@example.com", "password": "Y-Another-2"}),
-        )
-        .await;
+    let login = app.log_in("ada@example.com", "Y-Another-2").await;
     let asked = app
         .post_as(
             &access(&login),
@@ -272,12 +257,7 @@ async fn a_failing_bus_never_fails_the_request() {
         assert_eq!(signed_up.status, 200);
         // Two events (signup.confirmed, login), each at most its 2 s limit.
         assert!(started.elapsed() < std::time::Duration::from_secs(8));
-        let login = app
-            .post(
-                "login/basic/",
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
+        let login = app.log_in(&email, PASSWORD).await;
         assert_eq!(login.status, 200);
     }
     drop(stalling);

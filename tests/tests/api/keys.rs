@@ -125,12 +125,7 @@ async fn a_rotated_key_is_published_before_it_signs_and_old_tokens_keep_working(
     let before = app.sign_up("ada@example.com", PASSWORD).await;
     let old_kid = header(&access(&before))["kid"].clone();
     let login = || async {
-        let reply = app
-            .post(
-                "login/basic/",
-                json!({"email": "ada@example.com", "password": PASSWORD}),
-            )
-            .await;
+        let reply = app.log_in("ada@example.com", PASSWORD).await;
         assert_eq!(reply.status, 200, "{:?}", reply.body);
         reply
     };
