@@ -435,6 +435,20 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
+/// The client a sign-in comes from: its network (as `ClientIp`) and its `User-Agent`.
+impl<S: Send + Sync> FromRequestParts<S> for crate::session::refresh_family::Device {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        let ClientIp(network) = ClientIp::from_request_parts(parts, state).await?;
+        let agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok());
+        Ok(Self::new(&network, agent))
+    }
+}
+
 /// What each feature function exposes: its routes, declared once.
 pub type FeatureRoutes = fn() -> Routes;
 

@@ -12,10 +12,10 @@ use axum::extract::State;
 use axum::response::Response;
 use blockauth::Feature;
 use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
-use blockauth::http::{self, ClientIp, Form, Routes};
+use blockauth::http::{self, Form, Routes};
 use blockauth::identity::user::{SignInMethod, UserChange};
 use blockauth::rate_limit::{LoginAttempt, Subject};
-use blockauth::session::refresh_family::Account;
+use blockauth::session::refresh_family::{Account, Device};
 use blockauth::store::TransactError;
 use blockauth::{
     AuthError, Context, identity::user, password, rate_limit, session::refresh_family,
@@ -43,9 +43,10 @@ const LOGIN: Operation = Operation {
 
 async fn login(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     mut form: Form,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let identifier = form.identifier();
     let password = form.text(&fields::PASSWORD);
     let (Some(identifier), Some(password)) = (identifier, password) else {
@@ -74,7 +75,7 @@ async fn login(
         attempt.succeeded(&ctx),
         Account::Existing(UserChange::default()),
         SignInMethod::password(&identifier),
-        &ip,
+        &device,
     )
     .await
     {

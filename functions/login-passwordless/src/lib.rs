@@ -16,7 +16,7 @@ use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use blockauth::rate_limit::Subject;
-use blockauth::session::refresh_family::{self, Account};
+use blockauth::session::refresh_family::{self, Account, Device};
 use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, rate_limit};
 
@@ -82,9 +82,10 @@ async fn request(
 
 async fn confirm(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     mut form: Form,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let identifier = form.identifier();
     let code = form.text(&fields::OTP);
     let (Some(identifier), Some(code)) = (identifier, code) else {
@@ -109,7 +110,15 @@ async fn confirm(
             };
             let steps = Transaction::new().step(Step::Code, consume);
             let method = SignInMethod::Passwordless;
-            refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), method, &ip).await
+            refresh_family::sign_in(
+                &ctx,
+                user,
+                steps,
+                Account::Existing(change),
+                method,
+                &device,
+            )
+            .await
         }
         None if ctx.settings.passwordless_auto_create => {
             let user = User::new(&identifier, None, SignInMethod::Passwordless);
@@ -117,7 +126,7 @@ async fn confirm(
                 .step(Step::Code, consume)
                 .and(user.create(&identifier));
             let method = SignInMethod::Passwordless;
-            refresh_family::sign_in(&ctx, user, steps, Account::New, method, &ip).await
+            refresh_family::sign_in(&ctx, user, steps, Account::New, method, &device).await
         }
         None => return Err(INVALID_CODE),
     };

@@ -15,7 +15,7 @@ use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal}
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use blockauth::rate_limit::Subject;
-use blockauth::session::refresh_family::Account;
+use blockauth::session::refresh_family::{Account, Device};
 use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::wallet::challenge::{self, NONCE_INVALID, SIGNATURE_INVALID};
 use blockauth::wallet::siwe::{self, SiweMessage};
@@ -159,9 +159,10 @@ async fn challenge(
 
 async fn login(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     mut form: Form,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let text = form.text(&MESSAGE);
     let signature = form.text(&SIGNATURE);
     let claimed = form.optional_text(&WALLET_ADDRESS);
@@ -206,7 +207,15 @@ async fn login(
             };
             let steps = Transaction::new().step(Step::Nonce, consume);
             let method = SignInMethod::Wallet;
-            refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), method, &ip).await
+            refresh_family::sign_in(
+                &ctx,
+                user,
+                steps,
+                Account::Existing(change),
+                method,
+                &device,
+            )
+            .await
         }
         None if ctx.settings.wallet.login_auto_create => {
             let user = User::with_wallet(&address);
@@ -214,7 +223,7 @@ async fn login(
                 .step(Step::Nonce, consume)
                 .and(user.create(&address));
             let method = SignInMethod::Wallet;
-            refresh_family::sign_in(&ctx, user, steps, Account::New, method, &ip).await
+            refresh_family::sign_in(&ctx, user, steps, Account::New, method, &device).await
         }
         None => return Err(NO_ACCOUNT),
     };

@@ -13,6 +13,7 @@ use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal}
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::passkey::{self, NAME_LIMIT};
 use blockauth::rate_limit::{self, Subject};
+use blockauth::session::refresh_family::Device;
 use blockauth::{AuthError, Context, Feature};
 
 pub fn routes() -> Routes {
@@ -303,16 +304,16 @@ async fn sign_in_options(
 
 async fn sign_in(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let Some(credential) = form.object(&CREDENTIAL) else {
         return Err(form.invalid());
     };
     form.finish()?;
-    rate_limit::check_network(&ctx, Subject::PasskeySignIn, &ip).await?;
+    rate_limit::check_network(&ctx, Subject::PasskeySignIn, &device.network).await?;
     Ok(http::ok(
-        passkey::sign_in(&ctx, credential, &ip).await?.body(),
+        passkey::sign_in(&ctx, credential, &device).await?.body(),
     ))
 }
 

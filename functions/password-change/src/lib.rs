@@ -10,11 +10,11 @@ use axum::extract::State;
 use axum::response::Response;
 use blockauth::Feature;
 use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal, fields};
-use blockauth::http::{self, Caller, ClientIp, Form, Routes};
+use blockauth::http::{self, Caller, Form, Routes};
 use blockauth::identity::identifier::Identifier;
 use blockauth::identity::user::{self, SignInMethod, UserChange, UserField};
 use blockauth::rate_limit::{LoginAttempt, Subject};
-use blockauth::session::refresh_family::{self, Account, Claimed};
+use blockauth::session::refresh_family::{self, Account, Claimed, Device};
 use blockauth::store::{TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, password, rate_limit};
 
@@ -47,10 +47,11 @@ const CHANGE: Operation = Operation {
 
 async fn change(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     Caller { user, claims }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let old_password = form.optional_text(&OLD_PASSWORD);
     let new_password = form.text(&fields::NEW_PASSWORD);
     let Some(new_password) = new_password else {
@@ -110,16 +111,22 @@ async fn change(
     };
     // The caller's session goes on in a new one, with its claims.
     let claimed = Claimed::Continuing(claims.custom);
-    let signed_in =
-        match refresh_family::sign_in(&ctx, user, refund, Account::Existing(change), claimed, &ip)
-            .await
-        {
-            Ok(signed_in) => signed_in,
-            Err(TransactError::Refused(_)) => {
-                return Err(CHANGED_MEANWHILE);
-            }
-            Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
-        };
+    let signed_in = match refresh_family::sign_in(
+        &ctx,
+        user,
+        refund,
+        Account::Existing(change),
+        claimed,
+        &device,
+    )
+    .await
+    {
+        Ok(signed_in) => signed_in,
+        Err(TransactError::Refused(_)) => {
+            return Err(CHANGED_MEANWHILE);
+        }
+        Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
+    };
     let user_id = signed_in.user.id.as_str();
     ctx.events.publish(Event::PasswordChanged { user_id }).await;
     if let Some(to) = notify {

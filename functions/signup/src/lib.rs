@@ -17,7 +17,7 @@ use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::identity::pending_signup::PendingSignup;
 use blockauth::identity::user::{self, SignInMethod, User};
 use blockauth::rate_limit::Subject;
-use blockauth::session::refresh_family::Account;
+use blockauth::session::refresh_family::{Account, Device};
 use blockauth::store::{Step, TransactError, Transaction, Write};
 use blockauth::{
     AuthError, Context, Feature, identity::pending_signup, mail::messages, rate_limit,
@@ -162,9 +162,10 @@ async fn resend(
 
 async fn confirm(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     mut form: Form,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let identifier = form.identifier();
     let code = form.text(&fields::OTP);
     let password = form.optional_text(&fields::PASSWORD);
@@ -187,7 +188,7 @@ async fn confirm(
         .step(Step::Code, consume)
         .and(user.create(&identifier))
         .step(Step::PendingSignup, pending_signup::remove(&identifier));
-    match refresh_family::sign_in(&ctx, user, steps, Account::New, method, &ip).await {
+    match refresh_family::sign_in(&ctx, user, steps, Account::New, method, &device).await {
         Ok(signed_in) => Ok(http::ok(signed_in.body())),
         Err(TransactError::Refused(refused))
             if refused.by(Step::Claim) && !refused.by(Step::Code) =>

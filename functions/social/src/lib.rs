@@ -15,6 +15,7 @@ use blockauth::Feature;
 use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal};
 use blockauth::http::{self, ClientIp, Form, ProviderName, Query, Routes};
 use blockauth::rate_limit::Subject;
+use blockauth::session::refresh_family::Device;
 use blockauth::social::apple;
 use blockauth::social::flow::{self, STATE_COOKIE};
 use blockauth::social::id_token::ID_TOKEN_INVALID;
@@ -212,11 +213,12 @@ async fn start(
 
 async fn callback(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     ProviderName(name): ProviderName,
     headers: HeaderMap,
     Query(mut query): Query,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let provider = provider(&ctx, &name)?;
     rate_limit::check_network(&ctx, Subject::SocialCallback, &ip).await?;
     let state = query.text(&STATE);
@@ -232,18 +234,19 @@ async fn callback(
         refused,
         name: None,
     };
-    sign_in(&ctx, provider, &ip, &headers, returned).await
+    sign_in(&ctx, provider, &device, &headers, returned).await
 }
 
 /// Apple's `form_post`: the same answer as a POST body, with the name at a first
 /// authorization.
 async fn form_post_callback(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     ProviderName(name): ProviderName,
     headers: HeaderMap,
     mut form: Form,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let provider = provider(&ctx, &name)?;
     rate_limit::check_network(&ctx, Subject::SocialCallback, &ip).await?;
     let state = form.text(&STATE);
@@ -260,7 +263,7 @@ async fn form_post_callback(
         refused,
         name: user.as_deref().and_then(apple::first_authorization_name),
     };
-    sign_in(&ctx, provider, &ip, &headers, returned).await
+    sign_in(&ctx, provider, &device, &headers, returned).await
 }
 
 /// What the provider sent the browser back with.
@@ -276,7 +279,7 @@ struct Returned {
 async fn sign_in(
     ctx: &Context,
     provider: &Provider,
-    ip: &str,
+    device: &Device,
     headers: &HeaderMap,
     returned: Returned,
 ) -> Result<Response, AuthError> {
@@ -301,7 +304,7 @@ async fn sign_in(
         }
         // No frontend to go to: the callback answers with the tokens itself.
         (Ok((user, _)), None) => Ok(http::ok(
-            flow::sign_in(ctx, user, provider, ip).await?.body(),
+            flow::sign_in(ctx, user, provider, device).await?.body(),
         )),
         // The provider failed us and the dependency failures: answered as they are.
         (Err(error @ (AuthError::Unavailable | AuthError::Throttled { .. })), _) => Err(error),
@@ -327,10 +330,11 @@ const NATIVE_TOKEN_INVALID: AuthError = AuthError::Unauthorized {
 
 async fn native(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     ProviderName(name): ProviderName,
     mut form: Form,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let provider = provider(&ctx, &name)?;
     let id_token = form.text(&ID_TOKEN);
     let nonce = form.text(&NONCE);
@@ -349,18 +353,21 @@ async fn native(
         })?;
     let user = flow::account(&ctx, provider, &claims, None).await?;
     Ok(http::ok(
-        flow::sign_in(&ctx, user, provider, &ip).await?.body(),
+        flow::sign_in(&ctx, user, provider, &device).await?.body(),
     ))
 }
 
 async fn token(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     mut form: Form,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let Some(code) = form.text(&ONE_TIME_CODE) else {
         return Err(form.invalid());
     };
     rate_limit::check_network(&ctx, Subject::SocialToken, &ip).await?;
-    Ok(http::ok(flow::redeem(&ctx, code.trim(), &ip).await?.body()))
+    Ok(http::ok(
+        flow::redeem(&ctx, code.trim(), &device).await?.body(),
+    ))
 }

@@ -19,7 +19,7 @@ use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::identity::user::{self, UserChange, UserField};
 use blockauth::rate_limit::Subject;
-use blockauth::session::refresh_family::{Account, Claimed};
+use blockauth::session::refresh_family::{Account, Claimed, Device};
 use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::{AuthError, Context, mail::messages, rate_limit, session::refresh_family};
 
@@ -106,10 +106,11 @@ async fn request(
 
 async fn confirm(
     State(ctx): State<Arc<Context>>,
-    ClientIp(ip): ClientIp,
+    device: Device,
     Caller { user, claims }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
+    let ip = device.network.as_str();
     let email = form.email(&fields::EMAIL);
     let code = form.text(&fields::OTP);
     let (Some(email), Some(code)) = (email, code) else {
@@ -131,7 +132,15 @@ async fn confirm(
     };
     // The caller's session goes on in a new one, with its email and its claims.
     let claimed = Claimed::Continuing(claims.custom);
-    match refresh_family::sign_in(&ctx, user, steps, Account::Existing(change), claimed, &ip).await
+    match refresh_family::sign_in(
+        &ctx,
+        user,
+        steps,
+        Account::Existing(change),
+        claimed,
+        &device,
+    )
+    .await
     {
         Ok(signed_in) => {
             let (user_id, email) = (signed_in.user.id.as_str(), email.value());

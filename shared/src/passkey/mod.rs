@@ -33,7 +33,7 @@ mod flows {
     use crate::events::Event;
     use crate::identity::identifier::Identifier;
     use crate::identity::user::{self, PasskeyCount, SignInMethod, User, UserChange, UserField};
-    use crate::session::refresh_family::{self, Account, SignIn};
+    use crate::session::refresh_family::{self, Account, Device, SignIn};
     use crate::store::{Step, TransactError, Transaction};
     use crate::{AuthError, Context};
 
@@ -288,11 +288,11 @@ mod flows {
     }
 
     /// Signs in with the browser's assertion (`toJSON()`): a new session of the passkey's
-    /// account, from `network`.
+    /// account, from `device`.
     pub async fn sign_in(
         ctx: &Context,
         assertion: Value,
-        network: &str,
+        device: &Device,
     ) -> Result<SignIn, AuthError> {
         let assertion: PublicKeyCredential =
             serde_json::from_value(assertion).map_err(malformed)?;
@@ -348,7 +348,7 @@ mod flows {
             ..Default::default()
         };
         let method = SignInMethod::Passkey;
-        match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), method, network)
+        match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), method, device)
             .await
         {
             Ok(signed_in) => Ok(signed_in),

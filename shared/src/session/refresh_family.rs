@@ -47,6 +47,38 @@ fn family_sort_key(sid: &str) -> String {
     format!("{FAMILY_PREFIX}{sid}")
 }
 
+/// The client a sign-in comes from, kept on its session for the account owner to see
+/// (`sessions/`): its network (`http::ClientIp`: an IPv4 address or an IPv6 /64) and the
+/// user agent it sent (at most `USER_AGENT_LIMIT` characters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Device {
+    pub network: String,
+    pub user_agent: Option<String>,
+}
+
+/// How much of a user agent a session keeps.
+pub const USER_AGENT_LIMIT: usize = 256;
+
+impl Device {
+    /// `user_agent` as sent: control characters dropped, cut at `USER_AGENT_LIMIT`.
+    pub fn new(network: &str, user_agent: Option<&str>) -> Self {
+        let user_agent = user_agent
+            .map(|agent| {
+                agent
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(USER_AGENT_LIMIT)
+                    .collect::<String>()
+            })
+            .map(|agent| agent.trim().to_owned())
+            .filter(|agent| !agent.is_empty());
+        Device {
+            network: network.to_owned(),
+            user_agent,
+        }
+    }
+}
+
 /// Where a new session's custom claims come from.
 pub enum Claimed {
     /// A sign-in by this method: the claims hook is asked.
@@ -63,16 +95,16 @@ impl From<SignInMethod> for Claimed {
 }
 
 /// Starts a new login session for `user`, signing in (`claimed`: by which method, or
-/// continuing a session) from the client `network`: issues tokens (with the custom claims,
-/// `claims`) and writes the family (and the network, now familiar to the account) in one
-/// transaction with the caller's `steps`.
+/// continuing a session) from `device`: issues tokens (with the custom claims, `claims`)
+/// and writes the family (with when, how and from where it began, and the network, now
+/// familiar to the account) in one transaction with the caller's `steps`.
 pub async fn sign_in(
     ctx: &Context,
     mut user: User,
     steps: Transaction,
     account: Account,
     claimed: impl Into<Claimed>,
-    network: &str,
+    device: &Device,
 ) -> Result<SignIn, TransactError> {
     let mut steps = steps;
     let created = matches!(account, Account::New);
@@ -96,12 +128,23 @@ pub async fn sign_in(
         .issue(&user.id, &sid, &custom)
         .await
         .map_err(|_| TransactError::Unavailable)?;
-    let family = Item::new(&user::partition(&user.id), &family_sort_key(&sid))
+    let now = clock::now();
+    let mut family = Item::new(&user::partition(&user.id), &family_sort_key(&sid))
+        .with("sid", sid.as_str())
         .with("epoch", user.session_epoch)
+        .with("created_at", now)
+        .with("last_used_at", now)
+        .with("network", device.network.as_str())
         .expiring_at(tokens.refresh_claims.exp);
+    if let Some(method) = method {
+        family = family.with("method", method.name());
+    }
+    if let Some(agent) = &device.user_agent {
+        family = family.with("user_agent", agent.as_str());
+    }
     let steps = steps.step(Step::Family, Write::put(family)).step(
         Step::Network,
-        user::remember_network(ctx, &user.id, network),
+        user::remember_network(ctx, &user.id, &device.network),
     );
     ctx.store.transact(steps).await?;
     if let Some(method) = method {
@@ -177,7 +220,9 @@ pub async fn rotate(ctx: &Context, claims: &Claims, token: &str) -> Result<SignI
             Write::update_if(
                 &user::partition(&user.id),
                 &family_sort_key(&claims.sid),
-                Expression::new("SET expires_at = :exp").value(":exp", tokens.refresh_claims.exp),
+                Expression::new("SET expires_at = :exp, last_used_at = :now")
+                    .value(":exp", tokens.refresh_claims.exp)
+                    .value(":now", now),
                 alive,
             ),
         )

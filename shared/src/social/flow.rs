@@ -34,7 +34,7 @@ use crate::encode::hex;
 use crate::events::Event;
 use crate::identity::identifier::Identifier;
 use crate::identity::user::{self, AccountKey, SignInMethod, User, UserChange, UserField};
-use crate::session::refresh_family::{self, Account, SignIn};
+use crate::session::refresh_family::{self, Account, Device, SignIn};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
 use crate::{AuthError, Context, clock};
 
@@ -559,7 +559,7 @@ pub async fn issue_code(
 
 /// Trades a one-time code for a new session: the code is consumed in the transaction that
 /// starts the session, so it signs in once.
-pub async fn redeem(ctx: &Context, code: &str, network: &str) -> Result<SignIn, AuthError> {
+pub async fn redeem(ctx: &Context, code: &str, device: &Device) -> Result<SignIn, AuthError> {
     let pk = partition(ctx, "SOCIAL_CODE", code);
     let item = ctx
         .store
@@ -576,7 +576,7 @@ pub async fn redeem(ctx: &Context, code: &str, network: &str) -> Result<SignIn, 
         Step::Code,
         Write::delete_if(&pk, "SOCIAL_CODE", Expression::new("attribute_exists(pk)")),
     );
-    session(ctx, user, steps, method, network)
+    session(ctx, user, steps, method, device)
         .await
         .map_err(|refused| refused.unwrap_or(CODE_INVALID))
 }
@@ -586,9 +586,9 @@ pub async fn sign_in(
     ctx: &Context,
     user: User,
     provider: &Provider,
-    network: &str,
+    device: &Device,
 ) -> Result<SignIn, AuthError> {
-    session(ctx, user, Transaction::new(), provider.kind, network)
+    session(ctx, user, Transaction::new(), provider.kind, device)
         .await
         .map_err(|refused| refused.unwrap_or(user::CHANGED_MEANWHILE))
 }
@@ -599,12 +599,11 @@ async fn session(
     user: User,
     steps: Transaction,
     kind: ProviderKind,
-    network: &str,
+    device: &Device,
 ) -> Result<SignIn, Option<AuthError>> {
     let change = UserChange::default();
     let method = SignInMethod::Social(kind.sign_in_name());
-    match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), method, network)
-        .await
+    match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), method, device).await
     {
         Ok(signed_in) => Ok(signed_in),
         Err(TransactError::Refused(_)) => Err(None),
