@@ -209,6 +209,24 @@ pub fn claim(known_by: &impl AccountKey, user_id: &str) -> Write {
     Write::put_new(Item::new(&owner_partition(known_by), IDENT_SORT_KEY).with("user_id", user_id))
 }
 
+/// The attribute of an item in a user's partition that names what it makes the user own
+/// (a passkey's credential id, a provider's person): deleting the account frees each.
+pub const OWNS: &str = "owns";
+
+/// `item`, kept in the user's partition, marked as what makes the user own `known_by`.
+pub fn owning(item: Item, known_by: &impl AccountKey) -> Item {
+    item.with(OWNS, owner_partition(known_by))
+}
+
+/// The write that frees what `item` (marked by `owning`) made `user_id` own, only if it
+/// still belongs to `user_id`.
+pub fn release_owned(item: &Item, user_id: &str) -> Option<Write> {
+    let owner = item.text(OWNS)?;
+    owner
+        .starts_with("IDENT#")
+        .then(|| release_partition(&owner, user_id))
+}
+
 /// A write that writes nothing and fails if `known_by` belongs to an account.
 pub fn check_free(known_by: &impl AccountKey) -> Write {
     Write::check(
@@ -220,8 +238,12 @@ pub fn check_free(known_by: &impl AccountKey) -> Write {
 
 /// The write that frees `identifier`, only if it still belongs to `user_id`.
 pub fn release(known_by: &impl AccountKey, user_id: &str) -> Write {
+    release_partition(&owner_partition(known_by), user_id)
+}
+
+fn release_partition(owner: &str, user_id: &str) -> Write {
     Write::delete_if(
-        &owner_partition(known_by),
+        owner,
         IDENT_SORT_KEY,
         Expression::new("user_id = :user").value(":user", user_id),
     )

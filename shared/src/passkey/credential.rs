@@ -80,7 +80,8 @@ impl Credential {
     fn item(&self) -> Result<Item, AuthError> {
         let passkey = serde_json::to_string(&self.passkey)
             .map_err(|e| AuthError::unavailable("passkey", &e))?;
-        let item = Item::new(&user::partition(&self.user_id), &sort_key(&self.id))
+        let item = Item::new(&user::partition(&self.user_id), &sort_key(&self.id));
+        let item = user::owning(item, &CredentialId(self.passkey.cred_id()))
             .with("id", &self.id)
             .with("name", &self.name)
             .with("created_at", self.created_at)

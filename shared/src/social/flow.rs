@@ -454,6 +454,25 @@ impl AccountKey for ProviderIdentity<'_> {
     }
 }
 
+/// The prefix of a social link's sort key in the account's partition.
+pub const LINK_PREFIX: &str = "SOCIAL#";
+
+/// The writes that make `identity` belong to `user_id`: its owner item, and its record.
+fn link(identity: &ProviderIdentity, user_id: &str) -> [Write; 2] {
+    [user::claim(identity, user_id), record(identity, user_id)]
+}
+
+/// The link kept in the account's partition, which `me/export/` lists and account
+/// deletion frees.
+fn record(identity: &ProviderIdentity, user_id: &str) -> Write {
+    let key = format!("{LINK_PREFIX}{}:{}", identity.provider, identity.subject);
+    let item = Item::new(&user::partition(user_id), &key)
+        .with("provider", identity.provider)
+        .with("subject", identity.subject)
+        .with("created_at", clock::now());
+    Write::put(user::owning(item, identity))
+}
+
 /// A parallel first sign-in of the same person can claim the identity between our read and
 /// our write; the next try finds it. Few tries are needed.
 const TRIES: usize = 3;
@@ -483,7 +502,9 @@ pub async fn account(
             None => {
                 let mut user = User::known_by_sign_in(method);
                 user.name = name.clone();
-                let steps = user.create(&identity);
+                let steps = user
+                    .create(&identity)
+                    .step(Step::Claim, record(&identity, &user.id));
                 (user, steps, true)
             }
             Some(email) => {
@@ -501,7 +522,7 @@ pub async fn account(
                             ..Default::default()
                         };
                         let steps = Transaction::new()
-                            .step(Step::Claim, user::claim(&identity, &user.id))
+                            .steps(Step::Claim, link(&identity, &user.id))
                             .step(Step::UserChange, change.apply(&mut user));
                         (user, steps, false)
                     }
@@ -510,7 +531,7 @@ pub async fn account(
                         user.name = name.clone();
                         let steps = user
                             .create(&email)
-                            .step(Step::Claim, user::claim(&identity, &user.id));
+                            .steps(Step::Claim, link(&identity, &user.id));
                         (user, steps, true)
                     }
                 }
