@@ -7,6 +7,7 @@
 //! HTTP framework types stay in `http` (axum) and `lambda` (lambda_http).
 
 // The capabilities, each a folder (ARCHITECTURE.md: which function enables which).
+pub mod account;
 pub mod codes;
 pub mod events;
 pub mod identity;

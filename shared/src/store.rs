@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put,
+    TransactWriteItem, Update, WriteRequest,
 };
 
 use crate::clock;
@@ -499,6 +500,9 @@ pub enum Step {
     /// A passkey credential is written, updated (its counter must have moved forward) or
     /// removed.
     Credential,
+    /// An item that made the account own something (a passkey, a social link) is removed
+    /// with the account.
+    Owned,
 }
 
 /// Writes that happen all together or not at all, each under its step's name.
@@ -520,6 +524,15 @@ impl Transaction {
 
     pub fn push(&mut self, step: Step, write: Write) {
         self.steps.push((step, write));
+    }
+
+    /// How many writes it holds.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
     }
 
     /// The transaction with `other`'s steps after its own.
@@ -655,6 +668,23 @@ impl Store {
 
     /// Every item in partition `pk` whose sort key starts with `prefix` (unexpired).
     pub async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, AuthError> {
+        self.query(pk, Some(prefix)).await
+    }
+
+    /// Every item in partition `pk` (unexpired).
+    pub async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, AuthError> {
+        self.query(pk, None).await
+    }
+
+    async fn query(&self, pk: &str, prefix: Option<&str>) -> Result<Vec<Item>, AuthError> {
+        let condition = match prefix {
+            Some(_) => "pk = :pk AND begins_with(sk, :prefix)",
+            None => "pk = :pk",
+        };
+        let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk.to_owned()))]);
+        if let Some(prefix) = prefix {
+            values.insert(":prefix".to_owned(), AttributeValue::S(prefix.to_owned()));
+        }
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -662,9 +692,8 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -682,6 +711,46 @@ impl Store {
                 return Ok(items);
             }
         }
+    }
+
+    /// Deletes the items at `keys`, unconditionally, 25 to a request (`BatchWriteItem`),
+    /// sending again what DynamoDB left unprocessed.
+    pub async fn delete_all(&self, keys: &[(String, String)]) -> Result<(), AuthError> {
+        for chunk in keys.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|(pk, sk)| {
+                    let key = DeleteRequest::builder()
+                        .key(table::PARTITION_KEY, AttributeValue::S(pk.clone()))
+                        .key(table::SORT_KEY, AttributeValue::S(sk.clone()))
+                        .build()
+                        .map_err(|e| AuthError::unavailable("dynamodb", &e))?;
+                    Ok(WriteRequest::builder().delete_request(key).build())
+                })
+                .collect::<Result<Vec<_>, AuthError>>()?;
+            let mut attempt = 0;
+            while !requests.is_empty() {
+                if attempt == 5 {
+                    return Err(AuthError::unavailable("dynamodb", &"items left unprocessed"));
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+                attempt += 1;
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.table))
+                    .unwrap_or_default();
+            }
+        }
+        Ok(())
     }
 
     /// Does one write on its own: Ok(false) when its condition failed and nothing changed.

@@ -17,10 +17,10 @@ use blockauth::identity::user::{self, SignInMethod, User, UserChange, UserField}
 use blockauth::rate_limit::Subject;
 use blockauth::session::refresh_family::{Account, Device};
 use blockauth::store::{Step, TransactError, Transaction};
-use blockauth::wallet::challenge::{self, NONCE_INVALID, SIGNATURE_INVALID};
-use blockauth::wallet::siwe::{self, SiweMessage};
-use blockauth::wallet::{self, Address};
-use blockauth::{AuthError, Context, clock, rate_limit, session::refresh_family};
+use blockauth::wallet::challenge::{self, NONCE_INVALID, Purpose};
+use blockauth::wallet::siwe;
+use blockauth::wallet::Address;
+use blockauth::{AuthError, Context, rate_limit, session::refresh_family};
 
 pub fn routes() -> Routes {
     Routes::new(Feature::WalletLogin)
@@ -148,7 +148,7 @@ async fn challenge(
         ));
     }
     rate_limit::check(&ctx, Subject::WalletChallenge, &address.lowercase(), &ip).await?;
-    let message = challenge::issue(&ctx, &address, chain_id).await?;
+    let message = challenge::issue(&ctx, &address, chain_id, Purpose::SignIn).await?;
     Ok(http::ok(serde_json::json!({
         "message": message.to_string(),
         "nonce": message.nonce,
@@ -170,8 +170,7 @@ async fn login(
         return Err(form.invalid());
     };
     form.finish()?;
-    let message =
-        SiweMessage::parse(&text).map_err(|e| AuthError::field("message", &e.to_string()))?;
+    let (message, signer) = challenge::read(&text, &signature)?;
     if let Some(claimed) = claimed {
         match Address::parse(claimed.trim()) {
             Ok(address) if address == message.address => {}
@@ -184,8 +183,6 @@ async fn login(
             Err(problem) => return Err(AuthError::field("wallet_address", problem)),
         }
     }
-    let signer = wallet::recover_signer(text.as_bytes(), signature.trim())
-        .map_err(|e| AuthError::field("signature", e.message()))?;
     rate_limit::check(
         &ctx,
         Subject::WalletLogin,
@@ -193,11 +190,7 @@ async fn login(
         &ip,
     )
     .await?;
-    challenge::check(&ctx.settings, &message, clock::now())?;
-    if signer != message.address {
-        return Err(SIGNATURE_INVALID);
-    }
-    let consume = challenge::redeem(&ctx, &message).await?;
+    let consume = challenge::accept(&ctx, &message, signer, Purpose::SignIn).await?;
     let address = message.address;
     let signed_in = match user::find(&ctx, &address).await? {
         Some(user) => {

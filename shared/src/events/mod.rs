@@ -48,6 +48,7 @@ pub enum Event<'a> {
     WalletEmailAdded { user_id: &'a str, email: &'a str },
     /// The wallet `address` (EIP-55) now signs in to the account.
     WalletLinked { user_id: &'a str, address: &'a str },
+    WalletUnlinked { user_id: &'a str, address: &'a str },
     /// A person at a social `provider` now signs in to the account.
     SocialLinked { user_id: &'a str, provider: &'a str },
     /// A passkey (`passkey_id`, as the credentials list names it) was added.
@@ -60,11 +61,14 @@ pub enum Event<'a> {
         user_id: &'a str,
         passkey_id: &'a str,
     },
+    /// Every session but `sid` (the caller's) ended (`sessions/revoke-all/`).
+    SessionsEnded { user_id: &'a str, sid: &'a str },
+    AccountDeleted { user_id: &'a str },
 }
 
 impl Event<'_> {
     /// Every type an event can have, as `kind` names it.
-    pub const KINDS: [&'static str; 12] = [
+    pub const KINDS: [&'static str; 15] = [
         "signup.confirmed",
         "login",
         "token.reuse_detected",
@@ -74,9 +78,12 @@ impl Event<'_> {
         "email.changed",
         "wallet.email_added",
         "wallet.linked",
+        "wallet.unlinked",
         "social.linked",
         "passkey.registered",
         "passkey.removed",
+        "sessions.ended",
+        "account.deleted",
     ];
 
     /// Its type: `detail-type` in EventBridge, `type` in the detail.
@@ -91,9 +98,12 @@ impl Event<'_> {
             Event::EmailChanged { .. } => "email.changed",
             Event::WalletEmailAdded { .. } => "wallet.email_added",
             Event::WalletLinked { .. } => "wallet.linked",
+            Event::WalletUnlinked { .. } => "wallet.unlinked",
             Event::SocialLinked { .. } => "social.linked",
             Event::PasskeyRegistered { .. } => "passkey.registered",
             Event::PasskeyRemoved { .. } => "passkey.removed",
+            Event::SessionsEnded { .. } => "sessions.ended",
+            Event::AccountDeleted { .. } => "account.deleted",
         }
     }
 
@@ -106,16 +116,18 @@ impl Event<'_> {
                 method,
                 sid,
             } => (user_id, vec![("method", method), ("sid", sid)]),
-            Event::TokenReuseDetected { user_id, sid } | Event::Logout { user_id, sid } => {
-                (user_id, vec![("sid", sid)])
-            }
-            Event::PasswordChanged { user_id } | Event::PasswordReset { user_id } => {
-                (user_id, vec![])
-            }
+            Event::TokenReuseDetected { user_id, sid }
+            | Event::Logout { user_id, sid }
+            | Event::SessionsEnded { user_id, sid } => (user_id, vec![("sid", sid)]),
+            Event::PasswordChanged { user_id }
+            | Event::PasswordReset { user_id }
+            | Event::AccountDeleted { user_id } => (user_id, vec![]),
             Event::EmailChanged { user_id, email } | Event::WalletEmailAdded { user_id, email } => {
                 (user_id, vec![("email", email)])
             }
-            Event::WalletLinked { user_id, address } => (user_id, vec![("address", address)]),
+            Event::WalletLinked { user_id, address } | Event::WalletUnlinked { user_id, address } => {
+                (user_id, vec![("address", address)])
+            }
             Event::SocialLinked { user_id, provider } => (user_id, vec![("provider", provider)]),
             Event::PasskeyRegistered {
                 user_id,
@@ -300,6 +312,10 @@ mod tests {
                 user_id: "u",
                 address: "0xAb",
             },
+            Event::WalletUnlinked {
+                user_id: "u",
+                address: "0xAb",
+            },
             Event::SocialLinked {
                 user_id: "u",
                 provider: "google",
@@ -312,6 +328,11 @@ mod tests {
                 user_id: "u",
                 passkey_id: "p",
             },
+            Event::SessionsEnded {
+                user_id: "u",
+                sid: "s",
+            },
+            Event::AccountDeleted { user_id: "u" },
         ];
         let kinds: Vec<&str> = events.iter().map(Event::kind).collect();
         assert_eq!(kinds, Event::KINDS);

@@ -46,6 +46,9 @@ pub struct User {
     pub authentication_types: Vec<String>,
     /// Sessions (refresh families) carry the epoch they began in; raising it ends them all.
     pub session_epoch: i64,
+    /// Raised by every `UserChange`, so that deleting the account can require that nothing
+    /// (a wallet linked, a passkey added) changed since it read what to free.
+    pub version: i64,
 }
 
 pub fn partition(user_id: &str) -> String {
@@ -67,8 +70,12 @@ impl AccountKey for Identifier {
 #[cfg(feature = "wallet")]
 impl AccountKey for Address {
     fn account_key(&self) -> String {
-        format!("wallet:{}", self.lowercase())
+        wallet_key(&self.lowercase())
     }
+}
+
+fn wallet_key(address: &str) -> String {
+    format!("wallet:{}", address.to_ascii_lowercase())
 }
 
 fn owner_partition(known_by: &impl AccountKey) -> String {
@@ -117,6 +124,7 @@ impl User {
             last_login: Some(now),
             authentication_types: vec![method.name().to_owned()],
             session_epoch: 0,
+            version: 0,
         }
     }
 
@@ -192,6 +200,7 @@ impl User {
             last_login: item.number("last_login"),
             authentication_types: item.texts("authentication_types"),
             session_epoch: item.number("session_epoch").unwrap_or(0),
+            version: item.number("version").unwrap_or(0),
         })
     }
 
@@ -239,6 +248,12 @@ pub fn check_free(known_by: &impl AccountKey) -> Write {
 /// The write that frees `identifier`, only if it still belongs to `user_id`.
 pub fn release(known_by: &impl AccountKey, user_id: &str) -> Write {
     release_partition(&owner_partition(known_by), user_id)
+}
+
+/// The write that frees the wallet `address` (as a user item holds it), only if it still
+/// belongs to `user_id`.
+pub fn release_wallet(address: &str, user_id: &str) -> Write {
+    release_partition(&format!("IDENT#{}", wallet_key(address)), user_id)
 }
 
 fn release_partition(owner: &str, user_id: &str) -> Write {
@@ -305,6 +320,8 @@ pub enum UserField {
     LastLogin(i64),
     /// A sign-in method added to `authentication_types` (kept once).
     Method(SignInMethod),
+    /// A sign-in method taken out of `authentication_types`.
+    WithoutMethod(SignInMethod),
 }
 
 /// Changes to an existing user, written only if nobody changed its sessions since it was
@@ -319,6 +336,21 @@ pub struct UserChange {
     pub require_no_email: bool,
     /// How the account's count of passkeys moves, within its limits.
     pub passkeys: PasskeyCount,
+    /// A wallet linked or unlinked.
+    pub wallet: WalletChange,
+}
+
+/// A wallet address attached to or detached from an account (`wallet/link/`,
+/// `wallet/unlink/`), held by the write's condition however many requests run at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WalletChange {
+    #[default]
+    Unchanged,
+    /// This address (EIP-55) attached; refused when the account has one already.
+    Linked(String),
+    /// This address (EIP-55) detached; refused when it is not the account's, or when it is
+    /// the account's last way in.
+    Unlinked(String),
 }
 
 /// How a change moves an account's count of passkeys (`passkey_count` on its item), so
@@ -387,13 +419,25 @@ impl UserChange {
                         user.authentication_types.clone().into(),
                     )
                 }
+                UserField::WithoutMethod(method) => {
+                    user.authentication_types.retain(|t| t != method.name());
+                    (
+                        "authentication_types",
+                        user.authentication_types.clone().into(),
+                    )
+                }
             })
             .collect();
         let assignments: String = (0..assigned.len())
             .map(|i| format!(", #a{i} = :a{i}"))
             .collect();
-        let mut update = Expression::new(format!("SET session_epoch = :next{assignments}"))
-            .value(":next", user.session_epoch);
+        user.version += 1;
+        let mut update = Expression::new(format!(
+            "SET session_epoch = :next, #version = :version{assignments}"
+        ))
+        .name("#version", "version")
+        .value(":next", user.session_epoch)
+        .value(":version", user.version);
         for (i, (name, value)) in assigned.into_iter().enumerate() {
             update = update
                 .name(&format!("#a{i}"), name)
@@ -419,22 +463,50 @@ impl UserChange {
                 update = update
                     .appended(", passkey_count = passkey_count - :one")
                     .value(":one", 1i64);
-                let social: String = (0..social_sign_ins().len())
-                    .map(|i| format!(" OR contains(authentication_types, :social{i})"))
-                    .collect();
-                condition = condition.appended(&format!(
-                    " AND passkey_count >= :one AND (passkey_count > :one \
-                     OR attribute_exists(password_hash) OR attribute_exists(email) \
-                     OR attribute_exists(phone) OR attribute_exists(wallet_address){social})"
-                ));
-                condition = condition.value(":one", 1i64);
-                for (i, name) in social_sign_ins().iter().enumerate() {
-                    condition = condition.value(&format!(":social{i}"), *name);
-                }
+                condition = condition
+                    .appended(" AND passkey_count >= :one AND (passkey_count > :one")
+                    .value(":one", 1i64);
+                condition = or_another_way_in(condition, " OR attribute_exists(wallet_address)");
+            }
+        }
+        match self.wallet {
+            WalletChange::Unchanged => {}
+            WalletChange::Linked(address) => {
+                user.wallet_address = Some(address.clone());
+                update = update
+                    .appended(", wallet_address = :wallet")
+                    .value(":wallet", address);
+                condition = condition.appended(" AND attribute_not_exists(wallet_address)");
+            }
+            WalletChange::Unlinked(address) => {
+                user.wallet_address = None;
+                update = update.appended(" REMOVE wallet_address");
+                condition = condition
+                    .appended(" AND wallet_address = :wallet AND (")
+                    .value(":wallet", address);
+                condition = or_another_way_in(condition, "passkey_count > :none")
+                    .value(":none", 0i64);
             }
         }
         Write::update_if(&partition(&user.id), SORT_KEY, update, condition)
     }
+}
+
+/// `condition`, an open parenthesis, continued by: `first`, or a way in besides passkeys and
+/// wallets (a password, an email or phone a code can reach, a social provider), closed.
+/// (`User::has_way_in_besides_passkeys` says the same of an item read.)
+fn or_another_way_in(condition: Expression, first: &str) -> Expression {
+    let social: String = (0..social_sign_ins().len())
+        .map(|i| format!(" OR contains(authentication_types, :social{i})"))
+        .collect();
+    let mut condition = condition.appended(&format!(
+        "{first} OR attribute_exists(password_hash) OR attribute_exists(email) \
+         OR attribute_exists(phone){social})"
+    ));
+    for (i, name) in social_sign_ins().iter().enumerate() {
+        condition = condition.value(&format!(":social{i}"), *name);
+    }
+    condition
 }
 
 /// The user with this id, if it exists.

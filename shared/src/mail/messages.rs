@@ -131,6 +131,15 @@ pub fn email_changed(settings: &Settings, new_email: &str) -> Message {
     )
 }
 
+/// To the account's email or phone, after the account was deleted.
+pub fn account_deleted(settings: &Settings) -> Message {
+    settings.templates.render(
+        Kind::AccountDeleted,
+        &[("product", &settings.product_name)],
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,16 +30,19 @@ pub enum Kind {
     PasswordChanged,
     /// To the old address, after an email change.
     EmailChanged,
+    /// To the account's email or phone, after the account was deleted.
+    AccountDeleted,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Code,
         Kind::AccountExists,
         Kind::NoAccount,
         Kind::AddressTaken,
         Kind::PasswordChanged,
         Kind::EmailChanged,
+        Kind::AccountDeleted,
     ];
 
     /// Its name in template file names (`<name>.subject.txt`, ...).
@@ -51,6 +54,7 @@ impl Kind {
             Kind::AddressTaken => "address_taken",
             Kind::PasswordChanged => "password_changed",
             Kind::EmailChanged => "email_changed",
+            Kind::AccountDeleted => "account_deleted",
         }
     }
 }
@@ -117,6 +121,14 @@ fn built_in(kind: Kind) -> Template {
                 "If it was not you, contact support and reset your password now.",
             ],
             "The email of your {product} account was changed to {email}. If it was not you, reset your password now.",
+        ),
+        Kind::AccountDeleted => (
+            "Your {product} account was deleted",
+            &[
+                "Your {product} account and everything stored with it were deleted at your request. Its sessions are signed out, and this address is free to sign up again as a new account.",
+                "If it was not you, someone had signed in to your account: sign up again and secure your email.",
+            ],
+            "Your {product} account was deleted at your request. If it was not you, sign up again and secure your email.",
         ),
     };
     let html: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();

@@ -14,6 +14,7 @@ use crate::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use crate::session::claims;
 use crate::session::token::{Claims, INVALID_TOKEN, TokenPair};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
+use serde_json::Value;
 
 const FAMILY_PREFIX: &str = "FAMILY#";
 
@@ -388,6 +389,64 @@ pub async fn refreshed_claims(
         return claims::for_user(ctx, user, None, "refresh").await;
     }
     Ok(claims.custom.clone())
+}
+
+/// The account's live sessions, newest first, as `sessions/` shows them: `current` marks
+/// the one whose `sid` is given. Families of an ended epoch are not sessions any more.
+pub async fn list(ctx: &Context, user: &User, current: &str) -> Result<Vec<Value>, AuthError> {
+    let items = ctx
+        .store
+        .query_prefix(&user::partition(&user.id), FAMILY_PREFIX)
+        .await?;
+    let mut sessions: Vec<(i64, Value)> = items
+        .iter()
+        .filter(|family| family.number("epoch") == Some(user.session_epoch))
+        .filter_map(|family| {
+            let sk = family.text(crate::store::table::SORT_KEY)?;
+            let sid = sk.strip_prefix(FAMILY_PREFIX)?.to_owned();
+            let created_at = family.number("created_at");
+            let view = serde_json::json!({
+                "sid": sid,
+                "current": sid == current,
+                "created_at": created_at.map(clock::rfc3339),
+                "last_used_at": family.number("last_used_at").map(clock::rfc3339),
+                "method": family.text("method"),
+                "ip": family.text("network"),
+                "user_agent": family.text("user_agent"),
+            });
+            Some((created_at.unwrap_or(0), view))
+        })
+        .collect();
+    sessions.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(sessions.into_iter().map(|(_, view)| view).collect())
+}
+
+/// Ends every session of `user` but `current` (the caller's), at once: the user's epoch is
+/// raised and the current family moves to it, in one transaction.
+pub async fn end_others(ctx: &Context, mut user: User, current: &str) -> Result<(), AuthError> {
+    let epoch = user.session_epoch;
+    let change = UserChange {
+        end_sessions: true,
+        ..UserChange::default()
+    };
+    let steps = Transaction::new()
+        .step(Step::UserChange, change.apply(&mut user))
+        .step(
+            Step::Family,
+            Write::update_if(
+                &user::partition(&user.id),
+                &family_sort_key(current),
+                Expression::new("SET epoch = :next").value(":next", user.session_epoch),
+                Expression::new("attribute_exists(pk) AND epoch = :epoch").value(":epoch", epoch),
+            ),
+        );
+    match ctx.store.transact(steps).await {
+        Ok(()) => Ok(()),
+        // The caller's own session ended meanwhile: its token is no good any more.
+        Err(TransactError::Refused(refused)) if refused.by(Step::Family) => Err(INVALID_TOKEN),
+        Err(TransactError::Refused(_)) => Err(user::CHANGED_MEANWHILE),
+        Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
+    }
 }
 
 /// Revokes one family (logout): Ok(false) when it had already ended.

@@ -2,9 +2,12 @@
 //! with a fresh nonce; `login/wallet/` checks a signed message against the settings and
 //! redeems its nonce, once.
 //!
+//! The same challenge, bound to a signed-in account, links a wallet to it (`wallet/link/`):
+//! a nonce issued for one purpose never serves the other.
+//!
 //! Item: `pk = WALLET_NONCE#<keyed hash of the nonce>`, `sk = WALLET_NONCE`, with the
-//! `address` (lowercase) and `chain_id` it was issued for, living `WALLET_NONCE_TTL`
-//! seconds. The nonce is consumed by a conditional delete inside the sign-in transaction,
+//! `address` (lowercase) and `chain_id` it was issued for, and the `user_id` of the account
+//! it links to (none for a sign-in), living `WALLET_NONCE_TTL` seconds. The nonce is consumed by a conditional delete inside the sign-in transaction,
 //! so of parallel logins with one nonce exactly one succeeds.
 
 use aws_lc_rs::rand;
@@ -67,12 +70,29 @@ fn generate_nonce() -> Result<String, AuthError> {
     Ok(nonce)
 }
 
-/// Issues a challenge for `address` on `chain_id`: stores its nonce and returns the message
-/// to sign.
+/// What a challenge is for: signing in, or linking the wallet to this account (its id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose<'a> {
+    SignIn,
+    Link(&'a str),
+}
+
+impl Purpose<'_> {
+    fn user_id(self) -> Option<String> {
+        match self {
+            Purpose::SignIn => None,
+            Purpose::Link(user_id) => Some(user_id.to_owned()),
+        }
+    }
+}
+
+/// Issues a challenge for `address` on `chain_id`, for `purpose`: stores its nonce and
+/// returns the message to sign.
 pub async fn issue(
     ctx: &Context,
     address: &Address,
     chain_id: u64,
+    purpose: Purpose<'_>,
 ) -> Result<SiweMessage, AuthError> {
     let settings = &ctx.settings;
     let nonce = generate_nonce()?;
@@ -86,7 +106,7 @@ pub async fn issue(
         scheme: None,
         domain: settings.wallet.domain.clone(),
         address: *address,
-        statement: Some(statement(&settings.product_name)),
+        statement: Some(statement(&settings.product_name, purpose)),
         uri: settings.wallet.uri.clone(),
         chain_id,
         nonce: nonce.clone(),
@@ -96,22 +116,56 @@ pub async fn issue(
         request_id: None,
         resources: Vec::new(),
     };
-    let item = Item::new(&partition(ctx, &nonce), SORT_KEY)
+    let mut item = Item::new(&partition(ctx, &nonce), SORT_KEY)
         .with("address", address.lowercase())
         .with("chain_id", chain_id)
         .expiring_at(expires_at);
+    if let Some(user_id) = purpose.user_id() {
+        item = item.with("user_id", user_id);
+    }
     ctx.store.put(item).await?;
     Ok(message)
 }
 
-/// "Sign in to <product>.", keeping only the characters EIP-4361 allows in a statement.
-fn statement(product: &str) -> String {
+/// "Sign in to <product>." (or "Link this wallet to your <product> account."), keeping
+/// only the characters EIP-4361 allows in a statement.
+fn statement(product: &str, purpose: Purpose) -> String {
     let product: String = product
         .chars()
         .filter(|c| c.is_ascii_graphic() || *c == ' ')
         .filter(|c| !"\"%<>\\^`{|}".contains(*c))
         .collect();
-    format!("Sign in to {}.", product.trim())
+    let product = product.trim();
+    match purpose {
+        Purpose::SignIn => format!("Sign in to {product}."),
+        Purpose::Link(_) => format!("Link this wallet to your {product} account."),
+    }
+}
+
+/// A signed message as sent: its grammar checked and its EIP-191 signer recovered (field
+/// errors for either).
+pub fn read(text: &str, signature: &str) -> Result<(SiweMessage, Address), AuthError> {
+    let message =
+        SiweMessage::parse(text).map_err(|e| AuthError::field("message", &e.to_string()))?;
+    let signer = crate::wallet::recover_signer(text.as_bytes(), signature.trim())
+        .map_err(|e| AuthError::field("signature", e.message()))?;
+    Ok((message, signer))
+}
+
+/// The checks of a message read by `read`, for `purpose`: what it says against the settings
+/// and the time, its signer, and its nonce, whose single use is the returned write (put it
+/// in the transaction that acts on the message).
+pub async fn accept(
+    ctx: &Context,
+    message: &SiweMessage,
+    signer: Address,
+    purpose: Purpose<'_>,
+) -> Result<Write, AuthError> {
+    check(&ctx.settings, message, clock::now())?;
+    if signer != message.address {
+        return Err(SIGNATURE_INVALID);
+    }
+    redeem(ctx, message, purpose).await
 }
 
 /// Checks what a signed message says against this API's settings and the time `now`.
@@ -161,12 +215,17 @@ pub fn check(settings: &Settings, message: &SiweMessage, now: i64) -> Result<(),
 }
 
 /// The write that uses up the message's nonce, if this API issued it for the message's
-/// address and chain and it is unexpired and unused: put it in the sign-in transaction.
-pub async fn redeem(ctx: &Context, message: &SiweMessage) -> Result<Write, AuthError> {
+/// address and chain and for `purpose`, and it is unexpired and unused.
+async fn redeem(
+    ctx: &Context,
+    message: &SiweMessage,
+    purpose: Purpose<'_>,
+) -> Result<Write, AuthError> {
     let pk = partition(ctx, &message.nonce);
     let item = ctx.store.get(&pk, SORT_KEY).await?.ok_or(NONCE_INVALID)?;
     let issued_for = item.text("address") == Some(message.address.lowercase())
-        && item.number("chain_id") == Some(message.chain_id as i64);
+        && item.number("chain_id") == Some(message.chain_id as i64)
+        && item.text("user_id") == purpose.user_id();
     if !issued_for {
         return Err(NONCE_INVALID);
     }
@@ -193,10 +252,14 @@ mod tests {
 
     #[test]
     fn statements_keep_to_the_grammar() {
-        assert_eq!(statement("BlockAuth"), "Sign in to BlockAuth.");
+        assert_eq!(statement("BlockAuth", Purpose::SignIn), "Sign in to BlockAuth.");
         assert_eq!(
-            statement("Café \"Ünïcode\" <App>"),
+            statement("Café \"Ünïcode\" <App>", Purpose::SignIn),
             "Sign in to Caf ncode App."
+        );
+        assert_eq!(
+            statement("BlockAuth", Purpose::Link("u")),
+            "Link this wallet to your BlockAuth account."
         );
     }
 

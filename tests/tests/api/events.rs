@@ -16,10 +16,10 @@ fn fields_of(kind: &str) -> &'static [&'static str] {
     match kind {
         "signup.confirmed" => &["method"],
         "login" => &["method", "sid"],
-        "token.reuse_detected" | "logout" => &["sid"],
-        "password.changed" | "password.reset" => &[],
+        "token.reuse_detected" | "logout" | "sessions.ended" => &["sid"],
+        "password.changed" | "password.reset" | "account.deleted" => &[],
         "email.changed" | "wallet.email_added" => &["email"],
-        "wallet.linked" => &["address"],
+        "wallet.linked" | "wallet.unlinked" => &["address"],
         "social.linked" => &["provider"],
         "passkey.registered" | "passkey.removed" => &["passkey_id"],
         other => panic!("undocumented event type {other}"),
