@@ -28,7 +28,7 @@ mod protocol_errors;
 use protocol_errors::JsonProtocolErrors;
 
 /// Every feature function this server can mount, by its flag.
-pub const FEATURES: [(Feature, FeatureRoutes); 12] = [
+pub const FEATURES: [(Feature, FeatureRoutes); 13] = [
     (Feature::Signup, signup::routes),
     (Feature::BasicLogin, login_basic::routes),
     (Feature::PasswordlessLogin, login_passwordless::routes),
@@ -40,6 +40,7 @@ pub const FEATURES: [(Feature, FeatureRoutes); 12] = [
     (Feature::WalletEmailAdd, wallet_email::routes),
     (Feature::SocialAuth, social::routes),
     (Feature::PasskeyAuth, passkey::routes),
+    (Feature::Account, account::routes),
     (Feature::Keys, keys::routes),
 ];
 

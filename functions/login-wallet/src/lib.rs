@@ -139,14 +139,7 @@ async fn challenge(
         return Err(form.invalid());
     };
     form.finish()?;
-    let accepted = &ctx.settings.wallet.chain_ids;
-    let chain_id = chain_id.or(accepted.first().copied()).unwrap_or(1);
-    if !accepted.contains(&chain_id) {
-        return Err(AuthError::field(
-            "chain_id",
-            &format!("Chain ID {chain_id} is not accepted here."),
-        ));
-    }
+    let chain_id = ctx.settings.wallet.chain_id(chain_id)?;
     rate_limit::check(&ctx, Subject::WalletChallenge, &address.lowercase(), &ip).await?;
     let message = challenge::issue(&ctx, &address, chain_id, Purpose::SignIn).await?;
     Ok(http::ok(serde_json::json!({

@@ -109,6 +109,8 @@ pub enum Answer {
     Sent,
     /// 200 `{message, user}`.
     MessageAndUser,
+    /// 200 the user.
+    User,
     /// 204, no body.
     NoContent,
     /// 302 to the `Location` header, setting a cookie when `sets_cookie`.

@@ -325,6 +325,7 @@ fn answer_schema(answer: &Answer, schemas: &mut Map<String, Value>) -> Option<Va
         Answer::Redirect { .. } => return None,
         Answer::Sent => "Message",
         Answer::MessageAndUser => "MessageAndUser",
+        Answer::User => "User",
         Answer::NoContent => return None,
         Answer::Object { name, fields } | Answer::Created { name, fields } => {
             let properties: Map<String, Value> = fields
@@ -354,6 +355,7 @@ fn responses(
             Answer::SignedIn => "Signed in: a token pair and the user.",
             Answer::Sent => "Done (a code or a notice may have been sent).",
             Answer::MessageAndUser => "Done: the user as it is now.",
+            Answer::User => "The user.",
             Answer::NoContent => "Done.",
             Answer::Object { .. } => "The answer.",
             Answer::Created { .. } => "Made.",

@@ -376,10 +376,14 @@ impl User {
     /// can be sent to (passwordless login, password reset), a wallet, or a social provider.
     /// (`PasskeyCount::Removed` holds the same rule as a condition of the write.)
     pub fn has_way_in_besides_passkeys(&self) -> bool {
+        self.wallet_address.is_some() || self.has_way_in_besides_passkeys_and_wallet()
+    }
+
+    /// A password, an identifier a code can be sent to, or a social provider.
+    pub fn has_way_in_besides_passkeys_and_wallet(&self) -> bool {
         self.password_hash.is_some()
             || self.email.is_some()
             || self.phone.is_some()
-            || self.wallet_address.is_some()
             || self
                 .authentication_types
                 .iter()

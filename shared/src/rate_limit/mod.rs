@@ -55,6 +55,14 @@ pub enum Subject {
     PasskeySignIn,
     PasskeyRegisterOptions,
     PasskeyRegister,
+    /// Account self-service: ending sessions, the export, deletion, wallets linked.
+    SessionEnd,
+    SessionsEndOthers,
+    AccountExport,
+    AccountDelete,
+    WalletLinkChallenge,
+    WalletLink,
+    WalletUnlink,
     /// Messages sent to an identifier (`spend_send_budget`).
     Send,
     /// Failed password tries of an account (`LoginAttempt`).
@@ -86,6 +94,13 @@ impl Subject {
             Subject::PasskeySignIn => "passkey_sign_in",
             Subject::PasskeyRegisterOptions => "passkey_register_options",
             Subject::PasskeyRegister => "passkey_register",
+            Subject::SessionEnd => "session_end",
+            Subject::SessionsEndOthers => "sessions_end_others",
+            Subject::AccountExport => "account_export",
+            Subject::AccountDelete => "account_delete",
+            Subject::WalletLinkChallenge => "wallet_link_challenge",
+            Subject::WalletLink => "wallet_link",
+            Subject::WalletUnlink => "wallet_unlink",
             Subject::WalletChallenge => "wallet_challenge",
             Subject::WalletLogin => "wallet_login",
             Subject::WalletEmail => "wallet_email",

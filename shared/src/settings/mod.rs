@@ -38,12 +38,13 @@ pub enum Feature {
     WalletEmailAdd,
     SocialAuth,
     PasskeyAuth,
+    Account,
     /// The published keys: only with an asymmetric `ALGORITHM`.
     Keys,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 12] = [
+    pub const ALL: [Feature; 13] = [
         Feature::Signup,
         Feature::BasicLogin,
         Feature::PasswordlessLogin,
@@ -55,6 +56,7 @@ impl Feature {
         Feature::WalletEmailAdd,
         Feature::SocialAuth,
         Feature::PasskeyAuth,
+        Feature::Account,
         Feature::Keys,
     ];
 
@@ -72,6 +74,7 @@ impl Feature {
             Feature::WalletEmailAdd => "WALLET_EMAIL_ADD",
             Feature::SocialAuth => "SOCIAL_AUTH",
             Feature::PasskeyAuth => "PASSKEY_AUTH",
+            Feature::Account => "ACCOUNT",
             Feature::Keys => "KEYS",
         }
     }
@@ -90,6 +93,7 @@ impl Feature {
             Feature::WalletEmailAdd => "wallet-email",
             Feature::SocialAuth => "social",
             Feature::PasskeyAuth => "passkey",
+            Feature::Account => "account",
             Feature::Keys => "keys",
         }
     }

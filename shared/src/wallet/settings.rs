@@ -19,6 +19,21 @@ pub struct WalletSettings {
     pub login_auto_create: bool,
 }
 
+impl WalletSettings {
+    /// The chain a challenge names: the one asked for if it is accepted here (a field error
+    /// otherwise), else the first of `WALLET_CHAIN_IDS`.
+    pub fn chain_id(&self, asked: Option<u64>) -> Result<u64, crate::AuthError> {
+        let chain_id = asked.or(self.chain_ids.first().copied()).unwrap_or(1);
+        if !self.chain_ids.contains(&chain_id) {
+            return Err(crate::AuthError::field(
+                "chain_id",
+                &format!("Chain ID {chain_id} is not accepted here."),
+            ));
+        }
+        Ok(chain_id)
+    }
+}
+
 impl Default for WalletSettings {
     fn default() -> Self {
         WalletSettings {

@@ -1,0 +1,6 @@
+//! The account Lambda function: its routes under lambda_http.
+
+#[tokio::main]
+async fn main() -> Result<(), blockauth::lambda::Error> {
+    blockauth::lambda::run(account::routes).await
+}
