@@ -36,7 +36,10 @@ const TRANSACTION_LIMIT: usize = 100;
 /// and social links, and how many networks it is known to sign in from (kept only as keyed
 /// hashes, which say nothing readable).
 pub async fn export(ctx: &Context, user: &User, current_sid: &str) -> Result<Value, AuthError> {
-    let items = ctx.store.query_partition(&user::partition(&user.id)).await?;
+    let items = ctx
+        .store
+        .query_partition(&user::partition(&user.id))
+        .await?;
     let sessions = refresh_family::list(ctx, user, current_sid).await?;
     let kind = |item: &Item, prefix: &str| {
         item.text(table::SORT_KEY)
@@ -103,7 +106,8 @@ pub async fn delete(ctx: &Context, user: User, claims: &Claims) -> Result<(), Au
         user.phone.as_deref().map(Identifier::phone),
     ];
     for identifier in identifiers.into_iter().flatten() {
-        let identifier = identifier.map_err(|_| AuthError::unavailable("account", &"identifier"))?;
+        let identifier =
+            identifier.map_err(|_| AuthError::unavailable("account", &"identifier"))?;
         commit.push(Step::Release, user::release(&identifier, &user.id));
     }
     if let Some(address) = &user.wallet_address {
@@ -111,7 +115,8 @@ pub async fn delete(ctx: &Context, user: User, claims: &Claims) -> Result<(), Au
     }
     let mut sweep = Vec::new();
     for item in &items {
-        let (Some(item_pk), Some(sk)) = (item.text(table::PARTITION_KEY), item.text(table::SORT_KEY))
+        let (Some(item_pk), Some(sk)) =
+            (item.text(table::PARTITION_KEY), item.text(table::SORT_KEY))
         else {
             continue;
         };

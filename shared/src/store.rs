@@ -731,7 +731,10 @@ impl Store {
             let mut attempt = 0;
             while !requests.is_empty() {
                 if attempt == 5 {
-                    return Err(AuthError::unavailable("dynamodb", &"items left unprocessed"));
+                    return Err(AuthError::unavailable(
+                        "dynamodb",
+                        &"items left unprocessed",
+                    ));
                 }
                 if attempt > 0 {
                     tokio::time::sleep(Duration::from_millis(50 << attempt)).await;

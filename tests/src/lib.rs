@@ -28,6 +28,8 @@ pub const PASSWORD: &str = "Correct-Horse-9-Battery";
 pub struct TestApp {
     pub server: Running,
     pub http: reqwest::Client,
+    /// The key HS256 tokens are signed with.
+    pub key: SigningKey,
     outbox: tempfile::TempDir,
 }
 
@@ -152,7 +154,7 @@ impl TestApp {
             storage,
             mailer,
             events,
-            key,
+            key: key.clone(),
             token_keys: Some(outbox.path().join("token-keys.json")),
             retry: false,
         })
@@ -160,6 +162,7 @@ impl TestApp {
         Ok(TestApp {
             server,
             http: reqwest::Client::new(),
+            key,
             outbox,
         })
     }
@@ -182,6 +185,41 @@ impl TestApp {
                 .json(&body),
         )
         .await
+    }
+
+    /// GETs a protected route with `Authorization: Bearer <access>`.
+    pub async fn get_as(&self, access: &str, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path)).bearer_auth(access))
+            .await
+    }
+
+    /// PATCHes `body` to a protected route with `Authorization: Bearer <access>`.
+    pub async fn patch_as(&self, access: &str, path: &str, body: Value) -> Reply {
+        self.send(
+            self.http
+                .patch(self.url(path))
+                .bearer_auth(access)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// DELETEs a protected route's resource with `Authorization: Bearer <access>`.
+    pub async fn delete_as(&self, access: &str, path: &str) -> Reply {
+        self.send(self.http.delete(self.url(path)).bearer_auth(access))
+            .await
+    }
+
+    /// `token` (HS256, of this server) as if issued `seconds_ago`: the same claims, its
+    /// `iat` and `exp` moved back, signed again with the server's key.
+    pub fn issued_earlier(&self, token: &str, seconds_ago: i64) -> String {
+        let mut payload = claims(token);
+        for name in ["iat", "exp"] {
+            payload[name] = json!(payload[name].as_i64().expect("a time") - seconds_ago);
+        }
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        let key = jsonwebtoken::EncodingKey::from_secret(self.key.bytes());
+        jsonwebtoken::encode(&header, &payload, &key).expect("signed")
     }
 
     /// POSTs `body` as JSON to `path` from the loopback address `127.0.0.<host>`: another

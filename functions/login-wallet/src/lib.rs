@@ -17,9 +17,9 @@ use blockauth::identity::user::{self, SignInMethod, User, UserChange, UserField}
 use blockauth::rate_limit::Subject;
 use blockauth::session::refresh_family::{Account, Device};
 use blockauth::store::{Step, TransactError, Transaction};
+use blockauth::wallet::Address;
 use blockauth::wallet::challenge::{self, NONCE_INVALID, Purpose};
 use blockauth::wallet::siwe;
-use blockauth::wallet::Address;
 use blockauth::{AuthError, Context, rate_limit, session::refresh_family};
 
 pub fn routes() -> Routes {

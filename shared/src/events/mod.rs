@@ -27,7 +27,10 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum Event<'a> {
     /// An account was created (a confirmed signup, or a first sign-in that creates one).
     /// `method` as `SignInMethod::name` gives it.
-    SignupConfirmed { user_id: &'a str, method: &'a str },
+    SignupConfirmed {
+        user_id: &'a str,
+        method: &'a str,
+    },
     /// A sign-in: a new session `sid`.
     Login {
         user_id: &'a str,
@@ -35,22 +38,47 @@ pub enum Event<'a> {
         sid: &'a str,
     },
     /// A used refresh token came back: its session `sid` is ended.
-    TokenReuseDetected { user_id: &'a str, sid: &'a str },
+    TokenReuseDetected {
+        user_id: &'a str,
+        sid: &'a str,
+    },
     /// A session ended by its owner.
-    Logout { user_id: &'a str, sid: &'a str },
+    Logout {
+        user_id: &'a str,
+        sid: &'a str,
+    },
     /// A new password by the signed-in owner (every other session ended).
-    PasswordChanged { user_id: &'a str },
+    PasswordChanged {
+        user_id: &'a str,
+    },
     /// A new password by a reset code (every session ended).
-    PasswordReset { user_id: &'a str },
+    PasswordReset {
+        user_id: &'a str,
+    },
     /// The account's email moved to `email`.
-    EmailChanged { user_id: &'a str, email: &'a str },
+    EmailChanged {
+        user_id: &'a str,
+        email: &'a str,
+    },
     /// A wallet account gained the email `email`.
-    WalletEmailAdded { user_id: &'a str, email: &'a str },
+    WalletEmailAdded {
+        user_id: &'a str,
+        email: &'a str,
+    },
     /// The wallet `address` (EIP-55) now signs in to the account.
-    WalletLinked { user_id: &'a str, address: &'a str },
-    WalletUnlinked { user_id: &'a str, address: &'a str },
+    WalletLinked {
+        user_id: &'a str,
+        address: &'a str,
+    },
+    WalletUnlinked {
+        user_id: &'a str,
+        address: &'a str,
+    },
     /// A person at a social `provider` now signs in to the account.
-    SocialLinked { user_id: &'a str, provider: &'a str },
+    SocialLinked {
+        user_id: &'a str,
+        provider: &'a str,
+    },
     /// A passkey (`passkey_id`, as the credentials list names it) was added.
     PasskeyRegistered {
         user_id: &'a str,
@@ -62,8 +90,13 @@ pub enum Event<'a> {
         passkey_id: &'a str,
     },
     /// Every session but `sid` (the caller's) ended (`sessions/revoke-all/`).
-    SessionsEnded { user_id: &'a str, sid: &'a str },
-    AccountDeleted { user_id: &'a str },
+    SessionsEnded {
+        user_id: &'a str,
+        sid: &'a str,
+    },
+    AccountDeleted {
+        user_id: &'a str,
+    },
 }
 
 impl Event<'_> {
@@ -125,9 +158,8 @@ impl Event<'_> {
             Event::EmailChanged { user_id, email } | Event::WalletEmailAdded { user_id, email } => {
                 (user_id, vec![("email", email)])
             }
-            Event::WalletLinked { user_id, address } | Event::WalletUnlinked { user_id, address } => {
-                (user_id, vec![("address", address)])
-            }
+            Event::WalletLinked { user_id, address }
+            | Event::WalletUnlinked { user_id, address } => (user_id, vec![("address", address)]),
             Event::SocialLinked { user_id, provider } => (user_id, vec![("provider", provider)]),
             Event::PasskeyRegistered {
                 user_id,

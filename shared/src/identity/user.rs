@@ -488,8 +488,8 @@ impl UserChange {
                 condition = condition
                     .appended(" AND wallet_address = :wallet AND (")
                     .value(":wallet", address);
-                condition = or_another_way_in(condition, "passkey_count > :none")
-                    .value(":none", 0i64);
+                condition =
+                    or_another_way_in(condition, "passkey_count > :none").value(":none", 0i64);
             }
         }
         Write::update_if(&partition(&user.id), SORT_KEY, update, condition)

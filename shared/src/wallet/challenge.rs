@@ -252,7 +252,10 @@ mod tests {
 
     #[test]
     fn statements_keep_to_the_grammar() {
-        assert_eq!(statement("BlockAuth", Purpose::SignIn), "Sign in to BlockAuth.");
+        assert_eq!(
+            statement("BlockAuth", Purpose::SignIn),
+            "Sign in to BlockAuth."
+        );
         assert_eq!(
             statement("Café \"Ünïcode\" <App>", Purpose::SignIn),
             "Sign in to Caf ncode App."

@@ -1,5 +1,6 @@
 //! The API over HTTP, as clients use it, against a fresh local server per test.
 
+mod account;
 mod apple;
 mod attacks;
 mod aws;

@@ -19,21 +19,6 @@ async fn start(adjust: impl FnOnce(&mut blockauth::Settings)) -> TestApp {
     .await
 }
 
-async fn get_as(app: &TestApp, token: &str, path: &str) -> Reply {
-    app.send(app.http.get(app.url(path)).bearer_auth(token))
-        .await
-}
-
-async fn patch_as(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
-    app.send(app.http.patch(app.url(path)).bearer_auth(token).json(&body))
-        .await
-}
-
-async fn delete_as(app: &TestApp, token: &str, path: &str) -> Reply {
-    app.send(app.http.delete(app.url(path)).bearer_auth(token))
-        .await
-}
-
 /// A signed-up account's access token.
 async fn account(app: &TestApp, email: &str) -> String {
     access(&app.sign_up(email, PASSWORD).await)
@@ -131,25 +116,27 @@ async fn a_passkey_registers_signs_in_and_is_managed_by_its_owner() {
     assert_eq!(with_email.status, 200, "{:?}", with_email.body);
 
     // Listed, renamed, deleted; then it signs nobody in.
-    let listed = get_as(&app, &token, "passkey/credentials/").await;
+    let listed = app.get_as(&token, "passkey/credentials/").await;
     assert_eq!(listed.status, 200);
     assert_eq!(listed.body["count"], 1);
     assert_ne!(listed.body["credentials"][0]["last_used_at"], Value::Null);
     assert!(listed.body["credentials"][0].get("passkey").is_none());
-    let renamed = patch_as(
-        &app,
-        &token,
-        &format!("passkey/credentials/{id}/"),
-        json!({"name": "Work laptop"}),
-    )
-    .await;
+    let renamed = app
+        .patch_as(
+            &token,
+            &format!("passkey/credentials/{id}/"),
+            json!({"name": "Work laptop"}),
+        )
+        .await;
     assert_eq!(renamed.status, 200, "{:?}", renamed.body);
     assert_eq!(renamed.body["name"], "Work laptop");
-    let deleted = delete_as(&app, &token, &format!("passkey/credentials/{id}/")).await;
+    let deleted = app
+        .delete_as(&token, &format!("passkey/credentials/{id}/"))
+        .await;
     assert_eq!(deleted.status, 204, "{:?}", deleted.body);
     let after = sign_in(&app, &mut authenticator, None).await;
     assert_eq!(after.status, 401, "{:?}", after.body);
-    let listed = get_as(&app, &token, "passkey/credentials/").await;
+    let listed = app.get_as(&token, "passkey/credentials/").await;
     assert_eq!(listed.body["count"], 0);
 
     // Registered and removed, as lifecycle events; each sign-in a login by PASSKEY.
@@ -285,7 +272,7 @@ async fn a_credential_belongs_to_one_account() {
         Some(1)
     );
     // Eve's account lists none; Ada's passkey still signs Ada in.
-    let listed = get_as(&app, &eve, "passkey/credentials/").await;
+    let listed = app.get_as(&eve, "passkey/credentials/").await;
     assert_eq!(listed.body["count"], 0);
     let signed_in = sign_in(&app, &mut authenticator, None).await;
     assert_eq!(signed_in.body["user"]["email"], "ada@example.com");
@@ -299,17 +286,17 @@ async fn another_accounts_passkey_cannot_be_renamed_or_deleted() {
     let eve = account(&app, "eve@example.com").await;
     let (_, created) = register(&app, &ada, "Laptop").await;
     let path = format!("passkey/credentials/{}/", created["id"].as_str().unwrap());
-    let renamed = patch_as(&app, &eve, &path, json!({"name": "mine"})).await;
+    let renamed = app.patch_as(&eve, &path, json!({"name": "mine"})).await;
     assert_eq!(renamed.status, 404, "{:?}", renamed.body);
-    let deleted = delete_as(&app, &eve, &path).await;
+    let deleted = app.delete_as(&eve, &path).await;
     assert_eq!(deleted.status, 404);
     for path in [
         "passkey/credentials/not-a-uuid/",
         "passkey/credentials/%FF/",
     ] {
-        assert_eq!(delete_as(&app, &ada, path).await.status, 404, "{path}");
+        assert_eq!(app.delete_as(&ada, path).await.status, 404, "{path}");
     }
-    let listed = get_as(&app, &ada, "passkey/credentials/").await;
+    let listed = app.get_as(&ada, "passkey/credentials/").await;
     assert_eq!(listed.body["credentials"][0]["name"], "Laptop");
 }
 
@@ -353,7 +340,7 @@ async fn the_credential_limit_holds_under_parallel_registrations() {
         .await;
     assert_eq!(full.status, 409);
     assert_eq!(full.body["code"], "passkey_limit");
-    let listed = get_as(&app, &token, "passkey/credentials/").await;
+    let listed = app.get_as(&token, "passkey/credentials/").await;
     assert_eq!(listed.body["count"], 2);
 }
 
@@ -504,11 +491,11 @@ async fn the_last_way_in_cannot_be_deleted() {
         .await
         .unwrap();
     let path = |c: &Value| format!("passkey/credentials/{}/", c["id"].as_str().unwrap());
-    assert_eq!(delete_as(&app, &token, &path(&first)).await.status, 204);
-    let last = delete_as(&app, &token, &path(&second)).await;
+    assert_eq!(app.delete_as(&token, &path(&first)).await.status, 204);
+    let last = app.delete_as(&token, &path(&second)).await;
     assert_eq!(last.status, 409, "{:?}", last.body);
     assert_eq!(last.body["code"], "last_way_in");
-    let listed = get_as(&app, &token, "passkey/credentials/").await;
+    let listed = app.get_as(&token, "passkey/credentials/").await;
     assert_eq!(listed.body["count"], 1);
 }
 
