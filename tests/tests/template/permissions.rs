@@ -20,7 +20,7 @@ use blockauth_local::{FEATURES, Options, Running, Storage};
 use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::oidc::{self, Providers};
 use blockauth_tests::wallet::TestWallet;
-use blockauth_tests::{PASSWORD, code_in};
+use blockauth_tests::{PASSWORD, claims, code_in};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -267,6 +267,32 @@ impl Deployment {
             .json(&body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        assert_eq!(got, status, "{path}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Sends `method` to `path` on `feature`'s function, with `token` and `body`; expects
+    /// `status`.
+    async fn call(
+        &self,
+        feature: Feature,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        status: u16,
+    ) -> Value {
+        let server = &self.function(feature).server;
+        let mut request = self
+            .http
+            .request(method, format!("{}/{path}", server.base_url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
         }
         let response = request.send().await.unwrap();
         let got = response.status().as_u16();
@@ -550,28 +576,64 @@ async fn walk(deployment: &Deployment, providers: &Providers) {
         let body = json!({"credential": authenticator.assert(&options)});
         d.post("passkey/auth/verify/", None, body, 200).await;
     }
-    let passkeys = &d.function(Feature::PasskeyAuth).server;
     let path = format!("passkey/credentials/{}/", created["id"].as_str().unwrap());
-    for (method, path, body, status) in [
-        (Method::GET, "passkey/credentials/", None, 200),
-        (
-            Method::PATCH,
-            path.as_str(),
-            Some(json!({"name": "Renamed"})),
-            200,
-        ),
-        (Method::DELETE, path.as_str(), None, 204),
-    ] {
-        let mut request = d
-            .http
-            .request(method, format!("{}/{path}", passkeys.base_url))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status().as_u16(), status, "{path}");
+    let passkeys = Feature::PasskeyAuth;
+    d.call(
+        passkeys,
+        Method::GET,
+        "passkey/credentials/",
+        token,
+        None,
+        200,
+    )
+    .await;
+    let body = Some(json!({"name": "Renamed"}));
+    d.call(passkeys, Method::PATCH, &path, token, body, 200)
+        .await;
+    d.call(passkeys, Method::DELETE, &path, token, None, 204)
+        .await;
+
+    // The account: the user, its sessions (one ended, then all others), the export, a
+    // wallet linked and unlinked, and the account deleted.
+    let kim = "kim@example.com";
+    let first = d.sign_up("email", kim).await;
+    let login = json!({"email": kim, "password": PASSWORD});
+    let second = d.post("login/basic/", None, login.clone(), 200).await;
+    let token = second["access"].as_str().unwrap();
+    let account = Feature::Account;
+    for path in ["me/", "sessions/", "me/export/"] {
+        d.call(account, Method::GET, path, token, None, 200).await;
     }
+    let sid = claims(first["access"].as_str().unwrap())["sid"].clone();
+    let path = format!("sessions/{}/", sid.as_str().unwrap());
+    d.call(account, Method::DELETE, &path, token, None, 204)
+        .await;
+    d.post("login/basic/", None, login, 200).await;
+    d.call(
+        account,
+        Method::POST,
+        "sessions/revoke-all/",
+        token,
+        None,
+        204,
+    )
+    .await;
+    let wallet = TestWallet::number(2);
+    let address = json!({"address": wallet.address});
+    let challenge = d
+        .post("wallet/link/challenge/", Some(token), address.clone(), 200)
+        .await;
+    let message = challenge["message"].as_str().unwrap();
+    let signed = json!({"message": message, "signature": wallet.sign(message)});
+    d.post("wallet/link/", Some(token), signed, 200).await;
+    d.post("wallet/unlink/", Some(token), address, 200).await;
+    d.call(account, Method::DELETE, "me/", token, None, 204)
+        .await;
+    // A phone account's deletion notice goes by SMS.
+    let by_phone = d.sign_up("phone", "+14155550103").await;
+    let token = by_phone["access"].as_str().unwrap();
+    d.call(account, Method::DELETE, "me/", token, None, 204)
+        .await;
 }
 
 /// The actions a function's policy allows, by service: `{"dynamodb": {"GetItem", ..}}`.
