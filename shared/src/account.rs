@@ -40,7 +40,7 @@ pub async fn export(ctx: &Context, user: &User, current_sid: &str) -> Result<Val
         .store
         .query_partition(&user::partition(&user.id))
         .await?;
-    let sessions = refresh_family::list(ctx, user, current_sid).await?;
+    let sessions = refresh_family::sessions_among(&items, user, current_sid);
     let kind = |item: &Item, prefix: &str| {
         item.text(table::SORT_KEY)
             .is_some_and(|sk| sk.starts_with(prefix))

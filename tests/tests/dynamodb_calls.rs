@@ -293,9 +293,11 @@ async fn dynamodb_calls_per_request() {
     .await;
 
     passkeys(&mut r, &token).await;
+    account(&mut r).await;
 
     let mut expected = EXPECTED.to_vec();
     expected.extend(EXPECTED_PASSKEY);
+    expected.extend(EXPECTED_ACCOUNT);
     if let Some(providers) = &providers {
         social(&mut r, providers).await;
         expected.extend(EXPECTED_SOCIAL);
@@ -396,6 +398,71 @@ const EXPECTED_PASSKEY: [(&str, usize); 9] = [
     ("passkey/credentials/ (protected)", 2),
     ("PATCH passkey/credentials/<id>/ (protected)", 3),
     ("DELETE passkey/credentials/<id>/ (protected)", 3),
+];
+
+/// The account routes, on an account with two sessions and a wallet linked and unlinked;
+/// then the account deleted.
+async fn account(r: &mut Route<'_>) {
+    let first = r.app.sign_up("kim@example.com", PASSWORD).await;
+    let second = r.app.log_in("kim@example.com", PASSWORD).await;
+    let token = access(&second);
+    let http = &r.app.http;
+    for (what, path) in [
+        ("me/ (protected)", "me/"),
+        ("sessions/ (protected)", "sessions/"),
+        ("me/export/ (protected)", "me/export/"),
+    ] {
+        let get = http.get(r.app.url(path)).bearer_auth(&token);
+        r.measure_browser(what, get, 200).await;
+    }
+    let sid = blockauth_tests::claims(&access(&first))["sid"].clone();
+    let path = r.app.url(&format!("sessions/{}/", sid.as_str().unwrap()));
+    let end = http.delete(path).bearer_auth(&token);
+    r.measure_browser("DELETE sessions/<sid>/ (protected)", end, 204)
+        .await;
+    let what = "sessions/revoke-all/ (protected)";
+    r.measure(what, "sessions/revoke-all/", Some(&token), json!({}), 204)
+        .await;
+    let wallet = TestWallet::number(3);
+    let address = json!({"address": wallet.address});
+    let what = "wallet/link/challenge/ (protected)";
+    let path = "wallet/link/challenge/";
+    let challenge = r
+        .measure(what, path, Some(&token), address.clone(), 200)
+        .await;
+    let message = challenge["message"].as_str().unwrap();
+    let signed = json!({"message": message, "signature": wallet.sign(message)});
+    r.measure(
+        "wallet/link/ (protected)",
+        "wallet/link/",
+        Some(&token),
+        signed,
+        200,
+    )
+    .await;
+    let what = "wallet/unlink/ (protected)";
+    r.measure(what, "wallet/unlink/", Some(&token), address, 200)
+        .await;
+    let delete = http.delete(r.app.url("me/")).bearer_auth(&token);
+    r.measure_browser("DELETE me/ (protected)", delete, 204)
+        .await;
+}
+
+/// The account routes' calls. Each reads the caller's session (one batch read); those that
+/// act count the route's requests. The export and deletion read the account's partition
+/// once; deletion is one transaction (the user, its identifiers and what it owns) and one
+/// batch write sweeping its sessions and networks. A link reads the nonce, then one
+/// transaction redeems it, claims the address and changes the user.
+const EXPECTED_ACCOUNT: [(&str, usize); 9] = [
+    ("me/ (protected)", 1),
+    ("sessions/ (protected)", 2),
+    ("me/export/ (protected)", 3),
+    ("DELETE sessions/<sid>/ (protected)", 3),
+    ("sessions/revoke-all/ (protected)", 3),
+    ("wallet/link/challenge/ (protected)", 3),
+    ("wallet/link/ (protected)", 4),
+    ("wallet/unlink/ (protected)", 3),
+    ("DELETE me/ (protected)", 5),
 ];
 
 /// A social sign-in as a browser makes it: a new account, then the same person again.

@@ -392,12 +392,18 @@ pub async fn refreshed_claims(
 }
 
 /// The account's live sessions, newest first, as `sessions/` shows them: `current` marks
-/// the one whose `sid` is given. Families of an ended epoch are not sessions any more.
+/// the one whose `sid` is given.
 pub async fn list(ctx: &Context, user: &User, current: &str) -> Result<Vec<Value>, AuthError> {
     let items = ctx
         .store
         .query_prefix(&user::partition(&user.id), FAMILY_PREFIX)
         .await?;
+    Ok(sessions_among(&items, user, current))
+}
+
+/// The sessions among `items` of the user's partition, as `list` shows them. Families of an
+/// ended epoch are not sessions any more.
+pub fn sessions_among(items: &[Item], user: &User, current: &str) -> Vec<Value> {
     let mut sessions: Vec<(i64, Value)> = items
         .iter()
         .filter(|family| family.number("epoch") == Some(user.session_epoch))
@@ -418,7 +424,7 @@ pub async fn list(ctx: &Context, user: &User, current: &str) -> Result<Vec<Value
         })
         .collect();
     sessions.sort_by(|a, b| b.0.cmp(&a.0));
-    Ok(sessions.into_iter().map(|(_, view)| view).collect())
+    sessions.into_iter().map(|(_, view)| view).collect()
 }
 
 /// Ends every session of `user` but `current` (the caller's), at once: the user's epoch is
