@@ -514,3 +514,27 @@ async fn public_routes_are_limited_per_client_network() {
         assert_ne!(statuses[3], 429, "{path}: another network: {statuses:?}");
     }
 }
+
+/// A deleted account's passkeys go with it: they sign nobody in, and nothing of the account
+/// is left that names them.
+#[tokio::test]
+async fn a_deleted_accounts_passkeys_sign_nobody_in() {
+    let app = start(|_| {}).await;
+    let token = account(&app, "ada@example.com").await;
+    let (mut authenticator, _) = register(&app, &token, "Laptop").await;
+    let signed_in = sign_in(&app, &mut authenticator, None).await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    let user_id = signed_in.body["user"]["id"].as_str().unwrap().to_owned();
+    let deleted = app.delete_as(&access(&signed_in), "me/").await;
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    let refused = sign_in(&app, &mut authenticator, None).await;
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    let left = app
+        .server
+        .context
+        .store
+        .query_partition(&blockauth::identity::user::partition(&user_id))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+}

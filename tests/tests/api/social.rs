@@ -151,6 +151,32 @@ async fn a_first_sign_in_makes_a_verified_account_and_the_next_finds_it() {
     events.iter().for_each(crate::events::check_schema);
 }
 
+/// A deleted account frees its provider identity: the same person signs in again to a new
+/// account, and the old tokens stay dead.
+#[tokio::test]
+async fn a_deleted_accounts_provider_identity_makes_a_new_account() {
+    let Some((app, providers)) = start(|_| {}).await else {
+        return;
+    };
+    providers
+        .set(
+            "google",
+            json!({"sub": "g-del", "email": "del@example.com", "email_verified": true}),
+        )
+        .await;
+    let first = sign_in_with(&app, "google").await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    let export = app.get_as(&access(&first), "me/export/").await;
+    assert_eq!(export.body["social_links"][0]["provider"], "google");
+    assert_eq!(export.body["social_links"][0]["subject"], "g-del");
+    let deleted = app.delete_as(&access(&first), "me/").await;
+    assert_eq!(deleted.status, 204, "{:?}", deleted.body);
+    let again = sign_in_with(&app, "google").await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_ne!(again.body["user"]["id"], first.body["user"]["id"]);
+    assert_eq!(app.get_as(&access(&first), "me/").await.status, 401);
+}
+
 #[tokio::test]
 async fn a_verified_email_joins_its_account_where_the_provider_may_link() {
     let Some((app, providers)) = start(|_| {}).await else {
