@@ -52,9 +52,9 @@ async fn login(
     let (Some(identifier), Some(password)) = (identifier, password) else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, Subject::LoginBasic, &identifier.key(), &ip).await?;
-    let (user, familiar) = user::find_for_sign_in(&ctx, &identifier, &ip).await?;
-    let attempt = LoginAttempt::reserve(&ctx, &identifier.key(), &ip, familiar).await?;
+    rate_limit::check(&ctx, Subject::LoginBasic, &identifier.key(), ip).await?;
+    let (user, familiar) = user::find_for_sign_in(&ctx, &identifier, ip).await?;
+    let attempt = LoginAttempt::reserve(&ctx, &identifier.key(), ip, familiar).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = match password::verify(password, stored).await {
         Ok(matches) => matches,

@@ -95,7 +95,7 @@ async fn confirm(
         &ctx,
         Subject::LoginPasswordlessConfirm,
         &identifier.key(),
-        &ip,
+        ip,
     )
     .await?;
     let consume = CodeFor::new(Purpose::Login, &identifier)

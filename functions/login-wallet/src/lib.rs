@@ -176,13 +176,7 @@ async fn login(
             Err(problem) => return Err(AuthError::field("wallet_address", problem)),
         }
     }
-    rate_limit::check(
-        &ctx,
-        Subject::WalletLogin,
-        &message.address.lowercase(),
-        &ip,
-    )
-    .await?;
+    rate_limit::check(&ctx, Subject::WalletLogin, &message.address.lowercase(), ip).await?;
     let consume = challenge::accept(&ctx, &message, signer, Purpose::SignIn).await?;
     let address = message.address;
     let signed_in = match user::find(&ctx, &address).await? {

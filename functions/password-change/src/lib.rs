@@ -58,7 +58,7 @@ async fn change(
         return Err(form.invalid());
     };
     form.finish()?;
-    rate_limit::check(&ctx, Subject::PasswordChange, &user.id, &ip).await?;
+    rate_limit::check(&ctx, Subject::PasswordChange, &user.id, ip).await?;
     // A wrong old password counts against the account's failed-login cap, as at login, so a
     // stolen access token gives no more guesses than the sign-in form.
     let mut refund = Transaction::new();
@@ -66,8 +66,8 @@ async fn change(
         let Some(old_password) = old_password else {
             return Err(AuthError::field("old_password", "This field is required."));
         };
-        let familiar = user::knows_network(&ctx, &user.id, &ip).await?;
-        let attempt = LoginAttempt::reserve(&ctx, &user.password_key(), &ip, familiar).await?;
+        let familiar = user::knows_network(&ctx, &user.id, ip).await?;
+        let attempt = LoginAttempt::reserve(&ctx, &user.password_key(), ip, familiar).await?;
         let matches = match password::verify(old_password, Some(current.clone())).await {
             Ok(matches) => matches,
             Err(_) => return Err(attempt.unchecked(&ctx).await),

@@ -173,7 +173,7 @@ async fn confirm(
         return Err(form.invalid());
     };
     form.finish()?;
-    rate_limit::check(&ctx, Subject::SignupConfirm, &identifier.key(), &ip).await?;
+    rate_limit::check(&ctx, Subject::SignupConfirm, &identifier.key(), ip).await?;
     let consume = CodeFor::new(Purpose::Signup, &identifier)
         .check(&ctx, &code)
         .await?

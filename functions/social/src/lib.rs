@@ -220,7 +220,7 @@ async fn callback(
 ) -> Result<Response, AuthError> {
     let ip = device.network.as_str();
     let provider = provider(&ctx, &name)?;
-    rate_limit::check_network(&ctx, Subject::SocialCallback, &ip).await?;
+    rate_limit::check_network(&ctx, Subject::SocialCallback, ip).await?;
     let state = query.text(&STATE);
     let code = query.optional_text(&CODE);
     let refused = query.optional_text(&ERROR);
@@ -248,7 +248,7 @@ async fn form_post_callback(
 ) -> Result<Response, AuthError> {
     let ip = device.network.as_str();
     let provider = provider(&ctx, &name)?;
-    rate_limit::check_network(&ctx, Subject::SocialCallback, &ip).await?;
+    rate_limit::check_network(&ctx, Subject::SocialCallback, ip).await?;
     let state = form.text(&STATE);
     let code = form.optional_text(&CODE);
     let refused = form.optional_text(&ERROR);
@@ -341,7 +341,7 @@ async fn native(
     let (Some(id_token), Some(nonce)) = (id_token, nonce) else {
         return Err(form.invalid());
     };
-    rate_limit::check_network(&ctx, Subject::SocialNative, &ip).await?;
+    rate_limit::check_network(&ctx, Subject::SocialNative, ip).await?;
     let claims = flow::verify_native(&ctx, provider, id_token.trim(), &nonce)
         .await
         .map_err(|e| {
@@ -366,7 +366,7 @@ async fn token(
     let Some(code) = form.text(&ONE_TIME_CODE) else {
         return Err(form.invalid());
     };
-    rate_limit::check_network(&ctx, Subject::SocialToken, &ip).await?;
+    rate_limit::check_network(&ctx, Subject::SocialToken, ip).await?;
     Ok(http::ok(
         flow::redeem(&ctx, code.trim(), &device).await?.body(),
     ))

@@ -116,7 +116,7 @@ async fn confirm(
     let (Some(email), Some(code)) = (email, code) else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, Subject::WalletEmailConfirm, &user.id, &ip).await?;
+    rate_limit::check(&ctx, Subject::WalletEmailConfirm, &user.id, ip).await?;
     // Only a code sent for the caller's own account works here.
     let matched = CodeFor::account(Purpose::WalletEmail, &email, &user.id)
         .check(&ctx, &code)

@@ -423,7 +423,7 @@ pub fn sessions_among(items: &[Item], user: &User, current: &str) -> Vec<Value> 
             Some((created_at.unwrap_or(0), view))
         })
         .collect();
-    sessions.sort_by(|a, b| b.0.cmp(&a.0));
+    sessions.sort_by_key(|(created_at, _)| std::cmp::Reverse(*created_at));
     sessions.into_iter().map(|(_, view)| view).collect()
 }
 
