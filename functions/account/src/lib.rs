@@ -48,7 +48,7 @@ const SESSIONS_FIELD: Field = Field {
     name: "sessions",
     aliases: &[],
     kind: Kind::Objects,
-    description: "The account's live sessions, newest first: `sid`, `current` (the caller's), \
+    description: "The account's live sessions, the most recently used first: `sid`, `current` (the caller's), \
                   `created_at`, `last_used_at` (its last refresh), `method` (how it signed \
                   in; null for a session that continued another after a password change or \
                   an email added), `ip` (the client's address at sign-in; IPv6 as its /64) \

@@ -391,8 +391,8 @@ pub async fn refreshed_claims(
     Ok(claims.custom.clone())
 }
 
-/// The account's live sessions, newest first, as `sessions/` shows them: `current` marks
-/// the one whose `sid` is given.
+/// The account's live sessions, the most recently used first, as `sessions/` shows them:
+/// `current` marks the one whose `sid` is given.
 pub async fn list(ctx: &Context, user: &User, current: &str) -> Result<Vec<Value>, AuthError> {
     let items = ctx
         .store
@@ -404,26 +404,27 @@ pub async fn list(ctx: &Context, user: &User, current: &str) -> Result<Vec<Value
 /// The sessions among `items` of the user's partition, as `list` shows them. Families of an
 /// ended epoch are not sessions any more.
 pub fn sessions_among(items: &[Item], user: &User, current: &str) -> Vec<Value> {
-    let mut sessions: Vec<(i64, Value)> = items
+    let mut sessions: Vec<((Option<i64>, Option<i64>), Value)> = items
         .iter()
         .filter(|family| family.number("epoch") == Some(user.session_epoch))
         .filter_map(|family| {
             let sk = family.text(crate::store::table::SORT_KEY)?;
             let sid = sk.strip_prefix(FAMILY_PREFIX)?.to_owned();
             let created_at = family.number("created_at");
+            let last_used_at = family.number("last_used_at");
             let view = serde_json::json!({
                 "sid": sid,
                 "current": sid == current,
                 "created_at": created_at.map(clock::rfc3339),
-                "last_used_at": family.number("last_used_at").map(clock::rfc3339),
+                "last_used_at": last_used_at.map(clock::rfc3339),
                 "method": family.text("method"),
                 "ip": family.text("network"),
                 "user_agent": family.text("user_agent"),
             });
-            Some((created_at.unwrap_or(0), view))
+            Some(((last_used_at, created_at), view))
         })
         .collect();
-    sessions.sort_by_key(|(created_at, _)| std::cmp::Reverse(*created_at));
+    sessions.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
     sessions.into_iter().map(|(_, view)| view).collect()
 }
 

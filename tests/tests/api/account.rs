@@ -69,7 +69,7 @@ async fn sessions_say_how_when_and_from_where_and_end_one_at_a_time() {
     let phone_view = listed.iter().find(|s| s["sid"] == phone_sid).unwrap();
     assert_eq!(phone_view["user_agent"], "Phone/1.0");
 
-    // A refresh moves last_used_at; the list is newest first.
+    // A refresh moves last_used_at; the most recently used comes first.
     let before = phone_view["last_used_at"].clone();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let refreshed = app
@@ -79,7 +79,7 @@ async fn sessions_say_how_when_and_from_where_and_end_one_at_a_time() {
     let listed = sessions(&app, &access(&laptop)).await;
     let phone_view = listed.iter().find(|s| s["sid"] == phone_sid).unwrap();
     assert_ne!(phone_view["last_used_at"], before);
-    assert_eq!(listed[0]["sid"], sid(&access(&laptop)));
+    assert_eq!(listed[0]["sid"], phone_sid.as_str());
 
     // Ending the phone's session ends its tokens, old and new, at once.
     let path = format!("sessions/{phone_sid}/");
