@@ -26,6 +26,7 @@ use oauth2::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::ProviderIdentity;
 use super::apple;
 use super::id_token::{self, IdClaims};
 use super::outbound::{self, PROVIDER_FAILED};
@@ -33,7 +34,7 @@ use super::settings::{Provider, ProviderKind};
 use crate::encode::hex;
 use crate::events::Event;
 use crate::identity::identifier::Identifier;
-use crate::identity::user::{self, AccountKey, SignInMethod, User, UserChange, UserField};
+use crate::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use crate::session::refresh_family::{self, Account, SignIn};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
 use crate::{AuthError, Context, clock};
@@ -441,18 +442,6 @@ pub const NONCE_USED: AuthError = AuthError::BadRequest {
     code: "nonce_used",
     detail: "This sign-in was used already. Sign in again in the app.",
 };
-
-/// A person at a provider: (provider, subject), unique across accounts like an identifier.
-struct ProviderIdentity<'a> {
-    provider: &'a str,
-    subject: &'a str,
-}
-
-impl AccountKey for ProviderIdentity<'_> {
-    fn account_key(&self) -> String {
-        format!("social:{}:{}", self.provider, self.subject)
-    }
-}
 
 /// A parallel first sign-in of the same person can claim the identity between our read and
 /// our write; the next try finds it. Few tries are needed.

@@ -4,6 +4,21 @@
 
 pub mod settings;
 
+use crate::identity::user::AccountKey;
+
+/// A person at a provider: (provider, subject), unique across accounts like an identifier;
+/// `provider` is the name in its routes (`google`).
+pub struct ProviderIdentity<'a> {
+    pub provider: &'a str,
+    pub subject: &'a str,
+}
+
+impl AccountKey for ProviderIdentity<'_> {
+    fn account_key(&self) -> String {
+        format!("social:{}:{}", self.provider, self.subject)
+    }
+}
+
 #[cfg(feature = "social")]
 pub mod apple;
 #[cfg(feature = "social")]
