@@ -284,7 +284,10 @@ pub async fn import_all(
             let store = store.clone();
             running.spawn(async move {
                 let outcome = import(&store, &peer, dry_run).await;
-                (at, peer.id, outcome)
+                // The id in one form, whichever the export wrote.
+                let id = uuid::Uuid::try_parse(peer.id.trim())
+                    .map_or(peer.id, |id| id.hyphenated().to_string());
+                (at, id, outcome)
             });
         }
         match running.join_next().await {
