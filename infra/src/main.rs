@@ -228,9 +228,16 @@ async fn import(args: &Args, export: &std::path::Path, settings: &Settings) -> R
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // An import's refused transactions are answers (already imported, taken), not news
+    // from the embedded DynamoDB.
+    let quiet = std::env::args()
+        .nth(1)
+        .is_some_and(|command| command == "import");
+    let default = if quiet { "warn,dynoxide=error" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
         )
         .init();
     match run().await {
