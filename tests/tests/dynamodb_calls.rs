@@ -526,7 +526,7 @@ const EXPECTED: [(&str, usize); 22] = [
     ("login/basic/ (wrong password)", 4),
     // First sign-in from this network: the failure total is read too; the hash's upgrade
     // rides in the sign-in's transaction.
-    ("login/basic/ (a Django hash, upgraded)", 5),
+    ("login/basic/ (a Django hash, upgraded)", 6),
     ("token/refresh/", 3),
     // The rotation is refused (the token is used); the first use's pair is read back with
     // its session, in one read.
