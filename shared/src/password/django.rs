@@ -57,7 +57,10 @@ pub fn parse(stored: &str) -> Option<Django<'_>> {
         // Django's `set_unusable_password()`: never matches.
         return None;
     }
-    let (prefix, rest) = stored.split_once('$')?;
+    let Some((prefix, rest)) = stored.split_once('$') else {
+        tracing::warn!("a stored password hash names no format");
+        return None;
+    };
     let parsed = match prefix {
         "pbkdf2_sha256" => pbkdf2_parts(Pbkdf2::Sha256, rest),
         "pbkdf2_sha1" => pbkdf2_parts(Pbkdf2::Sha1, rest),
