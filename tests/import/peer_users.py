@@ -1,5 +1,5 @@
 """The users of tests/import/peer-dump.json and peer.sql, made in a real BlockAuth peer
-(the Python package, /work/shared/peer in the project's workspace) through its ORM.
+(the Python package, `../shared/peer` beside this repository) through its ORM.
 
 Run inside the peer's Django project, once per hasher (tests/import/README.md):
 
