@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub mod demo;
+pub mod import;
 mod protocol_errors;
 use protocol_errors::JsonProtocolErrors;
 
@@ -188,6 +189,34 @@ async fn embedded(file: Option<&Path>, stop: watch::Receiver<bool>) -> Result<Dy
         }
     }));
     Ok((Some(database), address, tasks))
+}
+
+/// The embedded DynamoDB on a file of the local server (its table made if missing), for a
+/// command that writes without serving (`import`); it stops when dropped.
+pub struct LocalStore {
+    pub store: Store,
+    _stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for LocalStore {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+pub async fn local_store(file: &Path, table_name: &str) -> Result<LocalStore, String> {
+    let (stop, stopped) = watch::channel(false);
+    let (_, address, tasks) = embedded(Some(file), stopped).await?;
+    let client = dynamodb_client(address, true);
+    table::create_if_missing(&client, table_name).await?;
+    Ok(LocalStore {
+        store: Store::new(client, table_name),
+        _stop: stop,
+        tasks,
+    })
 }
 
 /// The routes of every enabled feature that has a function here.

@@ -7,6 +7,10 @@
 //! what these settings serve (with the defaults, it is `infra/openapi.json`), and stops.
 //! `cargo run -- rotate-keys` rotates the token key set of an asymmetric `ALGORITHM` in
 //! `DATA/token-keys.json` (a running server takes it up at once), and stops.
+//! `cargo run -- import EXPORT [--dry-run] [--table NAME]` imports a BlockAuth/Django
+//! database export (README, "Moving in from BlockAuth") into the local server's store, or
+//! with `--table` into that DynamoDB table (the AWS SDK's default credentials and region),
+//! prints a report, and stops.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +30,8 @@ enum Command {
     Describe,
     /// `rotate-keys`: rotate the token key set.
     RotateKeys,
+    /// `import EXPORT`: move users in from a BlockAuth database export.
+    Import(PathBuf),
 }
 
 struct Args {
@@ -33,6 +39,10 @@ struct Args {
     listen: SocketAddr,
     data: PathBuf,
     settings: Option<PathBuf>,
+    /// `import --dry-run`: write nothing.
+    dry_run: bool,
+    /// `import --table NAME`: a deployed table, not the local store.
+    table: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -41,14 +51,25 @@ fn parse_args() -> Result<Args, String> {
         listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
         data: PathBuf::from(".local"),
         settings: Some(PathBuf::from("blockauth.toml")).filter(|p| p.exists()),
+        dry_run: false,
+        table: None,
     };
     let mut given = std::env::args().skip(1).peekable();
     if given.next_if(|first| first == "openapi").is_some() {
         args.command = Command::Describe;
     } else if given.next_if(|first| first == "rotate-keys").is_some() {
         args.command = Command::RotateKeys;
+    } else if given.next_if(|first| first == "import").is_some() {
+        let export = given
+            .next()
+            .ok_or("import needs the export's path: import EXPORT [--dry-run] [--table NAME]")?;
+        args.command = Command::Import(PathBuf::from(export));
     }
     while let Some(flag) = given.next() {
+        if flag == "--dry-run" && matches!(args.command, Command::Import(_)) {
+            args.dry_run = true;
+            continue;
+        }
         let value = given
             .next()
             .ok_or_else(|| format!("{flag} needs a value"))?;
@@ -60,9 +81,11 @@ fn parse_args() -> Result<Args, String> {
             }
             "--data" => args.data = PathBuf::from(value),
             "--settings" => args.settings = Some(PathBuf::from(value)),
+            "--table" if matches!(args.command, Command::Import(_)) => args.table = Some(value),
             _ => {
                 return Err(format!(
-                    "unknown option {flag} (known: --listen, --data, --settings)"
+                    "unknown option {flag} (known: --listen, --data, --settings; \
+                     import: --dry-run, --table)"
                 ));
             }
         }
@@ -103,6 +126,9 @@ async fn run() -> Result<(), String> {
             );
         }
         return Ok(());
+    }
+    if let Command::Import(export) = &args.command {
+        return import(&args, export, &settings).await;
     }
     if args.command == Command::Describe {
         let text = serde_json::to_string_pretty(&blockauth_local::openapi(&settings))
@@ -158,11 +184,60 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// `import`: reads the export, imports into the local store or `--table`, prints the report.
+/// Fails when the export cannot be read or the store failed for some user (a rerun skips
+/// the users already imported); skipped users are reported, not failures.
+async fn import(args: &Args, export: &std::path::Path, settings: &Settings) -> Result<(), String> {
+    use blockauth::identity::moving_in;
+    use blockauth_local::import::{PARALLEL, read, summary};
+    let peers = read(export)?;
+    let local;
+    let store = match &args.table {
+        Some(table) => {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await;
+            let client = aws_sdk_dynamodb::Client::new(&config);
+            blockauth::store::Store::new(client, table.clone())
+        }
+        None => {
+            local = blockauth_local::local_store(
+                &args.data.join("dynamodb.sqlite3"),
+                &settings.table_name,
+            )
+            .await?;
+            local.store.clone()
+        }
+    };
+    let started = std::time::Instant::now();
+    let count = peers.len();
+    let report = moving_in::import_all(&store, peers, args.dry_run, PARALLEL).await;
+    let (text, complete) = summary(&report, args.dry_run);
+    print!("{text}");
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{count} users in {seconds:.1} s ({:.0} a second)",
+        count as f64 / seconds.max(0.001)
+    );
+    if complete {
+        Ok(())
+    } else {
+        Err("the store failed for some users: run the import again".into())
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    // An import's refused transactions are answers (already imported, taken), not news
+    // from the embedded DynamoDB.
+    let quiet = std::env::args()
+        .nth(1)
+        .is_some_and(|command| command == "import");
+    let default = if quiet { "warn,dynoxide=error" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
         )
         .init();
     match run().await {

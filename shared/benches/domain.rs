@@ -141,6 +141,25 @@ fn passwords(c: &mut Criterion) {
             ))
         })
     });
+    // Hashes moved in from Django (tests/django/vectors.json): a wrong password is checked
+    // at the hash's own cost, which an unknown identifier's dummy argon2id does not match.
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/django/vectors.json")).expect("vectors");
+    for vector in vectors["vectors"].as_array().expect("a list") {
+        let format = vector["format"].as_str().expect("format");
+        let stored = vector["hash"].as_str().expect("hash").to_owned();
+        group.bench_function(format!("django {format} verify (wrong password)"), |b| {
+            b.iter(|| {
+                runtime.block_on(password::verify(
+                    black_box("Correct-Horse-9-Batterz".into()),
+                    Some(stored.clone()),
+                ))
+            })
+        });
+    }
+    group.bench_function("no account: dummy argon2id", |b| {
+        b.iter(|| runtime.block_on(password::verify(black_box("x".into()), None)))
+    });
     group.finish();
 }
 

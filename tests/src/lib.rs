@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use blockauth::Settings;
 use blockauth::events::{EventLog, Events};
+use blockauth::identity::identifier::Identifier;
 use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
 use blockauth_local::{Options, Running, Storage};
@@ -297,6 +298,24 @@ impl TestApp {
             .last()
             .unwrap_or_else(|| panic!("no message to {to}"));
         code_in(last).unwrap_or_else(|| panic!("no code in {last}"))
+    }
+
+    /// Writes `user`, known by `known_by`, straight into the table (an account as an import
+    /// leaves it, say with a Django password hash).
+    pub async fn put_user(&self, user: &blockauth::identity::user::User, known_by: &Identifier) {
+        self.server
+            .context
+            .store
+            .transact(user.create(known_by))
+            .await
+            .expect("the user is written");
+    }
+
+    /// The stored user with this id.
+    pub async fn user(&self, id: &str) -> Option<blockauth::identity::user::User> {
+        blockauth::identity::user::get(&self.server.context, id)
+            .await
+            .expect("the store answers")
     }
 
     /// Signs up and confirms `email` with `password`; returns the confirm answer.

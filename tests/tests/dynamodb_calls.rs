@@ -5,6 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use blockauth::identity::identifier::Identifier;
+use blockauth::identity::user::{SignInMethod, User};
 use blockauth::social::settings::ProviderKind;
 use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::oidc::{self, Providers};
@@ -143,6 +145,22 @@ async fn dynamodb_calls_per_request() {
         None,
         json!({"email": "ada@example.com", "password": "Wrong-Horse-9-Battery"}),
         401,
+    )
+    .await;
+    // An account moved in from Django: its PBKDF2 hash verified and replaced by argon2id
+    // inside the sign-in's own transaction, so no call more than a login's.
+    let vectors: Value =
+        serde_json::from_str(include_str!("../django/vectors.json")).expect("vectors");
+    let django = vectors["vectors"][0]["hash"].as_str().expect("a hash");
+    let moved_in = Identifier::email("moved-in@example.com").expect("an email");
+    let user = User::new(&moved_in, Some(django.to_owned()), SignInMethod::Email);
+    app.put_user(&user, &moved_in).await;
+    r.measure(
+        "login/basic/ (a Django hash, upgraded)",
+        "login/basic/",
+        None,
+        json!({"email": "moved-in@example.com", "password": PASSWORD}),
+        200,
     )
     .await;
     let old = logged_in["refresh"].clone();
@@ -562,7 +580,7 @@ const EXPECTED_SOCIAL: [(&str, usize); 9] = [
 ];
 
 /// Calls per request, for the table printed above.
-const EXPECTED: [(&str, usize); 21] = [
+const EXPECTED: [(&str, usize); 22] = [
     // The same calls for a new and a taken identifier: one transaction that starts by
     // checking the identifier is free. The send budget is two counters (the network's share
     // and the total).
@@ -573,6 +591,9 @@ const EXPECTED: [(&str, usize); 21] = [
     // From a network the account signed in from (its failure total is not counted).
     ("login/basic/", 5),
     ("login/basic/ (wrong password)", 4),
+    // First sign-in from this network: the failure total is read too; the hash's upgrade
+    // rides in the sign-in's transaction.
+    ("login/basic/ (a Django hash, upgraded)", 6),
     ("token/refresh/", 3),
     // The rotation is refused (the token is used); the first use's pair is read back with
     // its session, in one read.

@@ -2,7 +2,9 @@
 //!
 //! A wrong password and an unknown identifier get the same 401 after the same work: the same
 //! reads (`user::find_for_sign_in`), and the password checked against a dummy hash when
-//! there is no account. Failed attempts on one identifier are capped per client network and
+//! there is no account (except for an account whose hash moved in from Django: its own
+//! format's work, README "Moving in from BlockAuth"). Such a hash is replaced by this
+//! project's argon2id in the same sign-in. Failed attempts on one identifier are capped per client network and
 //! in total from unfamiliar networks (`rate_limit::LoginAttempt`).
 
 use blockauth::password::INVALID_CREDENTIALS;
@@ -13,7 +15,7 @@ use axum::response::Response;
 use blockauth::Feature;
 use blockauth::contract::{Access, Answer, Body, Operation, Refusal, fields};
 use blockauth::http::{self, Form, Routes};
-use blockauth::identity::user::{SignInMethod, UserChange};
+use blockauth::identity::user::{SignInMethod, UserChange, UserField};
 use blockauth::rate_limit::{LoginAttempt, Subject};
 use blockauth::session::refresh_family::{Account, Device};
 use blockauth::store::TransactError;
@@ -56,7 +58,8 @@ async fn login(
     let (user, familiar) = user::find_for_sign_in(&ctx, &identifier, ip).await?;
     let attempt = LoginAttempt::reserve(&ctx, &identifier.key(), ip, familiar).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = match password::verify(password, stored).await {
+    let moved_in = stored.as_deref().is_some_and(password::django::is_django);
+    let matches = match password::verify(password.clone(), stored).await {
         Ok(matches) => matches,
         Err(_) => return Err(attempt.unchecked(&ctx).await),
     };
@@ -69,11 +72,20 @@ async fn login(
             detail: "This account is not verified yet.",
         });
     }
+    let mut change = UserChange::default();
+    if moved_in {
+        // A hash moved in from Django: replaced by ours in the sign-in's own transaction,
+        // which is conditional on the session epoch, so a concurrent password change is
+        // never undone. Should hashing be busy (the pool logs it), the next login upgrades.
+        if let Ok(ours) = password::hash(password).await {
+            change.set.push(UserField::PasswordHash(ours));
+        }
+    }
     match refresh_family::sign_in(
         &ctx,
         user,
         attempt.succeeded(&ctx),
-        Account::Existing(UserChange::default()),
+        Account::Existing(change),
         SignInMethod::password(&identifier),
         &device,
     )

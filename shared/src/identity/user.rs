@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::error::AuthError;
 use crate::identity::identifier::Identifier;
 use crate::social::settings::ProviderKind;
-use crate::store::{Expression, Item, Step, Transaction, Value, Write};
+use crate::store::{Expression, Item, Step, Store, Transaction, Value, Write};
 #[cfg(feature = "wallet")]
 use crate::wallet::Address;
 
@@ -515,8 +515,12 @@ fn or_another_way_in(condition: Expression, first: &str) -> Expression {
 
 /// The user with this id, if it exists.
 pub async fn get(ctx: &Context, user_id: &str) -> Result<Option<User>, AuthError> {
-    Ok(ctx
-        .store
+    get_in(&ctx.store, user_id).await
+}
+
+/// `get` where there is a store but no request context (the import command).
+pub async fn get_in(store: &Store, user_id: &str) -> Result<Option<User>, AuthError> {
+    Ok(store
         .get(&partition(user_id), SORT_KEY)
         .await?
         .as_ref()
@@ -525,8 +529,15 @@ pub async fn get(ctx: &Context, user_id: &str) -> Result<Option<User>, AuthError
 
 /// The id of the account `known_by` belongs to, if any (one read).
 pub async fn owner(ctx: &Context, known_by: &impl AccountKey) -> Result<Option<String>, AuthError> {
-    Ok(ctx
-        .store
+    owner_in(&ctx.store, known_by).await
+}
+
+/// `owner` where there is a store but no request context (the import command).
+pub async fn owner_in(
+    store: &Store,
+    known_by: &impl AccountKey,
+) -> Result<Option<String>, AuthError> {
+    Ok(store
         .get(&owner_partition(known_by), IDENT_SORT_KEY)
         .await?
         .and_then(|item| item.text("user_id")))

@@ -1,5 +1,6 @@
 //! argon2id hashing within the process's bound: at most one computation per core at once,
-//! each in a reusable buffer.
+//! each in a reusable buffer. Hashes moved in from Django (`password::django`) are verified
+//! within the same bound.
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::error::AuthError;
+use crate::password::django::{self, Django};
 
 /// The argon2id parameters of every hash made here (OWASP's first recommendation).
 const M_COST_KIB: u32 = 19_456;
@@ -93,7 +95,7 @@ impl Pool {
 
     async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, AuthError> {
         self.run(move |blocks| match stored {
-            Some(phc) => verify_in(blocks, password.as_bytes(), &phc),
+            Some(stored) => verify_stored(blocks, password.as_bytes(), &stored),
             None => {
                 // The same work as checking a hash made here, so that an account without
                 // a password answers in about the same time; the result is thrown away.
@@ -149,15 +151,54 @@ fn hash_in(blocks: &mut [Block], password: &[u8], salt: Option<Salt>) -> Result<
     Ok(phc.to_string())
 }
 
+/// Whether `password` matches `stored`: this project's argon2 PHC string, or one of
+/// Django's formats (an unusable or malformed one matches nothing).
+fn verify_stored(blocks: &mut [Block], password: &[u8], stored: &str) -> Result<bool, AuthError> {
+    if !django::is_django(stored) {
+        return verify_in(blocks, password, stored, Buffer::Pooled);
+    }
+    match django::parse(stored) {
+        None => Ok(false),
+        Some(Django::Argon2 { phc }) => verify_in(blocks, password, phc, Buffer::Imported),
+        Some(other) => Ok(other.verify(password)),
+    }
+}
+
+/// Where an argon2 verification that needs more memory than a pooled buffer runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Buffer {
+    /// Only in the pool's buffer: a larger hash was never made here.
+    Pooled,
+    /// In a buffer of its own, one at a time in the process (Django's default takes
+    /// 100 MiB, `django::MAX_ARGON2_KIB`): the bound becomes cores × 19 MiB plus one such
+    /// buffer, for the few first logins of imported accounts.
+    Imported,
+}
+
+/// Held while a larger buffer for an imported hash exists.
+static IMPORTED_BUFFER: Mutex<()> = Mutex::new(());
+
 /// What `Argon2::verify_password` answers, in the given buffer: the stored string's own
 /// algorithm, version and parameters, the output compared in constant time. A string that
 /// is not an argon2 PHC hash matches nothing.
-fn verify_in(blocks: &mut [Block], password: &[u8], phc: &str) -> Result<bool, AuthError> {
+fn verify_in(
+    blocks: &mut [Block],
+    password: &[u8],
+    phc: &str,
+    buffer: Buffer,
+) -> Result<bool, AuthError> {
     let Some((argon2, salt, expected)) = parse(phc) else {
         tracing::warn!("a stored password hash is not an argon2 PHC string");
         return Ok(false);
     };
     let needed = argon2.params().block_count();
+    if needed > blocks.len() && buffer == Buffer::Imported {
+        let _one_at_a_time = IMPORTED_BUFFER
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut larger = vec![Block::new(); needed];
+        return verify_in(&mut larger, password, phc, Buffer::Pooled);
+    }
     if needed > blocks.len() {
         // Never made here; checking it would break the memory bound, and calling it a
         // wrong password would hide the defect.
@@ -208,7 +249,8 @@ pub async fn hash_like(password: String, like: Option<String>) -> Result<String,
     Pool::shared().hash(password, salt).await
 }
 
-/// Whether `password` matches the PHC string; with no stored hash, the same work is done
+/// Whether `password` matches the stored hash (this project's argon2id, or a Django hash
+/// moved in: `password::django`); with no stored hash, the same work is done
 /// and the answer is no, so that an unknown account answers in about the same time.
 /// An error means the password could not be checked (no permit within `HASH_WAIT`), not
 /// that it is wrong.
@@ -301,6 +343,36 @@ mod tests {
             verify("pw".into(), Some(big)).await,
             Err(AuthError::Unavailable)
         ));
+    }
+
+    /// Django's hashes (tests/django/vectors.json, every format) verify through the pool:
+    /// the right password only; an unusable or unknown one matches nothing, never an error.
+    #[tokio::test]
+    async fn django_hashes_verify_through_the_pool() {
+        let vectors = include_str!("../../../tests/django/vectors.json");
+        let file: serde_json::Value = serde_json::from_str(vectors).unwrap();
+        for vector in file["vectors"].as_array().unwrap() {
+            let (format, password, stored) = (
+                vector["format"].as_str().unwrap(),
+                vector["password"].as_str().unwrap(),
+                vector["hash"].as_str().unwrap(),
+            );
+            let check = |password: &str| verify(password.to_owned(), Some(stored.to_owned()));
+            assert!(check(password).await.unwrap(), "{format}");
+            assert!(!check("Correct-Horse-9-Batterz").await.unwrap(), "{format}");
+            // Truncated: matches nothing.
+            let truncated = stored[..stored.len() - 4].to_owned();
+            assert!(
+                !verify(password.to_owned(), Some(truncated)).await.unwrap(),
+                "{format}"
+            );
+        }
+        for stored in ["!unusable", "!", "md5$salt$hash", "whatever"] {
+            assert!(
+                !verify("x".into(), Some(stored.into())).await.unwrap(),
+                "{stored}"
+            );
+        }
     }
 
     /// Hashes `n` passwords at once through `pool`.

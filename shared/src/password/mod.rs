@@ -1,4 +1,5 @@
-//! Passwords: argon2id hashing (m=19456 KiB, t=2, p=1, PHC strings) and the validators.
+//! Passwords: argon2id hashing (m=19456 KiB, t=2, p=1, PHC strings) and the validators;
+//! hashes moved in from Django (`django`) verified and then replaced.
 //!
 //! Hashing is bounded per process: at most one computation per core at once, each in a
 //! reusable 19 MiB buffer, so argon2 never holds more than cores × 19 MiB however many
@@ -23,6 +24,8 @@ pub const INVALID_CREDENTIALS: AuthError = AuthError::Unauthorized {
 // enable the `password` capability have them; every function reads the policy's settings.
 #[cfg(feature = "password")]
 mod checks;
+#[cfg(feature = "password")]
+pub mod django;
 #[cfg(feature = "password")]
 mod hashing;
 

@@ -404,7 +404,8 @@ pub async fn list(ctx: &Context, user: &User, current: &str) -> Result<Vec<Value
 /// The sessions among `items` of the user's partition, as `list` shows them. Families of an
 /// ended epoch are not sessions any more.
 pub fn sessions_among(items: &[Item], user: &User, current: &str) -> Vec<Value> {
-    let mut sessions: Vec<((Option<i64>, Option<i64>), Value)> = items
+    // Each with when it was last used, then made: the order of the list.
+    let mut sessions: Vec<(_, Value)> = items
         .iter()
         .filter(|family| family.number("epoch") == Some(user.session_epoch))
         .filter_map(|family| {

@@ -26,6 +26,7 @@ use oauth2::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::ProviderIdentity;
 use super::apple;
 use super::id_token::{self, IdClaims};
 use super::outbound::{self, PROVIDER_FAILED};
@@ -33,8 +34,9 @@ use super::settings::{Provider, ProviderKind};
 use crate::encode::hex;
 use crate::events::Event;
 use crate::identity::identifier::Identifier;
-use crate::identity::user::{self, AccountKey, SignInMethod, User, UserChange, UserField};
+use crate::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use crate::session::refresh_family::{self, Account, Device, SignIn};
+use crate::social::{link, record};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
 use crate::{AuthError, Context, clock};
 
@@ -442,37 +444,6 @@ pub const NONCE_USED: AuthError = AuthError::BadRequest {
     detail: "This sign-in was used already. Sign in again in the app.",
 };
 
-/// A person at a provider: (provider, subject), unique across accounts like an identifier.
-struct ProviderIdentity<'a> {
-    provider: &'a str,
-    subject: &'a str,
-}
-
-impl AccountKey for ProviderIdentity<'_> {
-    fn account_key(&self) -> String {
-        format!("social:{}:{}", self.provider, self.subject)
-    }
-}
-
-/// The prefix of a social link's sort key in the account's partition.
-pub const LINK_PREFIX: &str = "SOCIAL#";
-
-/// The writes that make `identity` belong to `user_id`: its owner item, and its record.
-fn link(identity: &ProviderIdentity, user_id: &str) -> [Write; 2] {
-    [user::claim(identity, user_id), record(identity, user_id)]
-}
-
-/// The link kept in the account's partition, which `me/export/` lists and account
-/// deletion frees.
-fn record(identity: &ProviderIdentity, user_id: &str) -> Write {
-    let key = format!("{LINK_PREFIX}{}:{}", identity.provider, identity.subject);
-    let item = Item::new(&user::partition(user_id), &key)
-        .with("provider", identity.provider)
-        .with("subject", identity.subject)
-        .with("created_at", clock::now());
-    Write::put(user::owning(item, identity))
-}
-
 /// A parallel first sign-in of the same person can claim the identity between our read and
 /// our write; the next try finds it. Few tries are needed.
 const TRIES: usize = 3;
@@ -504,7 +475,7 @@ pub async fn account(
                 user.name = name.clone();
                 let steps = user
                     .create(&identity)
-                    .step(Step::Claim, record(&identity, &user.id));
+                    .step(Step::Claim, record(&identity, &user.id, clock::now()));
                 (user, steps, true)
             }
             Some(email) => {
@@ -522,7 +493,7 @@ pub async fn account(
                             ..Default::default()
                         };
                         let steps = Transaction::new()
-                            .steps(Step::Claim, link(&identity, &user.id))
+                            .steps(Step::Claim, link(&identity, &user.id, clock::now()))
                             .step(Step::UserChange, change.apply(&mut user));
                         (user, steps, false)
                     }
@@ -531,7 +502,7 @@ pub async fn account(
                         user.name = name.clone();
                         let steps = user
                             .create(&email)
-                            .steps(Step::Claim, link(&identity, &user.id));
+                            .steps(Step::Claim, link(&identity, &user.id, clock::now()));
                         (user, steps, true)
                     }
                 }

@@ -1,0 +1,15 @@
+PRAGMA foreign_keys=OFF;
+BEGIN TRANSACTION;
+CREATE TABLE IF NOT EXISTS "user" ("password" varchar(128) NOT NULL, "last_login" datetime NULL, "id" char(32) NOT NULL PRIMARY KEY, "email" varchar(254) NULL UNIQUE, "phone_number" varchar(20) NULL UNIQUE, "wallet_address" varchar(42) NULL UNIQUE, "is_verified" bool NOT NULL, "authentication_types" text NOT NULL CHECK ((JSON_VALID("authentication_types") OR "authentication_types" IS NULL)));
+INSERT INTO user VALUES('pbkdf2_sha256$1000000$8pL4qsQdauJ4cxLGOmRR1v$yy6tPzWU7cAXmPvf6J5egtEmm9S7JMJLyVQTDeUeoqk=','2026-10-01 12:00:00','01a22e08dbe6743684dd7729974fac6f','Ada@Example.com ',NULL,NULL,1,'["EMAIL"]');
+INSERT INTO user VALUES('pbkdf2_sha256$1000000$l1iW0yMBexT66SfkRTBPtd$9n6/jMU1NrbGH5bPqS+UbxDP5ikvuVgVdo+r7t4YDUk=',NULL,'01a22e08dcd57d36859241d04d4d22d1',NULL,'+14155550123',NULL,1,'["PHONE"]');
+INSERT INTO user VALUES('!QHk1z9ij1hC10NJVhncsdSaoyBpgMZxlUWkdVBTV',NULL,'01a22e08ddbd7b2dbcb9c02093d7698a',NULL,NULL,'0x337c1a59da3c795d91344dacaaa362ef73019cac',1,'["WALLET"]');
+INSERT INTO user VALUES('!rYOG7mendQQNs10QgpJYhQTPcnAfjVKhtZBmYNrO',NULL,'01a22e08ddbe7083bc817d2fb06ef51c','gina@example.com',NULL,NULL,1,'["GOOGLE"]');
+INSERT INTO user VALUES('pbkdf2_sha256$1000000$p38tVbVqno1W0NLl2831e7$0O+Ybg9voUT4+av8Ui/EdOxcrfovBK5u84kNBE/gNMI=',NULL,'01a22e08ddc17d5eaf248e9f09781c26','unverified@example.com',NULL,NULL,0,'["EMAIL"]');
+INSERT INTO user VALUES('!8hVvMlXQwGXP1AZ8aQZU6Ied2JMxx3ZBz7z6VBAk',NULL,'01a22e08dea57f84afd0b91f060499b7','nopass@example.com',NULL,NULL,1,'["PASSWORDLESS"]');
+INSERT INTO user VALUES('pbkdf2_sha256$1000000$BawU4qlyn0fUn6EAB1jj8c$5NVVDituJDjYT4rtaJ6/VMyE0xk+fUCguAJijLmhmmc=',NULL,'01a22e08dea6732cad3fdf07cf1d3e8a',NULL,'555-0100',NULL,1,'["PHONE"]');
+INSERT INTO user VALUES('pbkdf2_sha256$1000000$ZIo13X6L74ktaDAKE1puBa$8GOJ8lvdOfHyDLRzj22dEkT/CuONip96s+Oxjk8W6s8=',NULL,'01a22e08df877a1fb66631ddd0b743fa',NULL,NULL,'0xnot-an-address',1,'["WALLET"]');
+INSERT INTO user VALUES('argon2$argon2id$v=19$m=102400,t=2,p=8$NktjRjZWUWJ0RnVseWVGSUtLZ2trNQ$bUZrXTp85VwTMNs1L3xGmdjCiwrmMu8PvL0TeOSR2gE','2026-10-01 12:00:00','01a22e08e3627df3bc1f0b9153d8d3bd','argon@example.com',NULL,NULL,1,'["EMAIL"]');
+CREATE TABLE IF NOT EXISTS "blockauth_social_identity" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "provider" varchar(20) NOT NULL, "subject" varchar(255) NOT NULL, "email_at_link" varchar(254) NULL, "email_verified_at_link" bool NOT NULL, "encrypted_refresh_token" BLOB NULL, "created_at" datetime NOT NULL, "last_used_at" datetime NOT NULL, "user_id" char(32) NOT NULL REFERENCES "user" ("id") DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO blockauth_social_identity VALUES(1,'google','108234567890123456789','gina@example.com',1,NULL,'2026-09-01 12:00:00','2026-11-30 19:57:42.720132','01a22e08ddbe7083bc817d2fb06ef51c');
+COMMIT;
