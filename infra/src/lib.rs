@@ -29,7 +29,7 @@ mod protocol_errors;
 use protocol_errors::JsonProtocolErrors;
 
 /// Every feature function this server can mount, by its flag.
-pub const FEATURES: [(Feature, FeatureRoutes); 13] = [
+pub const FEATURES: [(Feature, FeatureRoutes); 14] = [
     (Feature::Signup, signup::routes),
     (Feature::BasicLogin, login_basic::routes),
     (Feature::PasswordlessLogin, login_passwordless::routes),
@@ -42,6 +42,7 @@ pub const FEATURES: [(Feature, FeatureRoutes); 13] = [
     (Feature::SocialAuth, social::routes),
     (Feature::PasskeyAuth, passkey::routes),
     (Feature::Account, account::routes),
+    (Feature::Mfa, mfa::routes),
     (Feature::Keys, keys::routes),
 ];
 
@@ -65,6 +66,8 @@ pub struct Options {
     /// Where lifecycle events go without an `EVENT_BUS` (the local event log).
     pub events: Events,
     pub key: SigningKey,
+    /// The key that seals TOTP secrets (not the signing key).
+    pub factor_key: SigningKey,
     /// The key set file of an asymmetric `ALGORITHM` (made on first start); None keeps a
     /// generated one in memory.
     pub token_keys: Option<PathBuf>,
@@ -320,6 +323,7 @@ pub async fn start(options: Options) -> Result<Running, String> {
         tokens,
         hook,
         events,
+        Some(&options.factor_key),
     );
     let app = app(&context);
 

@@ -10,7 +10,9 @@
 //! `cargo run -- import EXPORT [--dry-run] [--table NAME]` imports a BlockAuth/Django
 //! database export (README, "Moving in from BlockAuth") into the local server's store, or
 //! with `--table` into that DynamoDB table (the AWS SDK's default credentials and region),
-//! prints a report, and stops.
+//! prints a report, and stops. `cargo run -- disable-mfa USER_ID [--table NAME]` turns an
+//! account's second factor off and ends its sessions (the operator's recovery path for an
+//! owner who lost their device and backup codes: README, "A second factor"), and stops.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +34,8 @@ enum Command {
     RotateKeys,
     /// `import EXPORT`: move users in from a BlockAuth database export.
     Import(PathBuf),
+    /// `disable-mfa USER_ID`: the operator turns an account's second factor off.
+    DisableMfa(String),
 }
 
 struct Args {
@@ -64,6 +68,11 @@ fn parse_args() -> Result<Args, String> {
             .next()
             .ok_or("import needs the export's path: import EXPORT [--dry-run] [--table NAME]")?;
         args.command = Command::Import(PathBuf::from(export));
+    } else if given.next_if(|first| first == "disable-mfa").is_some() {
+        let user_id = given
+            .next()
+            .ok_or("disable-mfa needs the account's user id: disable-mfa USER_ID [--table NAME]")?;
+        args.command = Command::DisableMfa(user_id);
     }
     while let Some(flag) = given.next() {
         if flag == "--dry-run" && matches!(args.command, Command::Import(_)) {
@@ -81,11 +90,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--data" => args.data = PathBuf::from(value),
             "--settings" => args.settings = Some(PathBuf::from(value)),
-            "--table" if matches!(args.command, Command::Import(_)) => args.table = Some(value),
+            "--table" if matches!(args.command, Command::Import(_) | Command::DisableMfa(_)) => {
+                args.table = Some(value)
+            }
             _ => {
                 return Err(format!(
                     "unknown option {flag} (known: --listen, --data, --settings; \
-                     import: --dry-run, --table)"
+                     import: --dry-run, --table; disable-mfa: --table)"
                 ));
             }
         }
@@ -130,6 +141,17 @@ async fn run() -> Result<(), String> {
     if let Command::Import(export) = &args.command {
         return import(&args, export, &settings).await;
     }
+    if let Command::DisableMfa(user_id) = &args.command {
+        let (store, _local) = store_for(&args, &settings).await?;
+        let found = blockauth::mfa::factor::disable_by_operator(&store, user_id)
+            .await
+            .map_err(|e| format!("disable-mfa: {}", e.body()))?;
+        if !found {
+            return Err(format!("disable-mfa: no account has the user id {user_id}"));
+        }
+        println!("{user_id}: the second factor is off and every session has ended");
+        return Ok(());
+    }
     if args.command == Command::Describe {
         let text = serde_json::to_string_pretty(&blockauth_local::openapi(&settings))
             .map_err(|e| e.to_string())?;
@@ -161,6 +183,7 @@ async fn run() -> Result<(), String> {
             announce: true,
         }),
         key,
+        factor_key: SigningKey::load_or_generate(&args.data.join("totp.key"))?,
         token_keys: Some(token_keys),
         retry: true,
     })
@@ -184,6 +207,32 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// The table a one-off command works on: `--table` (a deployed one, with the AWS SDK's
+/// default credentials and region), else the local server's store (kept open while the
+/// second value lives).
+async fn store_for(
+    args: &Args,
+    settings: &Settings,
+) -> Result<(blockauth::store::Store, Option<blockauth_local::LocalStore>), String> {
+    match &args.table {
+        Some(table) => {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await;
+            let client = aws_sdk_dynamodb::Client::new(&config);
+            Ok((blockauth::store::Store::new(client, table.clone()), None))
+        }
+        None => {
+            let local = blockauth_local::local_store(
+                &args.data.join("dynamodb.sqlite3"),
+                &settings.table_name,
+            )
+            .await?;
+            Ok((local.store.clone(), Some(local)))
+        }
+    }
+}
+
 /// `import`: reads the export, imports into the local store or `--table`, prints the report.
 /// Fails when the export cannot be read or the store failed for some user (a rerun skips
 /// the users already imported); skipped users are reported, not failures.
@@ -191,24 +240,7 @@ async fn import(args: &Args, export: &std::path::Path, settings: &Settings) -> R
     use blockauth::identity::moving_in;
     use blockauth_local::import::{PARALLEL, read, summary};
     let peers = read(export)?;
-    let local;
-    let store = match &args.table {
-        Some(table) => {
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .load()
-                .await;
-            let client = aws_sdk_dynamodb::Client::new(&config);
-            blockauth::store::Store::new(client, table.clone())
-        }
-        None => {
-            local = blockauth_local::local_store(
-                &args.data.join("dynamodb.sqlite3"),
-                &settings.table_name,
-            )
-            .await?;
-            local.store.clone()
-        }
-    };
+    let (store, _local) = store_for(args, settings).await?;
     let started = std::time::Instant::now();
     let count = peers.len();
     let report = moving_in::import_all(&store, peers, args.dry_run, PARALLEL).await;

@@ -150,13 +150,7 @@ pub async fn delete(ctx: &Context, user: User, claims: &Claims) -> Result<(), Au
     }
     let user_id = user.id.as_str();
     ctx.events.publish(Event::AccountDeleted { user_id }).await;
-    let notify = user
-        .email
-        .as_deref()
-        .map(Identifier::email)
-        .or(user.phone.as_deref().map(Identifier::phone))
-        .and_then(Result::ok);
-    if let Some(to) = notify {
+    if let Some(to) = user.contact() {
         // The deletion stands whatever the mail does.
         if let Err(error) = ctx
             .mailer

@@ -22,6 +22,9 @@ pub struct Context {
     pub claims_hook: ClaimsHook,
     /// Where lifecycle events go.
     pub events: Events,
+    /// Seals TOTP secrets at rest (`TOTP_KEY_SECRET`'s key, never the signing key); only
+    /// the `mfa` function has it.
+    pub factor_key: Option<Vec<u8>>,
 }
 
 impl Context {
@@ -33,6 +36,7 @@ impl Context {
         crate::encode::hex(aws_lc_rs::hmac::sign(&key, message.as_bytes()).as_ref())
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         settings: Settings,
         store: Store,
@@ -41,10 +45,12 @@ impl Context {
         tokens: Tokens,
         claims_hook: ClaimsHook,
         events: Events,
+        factor_key: Option<&SigningKey>,
     ) -> Arc<Self> {
         Arc::new(Context {
             claims_hook,
             events,
+            factor_key: factor_key.map(|key| key.derive("blockauth totp secrets")),
             tokens,
             code_key: key.derive("blockauth one-time codes"),
             settings,

@@ -490,6 +490,11 @@ impl Routes {
         }
     }
 
+    /// The feature flag these routes serve.
+    pub fn feature(&self) -> Feature {
+        self.feature
+    }
+
     pub fn post<H: Handler<T, Arc<Context>>, T: 'static>(
         self,
         operation: &'static Operation,

@@ -119,7 +119,28 @@ async fn start(
         Some(&aws),
     )?;
     let events = Events::from_settings(&settings.events, &aws);
-    let ctx = Context::new(settings, store, mailer, &key, tokens, hook, events);
+    // Only the second factor's function reads the key that seals TOTP secrets.
+    let factor_key = match routes().feature() {
+        crate::Feature::Mfa => {
+            let secret = settings
+                .mfa
+                .key_secret
+                .as_deref()
+                .ok_or("setting TOTP_KEY_SECRET: required by the mfa function in Lambda")?;
+            Some(SigningKey::from_secrets_manager(&secrets, secret).await?)
+        }
+        _ => None,
+    };
+    let ctx = Context::new(
+        settings,
+        store,
+        mailer,
+        &key,
+        tokens,
+        hook,
+        events,
+        factor_key.as_ref(),
+    );
     let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])
         .layer(axum::middleware::map_request(client_ip));
     Ok((app, ctx, secrets))

@@ -12,6 +12,7 @@ pub mod codes;
 pub mod events;
 pub mod identity;
 pub mod mail;
+pub mod mfa;
 pub mod passkey;
 pub mod password;
 pub mod rate_limit;
@@ -34,6 +35,7 @@ pub mod context;
 pub mod encode;
 pub mod error;
 pub mod purpose;
+pub mod sealed;
 pub mod settings;
 
 pub use context::Context;

@@ -503,6 +503,10 @@ pub enum Step {
     /// An item that made the account own something (a passkey, a social link) is removed
     /// with the account.
     Owned,
+    /// A sign-in waits for its second factor, or is completed by it.
+    SecondFactor,
+    /// A second factor is set up, used (a TOTP step, a backup code) or removed.
+    Factor,
 }
 
 /// Writes that happen all together or not at all, each under its step's name.

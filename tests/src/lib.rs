@@ -142,7 +142,7 @@ impl TestApp {
         storage: Storage,
         listen: SocketAddr,
     ) -> Result<Self, String> {
-        let key = SigningKey::from_text(&SigningKey::generate_text().expect("key")).expect("key");
+        let key = fresh_key();
         let events = events.unwrap_or_else(|| {
             Events::Log(EventLog {
                 path: outbox.path().join(EVENT_LOG),
@@ -156,6 +156,7 @@ impl TestApp {
             mailer,
             events,
             key: key.clone(),
+            factor_key: fresh_key(),
             token_keys: Some(outbox.path().join("token-keys.json")),
             retry: false,
         })
@@ -340,6 +341,11 @@ impl TestApp {
         assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
         confirmed
     }
+}
+
+/// A new random key (a signing key, or the key that seals TOTP secrets).
+pub fn fresh_key() -> SigningKey {
+    SigningKey::from_text(&SigningKey::generate_text().expect("key")).expect("key")
 }
 
 /// The default settings, but for the route limit's window: an hour rather than 30 s, so

@@ -11,7 +11,6 @@ use axum::response::Response;
 use blockauth::Feature;
 use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal, fields};
 use blockauth::http::{self, Caller, Form, Routes};
-use blockauth::identity::identifier::Identifier;
 use blockauth::identity::user::{self, SignInMethod, UserChange, UserField};
 use blockauth::rate_limit::{LoginAttempt, Subject};
 use blockauth::session::refresh_family::{self, Account, Claimed, Device};
@@ -98,12 +97,7 @@ async fn change(
         };
         set.push(UserField::Method(method));
     }
-    let notify = user
-        .email
-        .as_deref()
-        .map(Identifier::email)
-        .or(user.phone.as_deref().map(Identifier::phone))
-        .and_then(Result::ok);
+    let notify = user.contact();
     let change = UserChange {
         set,
         end_sessions: true,
@@ -127,7 +121,7 @@ async fn change(
         }
         Err(TransactError::Unavailable) => return Err(AuthError::Unavailable),
     };
-    let user_id = signed_in.user.id.as_str();
+    let user_id = signed_in.user().id.as_str();
     ctx.events.publish(Event::PasswordChanged { user_id }).await;
     if let Some(to) = notify {
         ctx.mailer

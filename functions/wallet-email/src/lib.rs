@@ -143,7 +143,7 @@ async fn confirm(
     .await
     {
         Ok(signed_in) => {
-            let (user_id, email) = (signed_in.user.id.as_str(), email.value());
+            let (user_id, email) = (signed_in.user().id.as_str(), email.value());
             ctx.events
                 .publish(Event::WalletEmailAdded { user_id, email })
                 .await;

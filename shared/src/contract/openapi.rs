@@ -535,6 +535,14 @@ fn common_schemas() -> Map<String, Value> {
     let schemas = json!({
         "User": user,
         "SignedIn": {
+            "description": "A session; or, for an account with a second factor, the token \
+                            that `totp/verify/` completes the sign-in with.",
+            "oneOf": [
+                { "$ref": "#/components/schemas/Session" },
+                { "$ref": "#/components/schemas/MfaRequired" },
+            ],
+        },
+        "Session": {
             "type": "object",
             "properties": {
                 "access": { "type": "string", "description": "An access token (JWT)." },
@@ -542,6 +550,15 @@ fn common_schemas() -> Map<String, Value> {
                 "user": { "$ref": "#/components/schemas/User" },
             },
             "required": ["access", "refresh", "user"],
+        },
+        "MfaRequired": {
+            "type": "object",
+            "properties": {
+                "mfa_required": { "const": true },
+                "mfa_token": { "type": "string",
+                               "description": "For `totp/verify/`, once, within `MFA_TOKEN_TTL` seconds." },
+            },
+            "required": ["mfa_required", "mfa_token"],
         },
         "Message": {
             "type": "object",

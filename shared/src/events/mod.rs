@@ -97,11 +97,17 @@ pub enum Event<'a> {
     AccountDeleted {
         user_id: &'a str,
     },
+    MfaEnabled {
+        user_id: &'a str,
+    },
+    MfaDisabled {
+        user_id: &'a str,
+    },
 }
 
 impl Event<'_> {
     /// Every type an event can have, as `kind` names it.
-    pub const KINDS: [&'static str; 15] = [
+    pub const KINDS: [&'static str; 17] = [
         "signup.confirmed",
         "login",
         "token.reuse_detected",
@@ -117,6 +123,8 @@ impl Event<'_> {
         "passkey.removed",
         "sessions.ended",
         "account.deleted",
+        "mfa.enabled",
+        "mfa.disabled",
     ];
 
     /// Its type: `detail-type` in EventBridge, `type` in the detail.
@@ -137,6 +145,8 @@ impl Event<'_> {
             Event::PasskeyRemoved { .. } => "passkey.removed",
             Event::SessionsEnded { .. } => "sessions.ended",
             Event::AccountDeleted { .. } => "account.deleted",
+            Event::MfaEnabled { .. } => "mfa.enabled",
+            Event::MfaDisabled { .. } => "mfa.disabled",
         }
     }
 
@@ -154,7 +164,9 @@ impl Event<'_> {
             | Event::SessionsEnded { user_id, sid } => (user_id, vec![("sid", sid)]),
             Event::PasswordChanged { user_id }
             | Event::PasswordReset { user_id }
-            | Event::AccountDeleted { user_id } => (user_id, vec![]),
+            | Event::AccountDeleted { user_id }
+            | Event::MfaEnabled { user_id }
+            | Event::MfaDisabled { user_id } => (user_id, vec![]),
             Event::EmailChanged { user_id, email } | Event::WalletEmailAdded { user_id, email } => {
                 (user_id, vec![("email", email)])
             }
@@ -365,6 +377,8 @@ mod tests {
                 sid: "s",
             },
             Event::AccountDeleted { user_id: "u" },
+            Event::MfaEnabled { user_id: "u" },
+            Event::MfaDisabled { user_id: "u" },
         ];
         let kinds: Vec<&str> = events.iter().map(Event::kind).collect();
         assert_eq!(kinds, Event::KINDS);

@@ -195,6 +195,7 @@ impl PeerUser {
             last_login: self.last_login,
             authentication_types: once,
             session_epoch: 0,
+            mfa_enabled: false,
             version: 0,
         };
         Ok(Arrival { user, keys, links })

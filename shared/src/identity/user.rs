@@ -46,6 +46,8 @@ pub struct User {
     pub authentication_types: Vec<String>,
     /// Sessions (refresh families) carry the epoch they began in; raising it ends them all.
     pub session_epoch: i64,
+    /// A second factor (TOTP) is required at every sign-in but a passkey's.
+    pub mfa_enabled: bool,
     /// Raised by every `UserChange`, so that deleting the account can require that nothing
     /// (a wallet linked, a passkey added) changed since it read what to free.
     pub version: i64,
@@ -124,6 +126,7 @@ impl User {
             last_login: Some(now),
             authentication_types: vec![method.name().to_owned()],
             session_epoch: 0,
+            mfa_enabled: false,
             version: 0,
         }
     }
@@ -134,6 +137,15 @@ impl User {
             .into_iter()
             .find_map(Option::as_deref)
             .unwrap_or(&self.id)
+    }
+
+    /// Where notices to the account's owner go: its email, else its phone.
+    pub fn contact(&self) -> Option<Identifier> {
+        self.email
+            .as_deref()
+            .map(Identifier::email)
+            .or(self.phone.as_deref().map(Identifier::phone))
+            .and_then(Result::ok)
     }
 
     /// Where failed password tries of this account are counted (`rate_limit::LoginAttempt`):
@@ -180,7 +192,8 @@ impl User {
             .with("is_verified", self.is_verified)
             .with("date_joined", self.date_joined)
             .with("authentication_types", self.authentication_types.clone())
-            .with("session_epoch", self.session_epoch);
+            .with("session_epoch", self.session_epoch)
+            .with("mfa_enabled", self.mfa_enabled);
         match self.last_login {
             Some(at) => item.with("last_login", at),
             None => item,
@@ -200,6 +213,7 @@ impl User {
             last_login: item.number("last_login"),
             authentication_types: item.texts("authentication_types"),
             session_epoch: item.number("session_epoch").unwrap_or(0),
+            mfa_enabled: item.flag("mfa_enabled"),
             version: item.number("version").unwrap_or(0),
         })
     }
@@ -277,16 +291,19 @@ pub enum SignInMethod {
 }
 
 impl SignInMethod {
+    /// The methods that are not a social provider's.
+    const OWN: [SignInMethod; 5] = [
+        SignInMethod::Email,
+        SignInMethod::Phone,
+        SignInMethod::Passwordless,
+        SignInMethod::Wallet,
+        SignInMethod::Passkey,
+    ];
+
     /// Every name `authentication_types` may hold.
     pub fn names() -> Vec<&'static str> {
-        let own = [
-            SignInMethod::Email,
-            SignInMethod::Phone,
-            SignInMethod::Passwordless,
-            SignInMethod::Wallet,
-            SignInMethod::Passkey,
-        ];
-        own.into_iter()
+        Self::OWN
+            .into_iter()
             .map(SignInMethod::name)
             .chain(social_sign_ins())
             .collect()
@@ -301,6 +318,19 @@ impl SignInMethod {
             SignInMethod::Social(name) => name,
             SignInMethod::Passkey => "PASSKEY",
         }
+    }
+
+    /// The method `authentication_types` names `name`.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::OWN
+            .into_iter()
+            .find(|m| m.name() == name)
+            .or_else(|| {
+                social_sign_ins()
+                    .into_iter()
+                    .find(|s| *s == name)
+                    .map(SignInMethod::Social)
+            })
     }
 
     /// Password sign-in with `identifier`.
@@ -322,6 +352,8 @@ pub enum UserField {
     Method(SignInMethod),
     /// A sign-in method taken out of `authentication_types`.
     WithoutMethod(SignInMethod),
+    /// The second factor required (true) or not.
+    Mfa(bool),
 }
 
 /// Changes to an existing user, written only if nobody changed its sessions since it was
@@ -422,6 +454,10 @@ impl UserChange {
                         "authentication_types",
                         user.authentication_types.clone().into(),
                     )
+                }
+                UserField::Mfa(on) => {
+                    user.mfa_enabled = on;
+                    ("mfa_enabled", on.into())
                 }
                 UserField::WithoutMethod(method) => {
                     user.authentication_types.retain(|t| t != method.name());

@@ -131,6 +131,28 @@ pub fn email_changed(settings: &Settings, new_email: &str) -> Message {
     )
 }
 
+/// A change of the account's second factor, as its notice names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaChange {
+    Enabled,
+    Disabled,
+    NewBackupCodes,
+}
+
+/// To the account's email or phone, after its second factor changed.
+pub fn mfa_changed(settings: &Settings, change: MfaChange) -> Message {
+    let action = match change {
+        MfaChange::Enabled => "turned on",
+        MfaChange::Disabled => "turned off",
+        MfaChange::NewBackupCodes => "new backup codes were made, the old ones no longer work",
+    };
+    settings.templates.render(
+        Kind::MfaChanged,
+        &[("product", &settings.product_name), ("action", action)],
+        None,
+    )
+}
+
 /// To the account's email or phone, after the account was deleted.
 pub fn account_deleted(settings: &Settings) -> Message {
     settings.templates.render(

@@ -32,10 +32,12 @@ pub enum Kind {
     EmailChanged,
     /// To the account's email or phone, after the account was deleted.
     AccountDeleted,
+    /// Two-step sign-in turned on or off, or new backup codes made (`{action}`).
+    MfaChanged,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Code,
         Kind::AccountExists,
         Kind::NoAccount,
@@ -43,6 +45,7 @@ impl Kind {
         Kind::PasswordChanged,
         Kind::EmailChanged,
         Kind::AccountDeleted,
+        Kind::MfaChanged,
     ];
 
     /// Its name in template file names (`<name>.subject.txt`, ...).
@@ -55,6 +58,7 @@ impl Kind {
             Kind::PasswordChanged => "password_changed",
             Kind::EmailChanged => "email_changed",
             Kind::AccountDeleted => "account_deleted",
+            Kind::MfaChanged => "mfa_changed",
         }
     }
 }
@@ -129,6 +133,14 @@ fn built_in(kind: Kind) -> Template {
                 "If it was not you, someone had signed in to your account: sign up again and secure your email.",
             ],
             "Your {product} account was deleted at your request. If it was not you, sign up again and secure your email.",
+        ),
+        Kind::MfaChanged => (
+            "Two-step sign-in on your {product} account: {action}",
+            &[
+                "Two-step sign-in on your {product} account: {action}.",
+                "If it was not you, reset your password now and check your account's sessions.",
+            ],
+            "Two-step sign-in on your {product} account: {action}. If it was not you, reset your password now.",
         ),
     };
     let html: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();

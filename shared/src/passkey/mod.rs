@@ -33,7 +33,7 @@ mod flows {
     use crate::events::Event;
     use crate::identity::identifier::Identifier;
     use crate::identity::user::{self, PasskeyCount, SignInMethod, User, UserChange, UserField};
-    use crate::session::refresh_family::{self, Account, Device, SignIn};
+    use crate::session::refresh_family::{self, Account, Device, SignedIn};
     use crate::store::{Step, TransactError, Transaction};
     use crate::{AuthError, Context};
 
@@ -293,7 +293,7 @@ mod flows {
         ctx: &Context,
         assertion: Value,
         device: &Device,
-    ) -> Result<SignIn, AuthError> {
+    ) -> Result<SignedIn, AuthError> {
         let assertion: PublicKeyCredential =
             serde_json::from_value(assertion).map_err(malformed)?;
         let state = ceremony::take(ctx, &assertion.response.client_data_json).await?;

@@ -63,6 +63,13 @@ pub enum Subject {
     WalletLinkChallenge,
     WalletLink,
     WalletUnlink,
+    /// The second factor: setting it up, its changes, completing a sign-in, step-up.
+    TotpSetup,
+    TotpConfirm,
+    TotpDisable,
+    TotpRegenerate,
+    TotpVerify,
+    StepUp,
     /// Messages sent to an identifier (`spend_send_budget`).
     Send,
     /// Failed password tries of an account (`LoginAttempt`).
@@ -101,6 +108,12 @@ impl Subject {
             Subject::WalletLinkChallenge => "wallet_link_challenge",
             Subject::WalletLink => "wallet_link",
             Subject::WalletUnlink => "wallet_unlink",
+            Subject::TotpSetup => "totp_setup",
+            Subject::TotpConfirm => "totp_confirm",
+            Subject::TotpDisable => "totp_disable",
+            Subject::TotpRegenerate => "totp_regenerate",
+            Subject::TotpVerify => "totp_verify",
+            Subject::StepUp => "stepup",
             Subject::WalletChallenge => "wallet_challenge",
             Subject::WalletLogin => "wallet_login",
             Subject::WalletEmail => "wallet_email",

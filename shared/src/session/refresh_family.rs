@@ -35,6 +35,32 @@ impl SignIn {
     }
 }
 
+/// What a sign-in answers: a new session; or, for an account with a second factor, the
+/// single-use `mfa_token` that `totp/verify/` completes the sign-in with.
+#[derive(Debug, Clone)]
+pub enum SignedIn {
+    Session(SignIn),
+    SecondFactor { user: User, mfa_token: String },
+}
+
+impl SignedIn {
+    pub fn body(&self) -> serde_json::Value {
+        match self {
+            SignedIn::Session(session) => session.body(),
+            SignedIn::SecondFactor { mfa_token, .. } => {
+                serde_json::json!({ "mfa_required": true, "mfa_token": mfa_token })
+            }
+        }
+    }
+
+    pub fn user(&self) -> &User {
+        match self {
+            SignedIn::Session(session) => &session.user,
+            SignedIn::SecondFactor { user, .. } => user,
+        }
+    }
+}
+
 /// How a sign-in treats the user's item.
 pub enum Account {
     /// The caller's writes create the user; its item already carries `last_login`.
@@ -87,6 +113,8 @@ pub enum Claimed {
     /// A signed-in caller's next session (after a password change, an email added): the
     /// claims of the session it continues, as a refresh carries them.
     Continuing(serde_json::Map<String, serde_json::Value>),
+    /// A sign-in by this method whose second factor was just checked.
+    SecondFactor(SignInMethod),
 }
 
 impl From<SignInMethod> for Claimed {
@@ -98,7 +126,10 @@ impl From<SignInMethod> for Claimed {
 /// Starts a new login session for `user`, signing in (`claimed`: by which method, or
 /// continuing a session) from `device`: issues tokens (with the custom claims, `claims`)
 /// and writes the family (with when, how and from where it began, and the network, now
-/// familiar to the account) in one transaction with the caller's `steps`.
+/// familiar to the account) in one transaction with the caller's `steps`. An account with a
+/// second factor signing in by a first factor gets no session yet: the caller's steps are
+/// written with a pending sign-in that `totp/verify/` completes (a passkey, verified by the
+/// authenticator's user verification, counts as both factors).
 pub async fn sign_in(
     ctx: &Context,
     mut user: User,
@@ -106,16 +137,22 @@ pub async fn sign_in(
     account: Account,
     claimed: impl Into<Claimed>,
     device: &Device,
-) -> Result<SignIn, TransactError> {
+) -> Result<SignedIn, TransactError> {
     let mut steps = steps;
+    let claimed = claimed.into();
+    if let Claimed::By(method) = claimed {
+        if user.mfa_enabled && method != SignInMethod::Passkey {
+            return second_factor::defer(ctx, user, steps, account, method, device).await;
+        }
+    }
     let created = matches!(account, Account::New);
     if let Account::Existing(mut change) = account {
         change.set.push(UserField::LastLogin(clock::now()));
         steps.push(Step::UserChange, change.apply(&mut user));
     }
-    let (custom, method) = match claimed.into() {
+    let (custom, method) = match claimed {
         // No token without the hook's say: a hook that fails is a 503.
-        Claimed::By(method) => (
+        Claimed::By(method) | Claimed::SecondFactor(method) => (
             claims::for_user(ctx, &user, Some(method), "sign_in")
                 .await
                 .map_err(|_| TransactError::Unavailable)?,
@@ -164,7 +201,125 @@ pub async fn sign_in(
             })
             .await;
     }
-    Ok(SignIn { tokens, user })
+    Ok(SignedIn::Session(SignIn { tokens, user }))
+}
+
+/// Sign-ins waiting for their second factor. Item: `pk = MFA_SIGNIN#<keyed hash of the
+/// mfa_token>`, `sk = MFA_SIGNIN`, with the user, the first factor's method, the device and
+/// the wrong tries so far, living `MFA_TOKEN_TTL` seconds; redeemed by a conditional delete
+/// in the transaction that starts the session, so it signs in once.
+pub mod second_factor {
+    use super::*;
+
+    const SORT_KEY: &str = "MFA_SIGNIN";
+
+    pub const MFA_TOKEN_INVALID: AuthError = AuthError::Unauthorized {
+        code: "mfa_token_invalid",
+        detail: "This sign-in is unknown, used, expired or out of tries. Sign in again.",
+    };
+
+    fn partition(ctx: &Context, token: &str) -> String {
+        format!(
+            "MFA_SIGNIN#{}",
+            ctx.keyed_hash(&format!("mfa_signin\n{token}"))
+        )
+    }
+
+    /// Writes the first factor's `steps` (and the account's `change`) with a pending
+    /// sign-in, and answers its token.
+    pub(super) async fn defer(
+        ctx: &Context,
+        mut user: User,
+        mut steps: Transaction,
+        account: Account,
+        method: SignInMethod,
+        device: &Device,
+    ) -> Result<SignedIn, TransactError> {
+        if let Account::Existing(change) = account {
+            steps.push(Step::UserChange, change.apply(&mut user));
+        }
+        let mut token = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut token).map_err(|_| TransactError::Unavailable)?;
+        let token = crate::encode::hex(&token);
+        let ttl = ctx.settings.mfa.token_ttl as i64;
+        let mut item = Item::new(&partition(ctx, &token), SORT_KEY)
+            .with("user_id", user.id.as_str())
+            .with("method", method.name())
+            .with("network", device.network.as_str())
+            .with("attempts", 0i64)
+            .expiring_at(clock::now() + ttl);
+        if let Some(agent) = &device.user_agent {
+            item = item.with("user_agent", agent.as_str());
+        }
+        steps.push(Step::SecondFactor, Write::put_new(item));
+        ctx.store.transact(steps).await?;
+        Ok(SignedIn::SecondFactor {
+            user,
+            mfa_token: token,
+        })
+    }
+
+    /// A sign-in waiting for its second factor.
+    #[derive(Debug, Clone)]
+    pub struct Pending {
+        pk: String,
+        pub user_id: String,
+        pub method: SignInMethod,
+        /// The device of the first factor: the session is its.
+        pub device: Device,
+        pub attempts: u32,
+    }
+
+    /// The pending sign-in of `token`, unexpired, if it has tries left.
+    pub async fn pending(ctx: &Context, token: &str) -> Result<Pending, AuthError> {
+        let pk = partition(ctx, token);
+        let item = ctx.store.get(&pk, SORT_KEY).await?;
+        let item = item.ok_or(MFA_TOKEN_INVALID)?;
+        let attempts = item.number("attempts").unwrap_or(0).max(0) as u32;
+        let method = item.text("method").and_then(|m| SignInMethod::named(&m));
+        let (Some(user_id), Some(method)) = (item.text("user_id"), method) else {
+            return Err(MFA_TOKEN_INVALID);
+        };
+        if attempts >= ctx.settings.codes.max_attempts {
+            return Err(MFA_TOKEN_INVALID);
+        }
+        let device = Device {
+            network: item.text("network").unwrap_or_default(),
+            user_agent: item.text("user_agent"),
+        };
+        Ok(Pending {
+            pk,
+            user_id,
+            method,
+            device,
+            attempts,
+        })
+    }
+
+    impl Pending {
+        /// The write that uses it up: put it in the transaction that starts the session.
+        pub fn redeem(&self, ctx: &Context) -> Write {
+            Write::delete_if(
+                &self.pk,
+                SORT_KEY,
+                Expression::new("attribute_exists(pk) AND attempts < :max")
+                    .value(":max", ctx.settings.codes.max_attempts),
+            )
+        }
+
+        /// Counts a wrong code: Ok(false) when it had no tries left.
+        pub async fn failed(&self, ctx: &Context) -> Result<bool, AuthError> {
+            ctx.store
+                .write(Write::update_if(
+                    &self.pk,
+                    SORT_KEY,
+                    Expression::new("ADD attempts :one").value(":one", 1i64),
+                    Expression::new("attribute_exists(pk) AND attempts < :max")
+                        .value(":max", ctx.settings.codes.max_attempts),
+                ))
+                .await
+        }
+    }
 }
 
 /// The user of the session of verified `claims`, if that session is alive: not logged out,
@@ -295,53 +450,27 @@ async fn replayed(
         .and_then(|sealed| replay::open(&sealed, token)))
 }
 
-/// A pair kept for a repeat, sealed (AES-256-GCM) with a key only the old refresh token
-/// gives: the table alone cannot hand it out.
+/// A pair kept for a repeat, sealed with a key only the old refresh token gives: the table
+/// alone cannot hand it out.
 mod replay {
-    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-
     use crate::error::AuthError;
+    use crate::sealed;
     use crate::session::token::{Claims, TokenPair};
 
-    fn key(token: &str) -> Option<LessSafeKey> {
-        let mut input = b"blockauth refresh replay ".to_vec();
-        input.extend_from_slice(token.as_bytes());
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
-        let key = UnboundKey::new(&AES_256_GCM, digest.as_ref()).ok()?;
-        Some(LessSafeKey::new(key))
+    fn material(token: &str) -> Vec<u8> {
+        [b"blockauth refresh replay ".as_slice(), token.as_bytes()].concat()
     }
 
     pub fn seal(pair: &TokenPair, token: &str) -> Result<String, AuthError> {
-        let failed = |why: &dyn std::fmt::Display| AuthError::unavailable("refresh replay", why);
         let plain = serde_json::json!([pair.access, pair.refresh, pair.refresh_claims]);
-        let mut sealed = plain.to_string().into_bytes();
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| failed(&"no randomness"))?;
-        key(token)
-            .ok_or_else(|| failed(&"no key"))?
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::empty(),
-                &mut sealed,
-            )
-            .map_err(|_| failed(&"sealing"))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        Ok(B64.encode(out))
+        sealed::seal(&material(token), b"", plain.to_string().as_bytes())
+            .ok_or_else(|| AuthError::unavailable("refresh replay", &"sealing"))
     }
 
     pub fn open(sealed: &str, token: &str) -> Option<TokenPair> {
-        let bytes = B64.decode(sealed).ok()?;
-        let (nonce, rest) = bytes.split_at_checked(NONCE_LEN)?;
-        let mut rest = rest.to_vec();
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let plain = key(token)?
-            .open_in_place(nonce, Aad::empty(), &mut rest)
-            .ok()?;
+        let plain = sealed::open(&material(token), b"", sealed)?;
         let (access, refresh, refresh_claims): (String, String, Claims) =
-            serde_json::from_slice(plain).ok()?;
+            serde_json::from_slice(&plain).ok()?;
         Some(TokenPair {
             access,
             refresh,
@@ -439,15 +568,7 @@ pub async fn end_others(ctx: &Context, mut user: User, current: &str) -> Result<
     };
     let steps = Transaction::new()
         .step(Step::UserChange, change.apply(&mut user))
-        .step(
-            Step::Family,
-            Write::update_if(
-                &user::partition(&user.id),
-                &family_sort_key(current),
-                Expression::new("SET epoch = :next").value(":next", user.session_epoch),
-                Expression::new("attribute_exists(pk) AND epoch = :epoch").value(":epoch", epoch),
-            ),
-        );
+        .step(Step::Family, keep_session(&user, current, epoch));
     match ctx.store.transact(steps).await {
         Ok(()) => Ok(()),
         // The caller's own session ended meanwhile: its token is no good any more.
@@ -455,6 +576,17 @@ pub async fn end_others(ctx: &Context, mut user: User, current: &str) -> Result<
         Err(TransactError::Refused(_)) => Err(user::CHANGED_MEANWHILE),
         Err(TransactError::Unavailable) => Err(AuthError::Unavailable),
     }
+}
+
+/// The write that moves session `sid`, begun in epoch `epoch`, into `user`'s new epoch (a
+/// change that ended every session raised it): the one session that goes on.
+pub fn keep_session(user: &User, sid: &str, epoch: i64) -> Write {
+    Write::update_if(
+        &user::partition(&user.id),
+        &family_sort_key(sid),
+        Expression::new("SET epoch = :next").value(":next", user.session_epoch),
+        Expression::new("attribute_exists(pk) AND epoch = :epoch").value(":epoch", epoch),
+    )
 }
 
 /// Revokes one family (logout): Ok(false) when it had already ended.

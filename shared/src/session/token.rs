@@ -29,7 +29,12 @@ pub const INVALID_TOKEN: AuthError = AuthError::Unauthorized {
 pub enum TokenType {
     Access,
     Refresh,
+    /// A step-up receipt (`stepup/`): a fresh second factor, for another service.
+    StepUp,
 }
+
+/// How long a step-up receipt lives.
+pub const RECEIPT_LIFETIME: i64 = 120;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -168,6 +173,35 @@ impl Tokens {
         self.algorithm
     }
 
+    /// A step-up receipt for `user_id` in session `sid`: `type` `stepup`, `scope`, `aud` the
+    /// consuming service's `audience`, living `RECEIPT_LIFETIME` seconds; signed as access
+    /// tokens are, so the published keys verify it.
+    pub async fn receipt(
+        &self,
+        user_id: &str,
+        sid: &str,
+        scope: &str,
+        audience: &str,
+    ) -> Result<String, AuthError> {
+        let now = clock::now();
+        let mut custom = serde_json::Map::new();
+        custom.insert("scope".into(), scope.into());
+        let claims = Claims {
+            user_id: user_id.to_owned(),
+            token_type: TokenType::StepUp,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            iat: now,
+            exp: now + RECEIPT_LIFETIME,
+            sub: user_id.to_owned(),
+            iss: self.issuer.clone(),
+            aud: audience.to_owned(),
+            sid: sid.to_owned(),
+            custom,
+        };
+        let keys = self.keys(None).await;
+        self.sign(&claims, keys.as_ref().map(|k| k.as_slice()), now)
+    }
+
     /// A new access/refresh pair for `user_id` in refresh family `sid`, with `custom` claims.
     pub async fn issue(
         &self,
@@ -228,6 +262,8 @@ impl Tokens {
         let validation = match expected {
             TokenType::Access => &self.access,
             TokenType::Refresh => &self.refresh,
+            // Receipts are for other services: this API never takes one.
+            TokenType::StepUp => return Err(INVALID_TOKEN),
         };
         let header = jsonwebtoken::decode_header(token).map_err(|_| INVALID_TOKEN)?;
         if header.alg != self.algorithm.jwt() {

@@ -16,6 +16,7 @@ use crate::codes::settings::CodeSettings;
 use crate::events::settings::EventSettings;
 use crate::mail::settings::{Delivery, DeliverySettings};
 use crate::mail::templates::Templates;
+use crate::mfa::settings::MfaSettings;
 use crate::passkey::settings::PasskeySettings;
 use crate::password::PasswordPolicy;
 use crate::rate_limit::settings::Limits;
@@ -39,12 +40,13 @@ pub enum Feature {
     SocialAuth,
     PasskeyAuth,
     Account,
+    Mfa,
     /// The published keys: only with an asymmetric `ALGORITHM`.
     Keys,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 13] = [
+    pub const ALL: [Feature; 14] = [
         Feature::Signup,
         Feature::BasicLogin,
         Feature::PasswordlessLogin,
@@ -57,6 +59,7 @@ impl Feature {
         Feature::SocialAuth,
         Feature::PasskeyAuth,
         Feature::Account,
+        Feature::Mfa,
         Feature::Keys,
     ];
 
@@ -75,6 +78,7 @@ impl Feature {
             Feature::SocialAuth => "SOCIAL_AUTH",
             Feature::PasskeyAuth => "PASSKEY_AUTH",
             Feature::Account => "ACCOUNT",
+            Feature::Mfa => "MFA",
             Feature::Keys => "KEYS",
         }
     }
@@ -94,6 +98,7 @@ impl Feature {
             Feature::SocialAuth => "social",
             Feature::PasskeyAuth => "passkey",
             Feature::Account => "account",
+            Feature::Mfa => "mfa",
             Feature::Keys => "keys",
         }
     }
@@ -148,6 +153,8 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     /// Lifecycle events (`EVENT_BUS`, `EVENT_SOURCE`).
     pub events: EventSettings,
+    /// The second factor (`MFA_TOKEN_TTL`, `TOTP_*`, `STEPUP_AUDIENCES`).
+    pub mfa: MfaSettings,
     /// `WEBHOOK_SECRET`: signs what is POSTed to a webhook (a claims hook or a delivery URL).
     pub webhook_secret: Option<String>,
 }
@@ -173,6 +180,7 @@ impl Default for Settings {
             claims: ClaimsSettings::default(),
             delivery: DeliverySettings::default(),
             events: EventSettings::default(),
+            mfa: MfaSettings::default(),
             webhook_secret: None,
         }
     }
@@ -209,6 +217,7 @@ impl Settings {
             ClaimsSettings::NAMES,
             DeliverySettings::NAMES,
             EventSettings::NAMES,
+            MfaSettings::NAMES,
         ]
         .concat()
     }
@@ -284,6 +293,7 @@ impl Settings {
         s.claims.read(&values)?;
         s.delivery.read(&values)?;
         s.events.read(&values)?;
+        s.mfa.read(&values)?;
         if let Some(v) = values.get("WEBHOOK_SECRET").filter(|v| !v.is_empty()) {
             if v.len() < 32 {
                 return Err(error("WEBHOOK_SECRET", "use at least 32 characters"));

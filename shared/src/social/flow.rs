@@ -35,7 +35,7 @@ use crate::encode::hex;
 use crate::events::Event;
 use crate::identity::identifier::Identifier;
 use crate::identity::user::{self, SignInMethod, User, UserChange, UserField};
-use crate::session::refresh_family::{self, Account, Device, SignIn};
+use crate::session::refresh_family::{self, Account, Device, SignedIn};
 use crate::social::{link, record};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
 use crate::{AuthError, Context, clock};
@@ -551,7 +551,7 @@ pub async fn issue_code(
 
 /// Trades a one-time code for a new session: the code is consumed in the transaction that
 /// starts the session, so it signs in once.
-pub async fn redeem(ctx: &Context, code: &str, device: &Device) -> Result<SignIn, AuthError> {
+pub async fn redeem(ctx: &Context, code: &str, device: &Device) -> Result<SignedIn, AuthError> {
     let pk = partition(ctx, "SOCIAL_CODE", code);
     let item = ctx
         .store
@@ -579,7 +579,7 @@ pub async fn sign_in(
     user: User,
     provider: &Provider,
     device: &Device,
-) -> Result<SignIn, AuthError> {
+) -> Result<SignedIn, AuthError> {
     session(ctx, user, Transaction::new(), provider.kind, device)
         .await
         .map_err(|refused| refused.unwrap_or(user::CHANGED_MEANWHILE))
@@ -592,7 +592,7 @@ async fn session(
     steps: Transaction,
     kind: ProviderKind,
     device: &Device,
-) -> Result<SignIn, Option<AuthError>> {
+) -> Result<SignedIn, Option<AuthError>> {
     let change = UserChange::default();
     let method = SignInMethod::Social(kind.sign_in_name());
     match refresh_family::sign_in(ctx, user, steps, Account::Existing(change), method, device).await

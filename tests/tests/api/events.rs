@@ -17,7 +17,8 @@ fn fields_of(kind: &str) -> &'static [&'static str] {
         "signup.confirmed" => &["method"],
         "login" => &["method", "sid"],
         "token.reuse_detected" | "logout" | "sessions.ended" => &["sid"],
-        "password.changed" | "password.reset" | "account.deleted" => &[],
+        "password.changed" | "password.reset" | "account.deleted" | "mfa.enabled"
+        | "mfa.disabled" => &[],
         "email.changed" | "wallet.email_added" => &["email"],
         "wallet.linked" | "wallet.unlinked" => &["address"],
         "social.linked" => &["provider"],

@@ -20,7 +20,7 @@ use blockauth_local::{FEATURES, Options, Running, Storage};
 use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::oidc::{self, Providers};
 use blockauth_tests::wallet::TestWallet;
-use blockauth_tests::{PASSWORD, claims, code_in};
+use blockauth_tests::{PASSWORD, claims, code_in, fresh_key};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -167,6 +167,7 @@ impl Deployment {
             mailer: outbox(&unused),
             events: Events::Log(event_log(&unused)),
             key: key.clone(),
+            factor_key: fresh_key(),
             token_keys: None,
             retry: false,
         })
@@ -216,6 +217,7 @@ impl Deployment {
             mailer: outbox(outbox_dir),
             events: Events::Log(event_log(outbox_dir)),
             key: self.key.clone(),
+            factor_key: fresh_key(),
             token_keys: None,
             retry: false,
         })
