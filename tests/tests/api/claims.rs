@@ -321,6 +321,7 @@ async fn a_lambda_hook_is_invoked_with_the_user_and_its_answer_used() {
             tokens,
             hook,
             blockauth::events::Events::None,
+            None,
         );
         let method = blockauth::identity::user::SignInMethod::Passkey;
         let answer = claims::for_user(&ctx, &user, Some(method), "sign_in").await;

@@ -385,6 +385,7 @@ async fn eventbridge_delivers_the_events_to_a_rule() {
         blockauth::session::token::Tokens::new(&key, &settings),
         blockauth::session::hook::ClaimsHook::None,
         Events::from_settings(&settings.events, &config),
+        None,
     );
     ctx.events
         .publish(Event::PasswordChanged { user_id: "u-1" })

@@ -27,7 +27,7 @@ fn issuer(app: &TestApp) -> String {
 
 /// What tests/tokens/verify.py answers for each (token, audience); None where the tools'
 /// Python is not installed (never in CI).
-async fn third_party(app: &TestApp, tokens: &[(&str, &str)]) -> Option<Vec<Value>> {
+pub async fn third_party(app: &TestApp, tokens: &[(&str, &str)]) -> Option<Vec<Value>> {
     let python = eth_account_python()?;
     let requests: Vec<Value> = tokens
         .iter()

@@ -36,6 +36,8 @@ async fn start(data: &Path, outbox: &Path, key: SigningKey) -> Running {
             announce: false,
         }),
         key,
+        factor_key: blockauth::signing_key::SigningKey::load_or_generate(&data.join("totp.key"))
+            .expect("the TOTP key"),
         token_keys: Some(data.join("token-keys.json")),
         retry: false,
     })

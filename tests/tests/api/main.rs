@@ -14,6 +14,7 @@ mod faults;
 mod keys;
 mod local_data;
 mod login;
+mod mfa;
 mod moving_in;
 mod passkey;
 mod password;
