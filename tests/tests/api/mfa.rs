@@ -8,7 +8,7 @@ use std::sync::Arc;
 use blockauth::clock;
 use blockauth::session::settings::Algorithm;
 use blockauth_tests::wallet::{TestWallet, eth_account_python, wallet_login};
-use blockauth_tests::{PASSWORD, Reply, TestApp, access, parallel, refresh};
+use blockauth_tests::{PASSWORD, Reply, TestApp, access, early_in_a_step, parallel, refresh};
 use serde_json::{Value, json};
 
 /// pyotp's codes of `secret` at each of `times`; None where its Python is not installed
@@ -32,16 +32,6 @@ fn codes_at(secret: &str, times: &[i64]) -> Option<Vec<String>> {
 
 fn code_at(secret: &str, time: i64) -> Option<String> {
     codes_at(secret, &[time]).map(|mut codes| codes.remove(0))
-}
-
-/// Waits, if need be, until the current 30-second step has at least 20 seconds left, so
-/// that a test's codes keep to the step it computed them for.
-async fn early_in_a_step() -> i64 {
-    let into = clock::now().rem_euclid(30);
-    if into > 10 {
-        tokio::time::sleep(std::time::Duration::from_secs((30 - into) as u64)).await;
-    }
-    clock::now()
 }
 
 async fn start() -> TestApp {

@@ -412,6 +412,7 @@ fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
             .unwrap_or_else(|e| panic!("{name} would not start with the defaults: {e}"));
         assert_eq!(deployed.table_name, "<Table>");
         assert_eq!(deployed.signing_key_secret.as_deref(), Some("<SigningKey>"));
+        assert_eq!(deployed.mfa.key_secret.as_deref(), Some("<TotpKey>"));
         // Deployed with the defaults: every function but the published keys (HS256).
         let features: BTreeSet<Feature> = functions
             .iter()
@@ -425,9 +426,14 @@ fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
         );
 
         // Every other setting is the code's default.
+        let mfa = blockauth::mfa::settings::MfaSettings {
+            key_secret: deployed.mfa.key_secret.clone(),
+            ..Default::default()
+        };
         let expected = Settings {
             table_name: deployed.table_name.clone(),
             signing_key_secret: deployed.signing_key_secret.clone(),
+            mfa,
             features,
             email_from: template.reference("EmailFrom"),
             ..Settings::default()
@@ -742,4 +748,37 @@ fn the_example_route_trusts_our_access_tokens_only_with_rs256() {
         .map(Node::reference)
         .collect();
     assert_eq!(audience, [Some("TokenAudience")]);
+}
+
+/// The key that seals TOTP secrets is read by the mfa function, and by no other: a function
+/// that signs in never needs it (a sign-in only defers to the second factor).
+#[test]
+fn only_the_mfa_function_reads_the_totp_key() {
+    let template = Template::load();
+    let reads_it = |function: &Node| {
+        function
+            .at(&["Properties", "Policies"])
+            .items()
+            .iter()
+            .flat_map(|policy| policy.at(&["Statement"]).items())
+            .filter_map(|statement| statement.get("Resource"))
+            .any(|resource| match resource {
+                Node::List(items) => items.iter().any(|r| r.reference() == Some("TotpKey")),
+                single => single.reference() == Some("TotpKey"),
+            })
+    };
+    let readers: Vec<&str> = template
+        .functions()
+        .into_iter()
+        .filter(|(_, _, function)| reads_it(function))
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(readers, ["MfaFunction"]);
+    let variables = template
+        .0
+        .at(&["Globals", "Function", "Environment", "Variables"]);
+    assert_eq!(
+        variables.at(&["BLOCKAUTH_TOTP_KEY_SECRET"]).reference(),
+        Some("TotpKey")
+    );
 }

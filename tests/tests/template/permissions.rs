@@ -20,7 +20,7 @@ use blockauth_local::{FEATURES, Options, Running, Storage};
 use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::oidc::{self, Providers};
 use blockauth_tests::wallet::TestWallet;
-use blockauth_tests::{PASSWORD, claims, code_in, fresh_key};
+use blockauth_tests::{PASSWORD, claims, code_in, early_in_a_step, fresh_key, totp_code};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -631,6 +631,51 @@ async fn walk(deployment: &Deployment, providers: &Providers) {
     d.post("wallet/unlink/", Some(token), address, 200).await;
     d.call(account, Method::DELETE, "me/", token, None, 204)
         .await;
+    // The second factor: set up and turned on (by email and by phone, whose notice goes by
+    // SMS), a step-up receipt, new backup codes, a sign-in completed by a backup code
+    // after a wrong code, and turned off by another.
+    let mut tokens = Vec::new();
+    for (field, identifier) in [("email", "mia@example.com"), ("phone", "+14155550104")] {
+        let signed_up = d.sign_up(field, identifier).await;
+        let token = signed_up["access"].as_str().unwrap().to_owned();
+        let set_up = d.post("totp/setup/", Some(&token), json!({}), 200).await;
+        let secret = set_up["secret"].as_str().unwrap().to_owned();
+        let now = early_in_a_step().await;
+        let confirm = json!({ "code": totp_code(&secret, now - 30) });
+        d.post("totp/confirm/", Some(&token), confirm, 200).await;
+        tokens.push((token, secret, now));
+    }
+    let (token, secret, now) = &tokens[0];
+    let code = |at: i64| json!({ "code": totp_code(secret, at) });
+    d.call(Feature::Mfa, Method::GET, "totp/status/", token, None, 200)
+        .await;
+    let mut receipt = code(*now);
+    receipt["scope"] = json!("walk");
+    d.post("stepup/", Some(token), receipt, 200).await;
+    let renewed = d
+        .post(
+            "totp/backup-codes/regenerate/",
+            Some(token),
+            code(now + 30),
+            200,
+        )
+        .await;
+    let backup = |i: usize| renewed["backup_codes"][i].clone();
+    let login = json!({"email": "mia@example.com", "password": PASSWORD});
+    let pending = d.post("login/basic/", None, login, 200).await;
+    let verify = |code: Value| json!({"mfa_token": pending["mfa_token"], "code": code});
+    d.post("totp/verify/", None, verify(json!("000000")), 400)
+        .await;
+    let session = d.post("totp/verify/", None, verify(backup(0)), 200).await;
+    let token = session["access"].as_str().unwrap();
+    d.post(
+        "totp/disable/",
+        Some(token),
+        json!({"code": backup(1)}),
+        200,
+    )
+    .await;
+
     // A phone account's deletion notice goes by SMS.
     let by_phone = d.sign_up("phone", "+14155550103").await;
     let token = by_phone["access"].as_str().unwrap();
