@@ -312,10 +312,12 @@ async fn dynamodb_calls_per_request() {
 
     passkeys(&mut r, &token).await;
     account(&mut r).await;
+    second_factor(&mut r).await;
 
     let mut expected = EXPECTED.to_vec();
     expected.extend(EXPECTED_PASSKEY);
     expected.extend(EXPECTED_ACCOUNT);
+    expected.extend(EXPECTED_MFA);
     if let Some(providers) = &providers {
         social(&mut r, providers).await;
         expected.extend(EXPECTED_SOCIAL);
@@ -481,6 +483,57 @@ const EXPECTED_ACCOUNT: [(&str, usize); 9] = [
     ("wallet/link/ (protected)", 4),
     ("wallet/unlink/ (protected)", 3),
     ("DELETE me/ (protected)", 5),
+];
+
+/// The second factor's routes, and a sign-in deferred to it and completed.
+async fn second_factor(r: &mut Route<'_>) {
+    let signed_up = r.app.sign_up("tia@example.com", PASSWORD).await;
+    let token = access(&signed_up);
+    let what = "totp/setup/ (protected)";
+    let set_up = r
+        .measure(what, "totp/setup/", Some(&token), json!({}), 200)
+        .await;
+    let secret = set_up["secret"].as_str().unwrap().to_owned();
+    let now = blockauth_tests::early_in_a_step().await;
+    let code = |at: i64| json!({ "code": blockauth_tests::totp_code(&secret, at) });
+    let what = "totp/confirm/ (protected)";
+    r.measure(what, "totp/confirm/", Some(&token), code(now - 30), 200)
+        .await;
+    let status = r
+        .app
+        .http
+        .get(r.app.url("totp/status/"))
+        .bearer_auth(&token);
+    r.measure_browser("totp/status/ (protected)", status, 200)
+        .await;
+    let login = json!({"email": "tia@example.com", "password": PASSWORD});
+    let what = "login/basic/ (a second factor on: deferred)";
+    let pending = r.measure(what, "login/basic/", None, login, 200).await;
+    let mut verify = code(now);
+    verify["mfa_token"] = pending["mfa_token"].clone();
+    r.measure("totp/verify/", "totp/verify/", None, verify, 200)
+        .await;
+    let mut receipt = code(now + 30);
+    receipt["scope"] = json!("calls");
+    r.measure("stepup/ (protected)", "stepup/", Some(&token), receipt, 200)
+        .await;
+}
+
+/// The second factor's calls. Protected routes read the caller's session first (one batch
+/// read) and count the route's requests. Setting up writes the sealed secret; turning it on
+/// reads it and writes it on with the backup codes, the user and the caller's session in
+/// one transaction. A deferred sign-in makes the calls of a sign-in (its session's write
+/// becomes the pending sign-in's). Completing it reads the pending sign-in, then the user
+/// and its factor together, whether the network is familiar, reserves a try on the
+/// account's cap, and starts the session in one transaction that uses up the pending
+/// sign-in and the code. A receipt reads the factor, reserves a try and uses the code.
+const EXPECTED_MFA: [(&str, usize); 6] = [
+    ("totp/setup/ (protected)", 3),
+    ("totp/confirm/ (protected)", 4),
+    ("totp/status/ (protected)", 2),
+    ("login/basic/ (a second factor on: deferred)", 5),
+    ("totp/verify/", 6),
+    ("stepup/ (protected)", 6),
 ];
 
 /// A social sign-in as a browser makes it: a new account, then the same person again.

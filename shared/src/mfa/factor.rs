@@ -71,10 +71,19 @@ fn key_material(ctx: &Context) -> Result<&[u8], AuthError> {
 
 async fn factor(ctx: &Context, user: &User) -> Result<Option<Factor>, AuthError> {
     let item = ctx.store.get(&user::partition(&user.id), FACTOR).await?;
+    factor_of(ctx, &user.id, item)
+}
+
+/// The factor stored as `item` (of `user_id`'s partition), its secret opened.
+fn factor_of(
+    ctx: &Context,
+    user_id: &str,
+    item: Option<Item>,
+) -> Result<Option<Factor>, AuthError> {
     let Some(item) = item else { return Ok(None) };
     let secret = item
         .text("secret")
-        .and_then(|text| sealed::open(key_material(ctx).ok()?, user.id.as_bytes(), &text))
+        .and_then(|text| sealed::open(key_material(ctx).ok()?, user_id.as_bytes(), &text))
         .ok_or_else(|| AuthError::unavailable("mfa", &"a TOTP secret that does not open"))?;
     Ok(Some(Factor {
         secret,
@@ -392,13 +401,23 @@ pub async fn verify(
     network: &str,
 ) -> Result<SignedIn, AuthError> {
     let pending = refresh_family::second_factor::pending(ctx, mfa_token).await?;
-    let user = user::get(ctx, &pending.user_id)
+    // The user and its factor in one read.
+    let pk = user::partition(&pending.user_id);
+    let mut items = ctx
+        .store
+        .get_many(&[(&pk, user::SORT_KEY), (&pk, FACTOR)])
         .await?
+        .into_iter();
+    let user = items
+        .next()
+        .flatten()
+        .as_ref()
+        .and_then(User::from_item)
         .filter(|user| user.mfa_enabled)
         .ok_or(MFA_TOKEN_INVALID)?;
-    let factor = enabled_factor(ctx, &user)
-        .await
-        .map_err(|_| MFA_TOKEN_INVALID)?;
+    let factor = factor_of(ctx, &user.id, items.next().flatten())?
+        .filter(|factor| factor.enabled)
+        .ok_or(MFA_TOKEN_INVALID)?;
     let attempt = reserve_try(ctx, &user, network).await?;
     let Some(proof) = prove(ctx, &user, &factor, code, true).await? else {
         if !pending.failed(ctx).await? {
