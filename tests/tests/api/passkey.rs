@@ -538,3 +538,30 @@ async fn a_deleted_accounts_passkeys_sign_nobody_in() {
         .unwrap();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A passkey verifies its user (`userVerification: required`), so it is both factors: an
+/// account with TOTP on signs in with it without a code, and with its password only after
+/// one.
+#[tokio::test]
+async fn a_passkey_counts_as_both_factors() {
+    let app = start(|_| {}).await;
+    let token = account(&app, "ada@example.com").await;
+    let (mut authenticator, _) = register(&app, &token, "Laptop").await;
+    let set_up = app.post_as(&token, "totp/setup/", json!({})).await;
+    let secret = set_up.body["secret"].as_str().unwrap().to_owned();
+    let now = blockauth_tests::early_in_a_step().await;
+    let code = blockauth_tests::totp_code(&secret, now);
+    let confirmed = app
+        .post_as(&token, "totp/confirm/", json!({"code": code}))
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let by_password = app.log_in("ada@example.com", PASSWORD).await;
+    assert_eq!(
+        by_password.body["mfa_required"], true,
+        "{:?}",
+        by_password.body
+    );
+    let by_passkey = sign_in(&app, &mut authenticator, None).await;
+    assert_eq!(by_passkey.status, 200, "{:?}", by_passkey.body);
+    assert!(by_passkey.body["access"].is_string());
+}

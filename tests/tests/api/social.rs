@@ -177,6 +177,42 @@ async fn a_deleted_accounts_provider_identity_makes_a_new_account() {
     assert_eq!(app.get_as(&access(&first), "me/").await.status, 401);
 }
 
+/// A provider's sign-in is a first factor: an account with TOTP on gets `mfa_required`,
+/// never tokens, until `totp/verify/`.
+#[tokio::test]
+async fn a_provider_sign_in_needs_the_second_factor_too() {
+    let Some((app, providers)) = start(|_| {}).await else {
+        return;
+    };
+    providers
+        .set(
+            "google",
+            json!({"sub": "g-mfa", "email": "mfa@example.com", "email_verified": true}),
+        )
+        .await;
+    let first = sign_in_with(&app, "google").await;
+    let token = access(&first);
+    let set_up = app.post_as(&token, "totp/setup/", json!({})).await;
+    let secret = set_up.body["secret"].as_str().unwrap().to_owned();
+    let now = blockauth_tests::early_in_a_step().await;
+    let confirm = json!({"code": blockauth_tests::totp_code(&secret, now)});
+    assert_eq!(
+        app.post_as(&token, "totp/confirm/", confirm).await.status,
+        200
+    );
+    let again = sign_in_with(&app, "google").await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.body["mfa_required"], true, "{:?}", again.body);
+    assert!(again.body.get("access").is_none());
+    let verify = json!({
+        "mfa_token": again.body["mfa_token"],
+        "code": blockauth_tests::totp_code(&secret, now + 30),
+    });
+    let completed = app.post("totp/verify/", verify).await;
+    assert_eq!(completed.status, 200, "{:?}", completed.body);
+    assert_eq!(completed.body["user"]["id"], first.body["user"]["id"]);
+}
+
 #[tokio::test]
 async fn a_verified_email_joins_its_account_where_the_provider_may_link() {
     let Some((app, providers)) = start(|_| {}).await else {
