@@ -280,6 +280,7 @@ fn each_function_links_exactly_the_capabilities_it_enables() {
         ("mail", "aws-sdk-sesv2"),
         ("social", "oauth2"),
         ("passkey", "webauthn-rs"),
+        ("mfa", "qrcode"),
     ];
     for name in functions() {
         let enabled = enabled_capabilities(&name);

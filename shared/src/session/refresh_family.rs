@@ -39,8 +39,8 @@ impl SignIn {
 /// single-use `mfa_token` that `totp/verify/` completes the sign-in with.
 #[derive(Debug, Clone)]
 pub enum SignedIn {
-    Session(SignIn),
-    SecondFactor { user: User, mfa_token: String },
+    Session(Box<SignIn>),
+    SecondFactor { user: Box<User>, mfa_token: String },
 }
 
 impl SignedIn {
@@ -140,10 +140,11 @@ pub async fn sign_in(
 ) -> Result<SignedIn, TransactError> {
     let mut steps = steps;
     let claimed = claimed.into();
-    if let Claimed::By(method) = claimed {
-        if user.mfa_enabled && method != SignInMethod::Passkey {
-            return second_factor::defer(ctx, user, steps, account, method, device).await;
-        }
+    if let Claimed::By(method) = claimed
+        && user.mfa_enabled
+        && method != SignInMethod::Passkey
+    {
+        return second_factor::defer(ctx, user, steps, account, method, device).await;
     }
     let created = matches!(account, Account::New);
     if let Account::Existing(mut change) = account {
@@ -201,7 +202,7 @@ pub async fn sign_in(
             })
             .await;
     }
-    Ok(SignedIn::Session(SignIn { tokens, user }))
+    Ok(SignedIn::Session(Box::new(SignIn { tokens, user })))
 }
 
 /// Sign-ins waiting for their second factor. Item: `pk = MFA_SIGNIN#<keyed hash of the
@@ -254,7 +255,7 @@ pub mod second_factor {
         steps.push(Step::SecondFactor, Write::put_new(item));
         ctx.store.transact(steps).await?;
         Ok(SignedIn::SecondFactor {
-            user,
+            user: Box::new(user),
             mfa_token: token,
         })
     }
