@@ -10,13 +10,12 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal};
+use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal, fields};
 use blockauth::events::Event;
 use blockauth::http::{self, Caller, ClientIp, Form, Routes};
 use blockauth::rate_limit::{self, Subject};
 use blockauth::session::refresh_family;
 use blockauth::wallet::challenge::{self, Purpose};
-use blockauth::wallet::siwe;
 use blockauth::wallet::{Address, link};
 use blockauth::{AuthError, Context, Feature, account};
 
@@ -157,34 +156,6 @@ const DELETE: Operation = Operation {
     refusals: &[Refusal::Forbidden, Refusal::Conflict],
 };
 
-const ADDRESS: Field = Field {
-    name: "address",
-    aliases: &[],
-    kind: Kind::Address,
-    description: "The wallet's address: `0x` and 40 hex digits, mixed case only as EIP-55.",
-};
-
-const CHAIN_ID: Field = Field {
-    name: "chain_id",
-    aliases: &[],
-    kind: Kind::Integer,
-    description: "An EIP-155 chain id from `WALLET_CHAIN_IDS`; the first one by default.",
-};
-
-const MESSAGE: Field = Field {
-    name: "message",
-    aliases: &[],
-    kind: Kind::Text,
-    description: "The EIP-4361 message, exactly as `wallet/link/challenge/` gave it.",
-};
-
-const SIGNATURE: Field = Field {
-    name: "signature",
-    aliases: &[],
-    kind: Kind::Text,
-    description: "The wallet's EIP-191 signature of the message: `0x` and 130 hex digits.",
-};
-
 const LINK_CHALLENGE: Operation = Operation {
     path: "wallet/link/challenge",
     summary: "A message for the wallet to sign, to link it to this account",
@@ -193,34 +164,11 @@ const LINK_CHALLENGE: Operation = Operation {
     access: Access::Bearer,
     body: Some(Body {
         identifier: false,
-        required: &[&ADDRESS],
-        optional: &[&CHAIN_ID],
+        required: &[&fields::ADDRESS],
+        optional: &[&fields::CHAIN_ID],
     }),
     query: None,
-    answer: Answer::Object {
-        name: "WalletLinkChallenge",
-        fields: &[
-            &MESSAGE,
-            &Field {
-                name: "nonce",
-                aliases: &[],
-                kind: Kind::Text,
-                description: "The message's single-use nonce.",
-            },
-            &Field {
-                name: "issued_at",
-                aliases: &[],
-                kind: Kind::Time,
-                description: "When the message was issued.",
-            },
-            &Field {
-                name: "expires_at",
-                aliases: &[],
-                kind: Kind::NullableTime,
-                description: "When the nonce expires (`WALLET_NONCE_TTL`).",
-            },
-        ],
-    },
+    answer: fields::WALLET_CHALLENGE,
     refusals: &[Refusal::Rejected, Refusal::Conflict],
 };
 
@@ -233,7 +181,7 @@ const LINK: Operation = Operation {
     access: Access::Bearer,
     body: Some(Body {
         identifier: false,
-        required: &[&MESSAGE, &SIGNATURE],
+        required: &[&fields::SIWE_MESSAGE, &fields::SIGNATURE],
         optional: &[],
     }),
     query: None,
@@ -249,7 +197,7 @@ const UNLINK: Operation = Operation {
     access: Access::Bearer,
     body: Some(Body {
         identifier: false,
-        required: &[&ADDRESS],
+        required: &[&fields::ADDRESS],
         optional: &[],
     }),
     query: None,
@@ -328,8 +276,8 @@ async fn link_challenge(
     Caller { user, .. }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let address = form.parsed(&ADDRESS, Address::parse);
-    let chain_id = form.optional_integer(&CHAIN_ID);
+    let address = form.parsed(&fields::ADDRESS, Address::parse);
+    let chain_id = form.optional_integer(&fields::CHAIN_ID);
     let Some(address) = address else {
         return Err(form.invalid());
     };
@@ -341,12 +289,7 @@ async fn link_challenge(
     }
     let purpose = Purpose::Link(&user.id);
     let message = challenge::issue(&ctx, &address, chain_id, purpose).await?;
-    Ok(http::ok(serde_json::json!({
-        "message": message.to_string(),
-        "nonce": message.nonce,
-        "issued_at": siwe::rfc3339(message.issued_at),
-        "expires_at": message.expiration_time.map(siwe::rfc3339),
-    })))
+    Ok(http::ok(challenge::answer(&message)))
 }
 
 async fn link_wallet(
@@ -355,8 +298,8 @@ async fn link_wallet(
     Caller { user, .. }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let text = form.text(&MESSAGE);
-    let signature = form.text(&SIGNATURE);
+    let text = form.text(&fields::SIWE_MESSAGE);
+    let signature = form.text(&fields::SIGNATURE);
     let (Some(text), Some(signature)) = (text, signature) else {
         return Err(form.invalid());
     };
@@ -377,7 +320,7 @@ async fn unlink_wallet(
     Caller { user, .. }: Caller,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let address = form.parsed(&ADDRESS, Address::parse);
+    let address = form.parsed(&fields::ADDRESS, Address::parse);
     let Some(address) = address else {
         return Err(form.invalid());
     };

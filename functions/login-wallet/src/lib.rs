@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use blockauth::Feature;
-use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal};
+use blockauth::contract::{Access, Answer, Body, Field, Kind, Operation, Refusal, fields};
 use blockauth::http::{self, ClientIp, Form, Routes};
 use blockauth::identity::user::{self, SignInMethod, User, UserChange, UserField};
 use blockauth::rate_limit::Subject;
@@ -19,7 +19,6 @@ use blockauth::session::refresh_family::{Account, Device};
 use blockauth::store::{Step, TransactError, Transaction};
 use blockauth::wallet::Address;
 use blockauth::wallet::challenge::{self, NONCE_INVALID, Purpose};
-use blockauth::wallet::siwe;
 use blockauth::{AuthError, Context, rate_limit, session::refresh_family};
 
 pub fn routes() -> Routes {
@@ -27,34 +26,6 @@ pub fn routes() -> Routes {
         .post(&CHALLENGE, challenge)
         .post(&LOGIN, login)
 }
-
-const ADDRESS: Field = Field {
-    name: "address",
-    aliases: &[],
-    kind: Kind::Address,
-    description: "The wallet's address: `0x` and 40 hex digits, mixed case only as EIP-55.",
-};
-
-const CHAIN_ID: Field = Field {
-    name: "chain_id",
-    aliases: &[],
-    kind: Kind::Integer,
-    description: "An EIP-155 chain id from `WALLET_CHAIN_IDS`; the first one by default.",
-};
-
-const MESSAGE: Field = Field {
-    name: "message",
-    aliases: &[],
-    kind: Kind::Text,
-    description: "The EIP-4361 message, exactly as the challenge gave it.",
-};
-
-const SIGNATURE: Field = Field {
-    name: "signature",
-    aliases: &[],
-    kind: Kind::Text,
-    description: "The wallet's EIP-191 signature of the message: `0x` and 130 hex digits.",
-};
 
 const WALLET_ADDRESS: Field = Field {
     name: "wallet_address",
@@ -70,39 +41,11 @@ const CHALLENGE: Operation = Operation {
     access: Access::Public,
     body: Some(Body {
         identifier: false,
-        required: &[&ADDRESS],
-        optional: &[&CHAIN_ID],
+        required: &[&fields::ADDRESS],
+        optional: &[&fields::CHAIN_ID],
     }),
     query: None,
-    answer: Answer::Object {
-        name: "WalletChallenge",
-        fields: &[
-            &Field {
-                name: "message",
-                aliases: &[],
-                kind: Kind::Text,
-                description: "The complete EIP-4361 message for the wallet to sign.",
-            },
-            &Field {
-                name: "nonce",
-                aliases: &[],
-                kind: Kind::Text,
-                description: "The message's nonce: single use.",
-            },
-            &Field {
-                name: "issued_at",
-                aliases: &[],
-                kind: Kind::Time,
-                description: "When the message was issued.",
-            },
-            &Field {
-                name: "expires_at",
-                aliases: &[],
-                kind: Kind::NullableTime,
-                description: "When the nonce expires (`WALLET_NONCE_TTL`).",
-            },
-        ],
-    },
+    answer: fields::WALLET_CHALLENGE,
     refusals: &[Refusal::Rejected],
 };
 
@@ -115,7 +58,7 @@ const LOGIN: Operation = Operation {
     access: Access::Public,
     body: Some(Body {
         identifier: false,
-        required: &[&MESSAGE, &SIGNATURE],
+        required: &[&fields::SIWE_MESSAGE, &fields::SIGNATURE],
         optional: &[&WALLET_ADDRESS],
     }),
     query: None,
@@ -133,8 +76,8 @@ async fn challenge(
     ClientIp(ip): ClientIp,
     mut form: Form,
 ) -> Result<Response, AuthError> {
-    let address = form.parsed(&ADDRESS, Address::parse);
-    let chain_id = form.optional_integer(&CHAIN_ID);
+    let address = form.parsed(&fields::ADDRESS, Address::parse);
+    let chain_id = form.optional_integer(&fields::CHAIN_ID);
     let Some(address) = address else {
         return Err(form.invalid());
     };
@@ -142,12 +85,7 @@ async fn challenge(
     let chain_id = ctx.settings.wallet.chain_id(chain_id)?;
     rate_limit::check(&ctx, Subject::WalletChallenge, &address.lowercase(), &ip).await?;
     let message = challenge::issue(&ctx, &address, chain_id, Purpose::SignIn).await?;
-    Ok(http::ok(serde_json::json!({
-        "message": message.to_string(),
-        "nonce": message.nonce,
-        "issued_at": siwe::rfc3339(message.issued_at),
-        "expires_at": message.expiration_time.map(siwe::rfc3339),
-    })))
+    Ok(http::ok(challenge::answer(&message)))
 }
 
 async fn login(
@@ -156,8 +94,8 @@ async fn login(
     mut form: Form,
 ) -> Result<Response, AuthError> {
     let ip = device.network.as_str();
-    let text = form.text(&MESSAGE);
-    let signature = form.text(&SIGNATURE);
+    let text = form.text(&fields::SIWE_MESSAGE);
+    let signature = form.text(&fields::SIGNATURE);
     let claimed = form.optional_text(&WALLET_ADDRESS);
     let (Some(text), Some(signature)) = (text, signature) else {
         return Err(form.invalid());

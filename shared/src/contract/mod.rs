@@ -152,6 +152,67 @@ pub enum Refusal {
 
 /// The fields several features read.
 pub mod fields {
+    use super::Answer;
+
+    /// A wallet's address (Sign-In with Ethereum, wallet links).
+    pub const ADDRESS: Field = Field {
+        name: "address",
+        aliases: &[],
+        kind: Kind::Address,
+        description: "The wallet's address: `0x` and 40 hex digits, mixed case only as EIP-55.",
+    };
+
+    pub const CHAIN_ID: Field = Field {
+        name: "chain_id",
+        aliases: &[],
+        kind: Kind::Integer,
+        description: "An EIP-155 chain id from `WALLET_CHAIN_IDS`; the first one by default.",
+    };
+
+    pub const SIWE_MESSAGE: Field = Field {
+        name: "message",
+        aliases: &[],
+        kind: Kind::Text,
+        description: "The EIP-4361 message, exactly as its challenge gave it.",
+    };
+
+    pub const SIGNATURE: Field = Field {
+        name: "signature",
+        aliases: &[],
+        kind: Kind::Text,
+        description: "The wallet's EIP-191 signature of the message: `0x` and 130 hex digits.",
+    };
+
+    /// What a Sign-In with Ethereum challenge answers (`wallet::challenge::answer`).
+    pub const WALLET_CHALLENGE: Answer = Answer::Object {
+        name: "WalletChallenge",
+        fields: &[
+            &Field {
+                name: "message",
+                aliases: &[],
+                kind: Kind::Text,
+                description: "The complete EIP-4361 message for the wallet to sign.",
+            },
+            &Field {
+                name: "nonce",
+                aliases: &[],
+                kind: Kind::Text,
+                description: "The message's nonce: single use.",
+            },
+            &Field {
+                name: "issued_at",
+                aliases: &[],
+                kind: Kind::Time,
+                description: "When the message was issued.",
+            },
+            &Field {
+                name: "expires_at",
+                aliases: &[],
+                kind: Kind::NullableTime,
+                description: "When the nonce expires (`WALLET_NONCE_TTL`).",
+            },
+        ],
+    };
     use super::{Field, Kind};
 
     pub const OTP: Field = Field {

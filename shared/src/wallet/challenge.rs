@@ -127,6 +127,16 @@ pub async fn issue(
     Ok(message)
 }
 
+/// What a challenge answers: the message to sign, its nonce and times.
+pub fn answer(message: &SiweMessage) -> serde_json::Value {
+    serde_json::json!({
+        "message": message.to_string(),
+        "nonce": message.nonce,
+        "issued_at": crate::wallet::siwe::rfc3339(message.issued_at),
+        "expires_at": message.expiration_time.map(crate::wallet::siwe::rfc3339),
+    })
+}
+
 /// "Sign in to <product>." (or "Link this wallet to your <product> account."), keeping
 /// only the characters EIP-4361 allows in a statement.
 fn statement(product: &str, purpose: Purpose) -> String {
