@@ -12,6 +12,8 @@ const state = {
   refresh: null,
   user: null,
   method: null,
+  // `totp/status/` of the signed-in account: {enabled, backup_codes_left}; null: unknown.
+  mfa: null,
 };
 
 // ---- talking to the API -------------------------------------------------------------------
@@ -108,6 +110,12 @@ const has = (path) => state.paths === null || state.paths.has(`/${path}`);
 // ---- the session --------------------------------------------------------------------------
 
 function signedIn(answer, method) {
+  // An account with two-step sign-in on: the first step was right, the code comes next.
+  if (answer && answer.mfa_required) {
+    askSecondStep(answer.mfa_token, method);
+    return;
+  }
+  secondStep = null;
   state.access = answer.access;
   state.refresh = answer.refresh;
   state.user = answer.user;
@@ -117,10 +125,13 @@ function signedIn(answer, method) {
   render();
   show(`Signed in as ${label(answer.user)} (${method}).`);
   if (passkeysOn()) listPasskeys().catch((e) => show(e.message, 'error'));
+  if (mfaOn()) mfaStatus().catch((e) => show(e.message, 'error'));
 }
 
 function signedOut() {
   state.access = state.refresh = state.user = state.method = null;
+  state.mfa = null;
+  forgetMfaSecrets();
   save();
   render();
   startConditional();
@@ -175,6 +186,7 @@ function render() {
   $('logout-button').disabled = !inside;
   $('passkey-manage').hidden = !(inside && passkeysOn() && !passkeysMissing);
   passkeyStatus();
+  renderMfa(inside);
   if (!inside) return;
   const user = state.user || {};
   $('user-email').textContent = user.email || '—';
@@ -274,6 +286,148 @@ function wireForms() {
   }));
 
   $('log-clear').addEventListener('click', () => $('log').replaceChildren());
+}
+
+// ---- two-step sign-in (TOTP) ---------------------------------------------------------------
+
+const mfaOn = () => Boolean(state.paths && state.paths.has('/totp/setup/'));
+
+// A sign-in that answered `mfa_required`: its single-use token and how it began. In memory
+// only: a reload starts the sign-in again.
+let secondStep = null;
+
+function askSecondStep(token, method) {
+  secondStep = { token, method };
+  render();
+  show('Almost there: enter the code your authenticator app shows (or a backup code).');
+  $('mfa-verify-code').focus();
+}
+
+async function mfaStatus() {
+  state.mfa = await api('GET', 'totp/status/', undefined, { auth: true });
+  render();
+}
+
+// The secret, its QR code and the backup codes stay on screen only as long as needed.
+function forgetMfaSecrets() {
+  $('mfa-qr').replaceChildren();
+  $('mfa-secret').textContent = '';
+  $('mfa-setup').hidden = true;
+  $('mfa-backup-codes').replaceChildren();
+  $('mfa-backup').hidden = true;
+}
+
+function renderMfa(inside) {
+  $('mfa-verify-form').hidden = inside || !secondStep;
+  $('mfa-card').hidden = !inside || !mfaOn();
+  const status = state.mfa;
+  const enabled = Boolean(status && status.enabled);
+  if (!status) {
+    $('mfa-status').textContent = '';
+  } else if (enabled) {
+    const left = status.backup_codes_left;
+    $('mfa-status').textContent = `On · ${left} backup code${left === 1 ? '' : 's'} left`;
+  } else {
+    $('mfa-status').textContent = 'Off';
+  }
+  $('mfa-card').dataset.enabled = status ? String(enabled) : '';
+  $('mfa-setup-button').hidden = !status || enabled;
+  $('mfa-disable-form').hidden = !enabled;
+}
+
+// The QR code of `totp/setup/` is an SVG document as text. It is parsed as XML (never as
+// HTML) and copied element by element from a short list (the svg, its rect and path) with
+// only their geometry and colours: whatever the text held, no script, handler, link or
+// style reaches the page. So it needs nothing from the CSP: no inline style, no data: URL.
+const SVG = 'http://www.w3.org/2000/svg';
+const SVG_ALLOWED = {
+  svg: ['width', 'height', 'viewBox', 'shape-rendering'],
+  g: ['fill'],
+  rect: ['x', 'y', 'width', 'height', 'fill'],
+  path: ['d', 'fill'],
+};
+
+function qrCode(text) {
+  const parsed = new DOMParser().parseFromString(text, 'image/svg+xml');
+  const root = parsed.documentElement;
+  if (parsed.getElementsByTagName('parsererror').length || root.namespaceURI !== SVG || root.localName !== 'svg') {
+    throw new Error('The QR code is not an SVG image.');
+  }
+  const copy = (node) => {
+    const allowed = node.namespaceURI === SVG && SVG_ALLOWED[node.localName];
+    if (!allowed) return null;
+    const element = document.createElementNS(SVG, node.localName);
+    for (const name of allowed) {
+      const value = node.getAttribute(name);
+      if (value !== null && !/url\s*\(/i.test(value)) element.setAttribute(name, value);
+    }
+    for (const child of node.children) {
+      const kept = copy(child);
+      if (kept) element.append(kept);
+    }
+    return element;
+  };
+  const svg = copy(root);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'QR code for your authenticator app');
+  return svg;
+}
+
+function wireMfa() {
+  $('mfa-verify-form').addEventListener('submit', action('mfa-verify-button', async () => {
+    const pending = secondStep;
+    if (!pending) throw new Error('Sign in again: no sign-in is waiting for a code.');
+    let answer;
+    try {
+      answer = await api('POST', 'totp/verify/', { mfa_token: pending.token, code: $('mfa-verify-code').value.trim() });
+    } catch (e) {
+      // Used, expired or tried too often: this sign-in is over, the next one starts afresh.
+      if (e.status === 401) secondStep = null;
+      throw e;
+    }
+    $('mfa-verify-form').reset();
+    signedIn(answer, pending.method);
+  }));
+
+  $('mfa-verify-cancel').addEventListener('click', () => {
+    secondStep = null;
+    $('mfa-verify-form').reset();
+    render();
+  });
+
+  $('mfa-setup-button').addEventListener('click', action('mfa-setup-button', async () => {
+    const answer = await api('POST', 'totp/setup/', undefined, { auth: true });
+    forgetMfaSecrets();
+    $('mfa-qr').append(qrCode(answer.qr_svg));
+    $('mfa-secret').textContent = answer.secret;
+    $('mfa-setup').hidden = false;
+    $('mfa-confirm-code').focus();
+    show('Scan the QR code, then enter the code your app shows to turn two-step sign-in on.');
+  }));
+
+  $('mfa-confirm-form').addEventListener('submit', action('mfa-confirm-button', async () => {
+    const answer = await api('POST', 'totp/confirm/', { code: $('mfa-confirm-code').value.trim() }, { auth: true });
+    $('mfa-confirm-form').reset();
+    forgetMfaSecrets();
+    $('mfa-backup-codes').replaceChildren(...(answer.backup_codes || []).map((code) => {
+      const item = document.createElement('li');
+      const text = document.createElement('code');
+      text.textContent = code;
+      item.append(text);
+      return item;
+    }));
+    $('mfa-backup').hidden = false;
+    await mfaStatus();
+    show('Two-step sign-in is on. Every other session of this account has ended; this one goes on.');
+  }));
+
+  $('mfa-disable-form').addEventListener('submit', action('mfa-disable-button', async () => {
+    const answer = await api('POST', 'totp/disable/', { code: $('mfa-disable-code').value.trim() }, { auth: true });
+    $('mfa-disable-form').reset();
+    forgetMfaSecrets();
+    await mfaStatus();
+    show(answer && answer.message ? answer.message : 'Two-step sign-in is off.');
+  }));
 }
 
 // ---- passkeys ------------------------------------------------------------------------------
@@ -604,12 +758,14 @@ async function start() {
   restore();
   wireForms();
   wirePasskeys();
+  wireMfa();
   wireWallet();
   wireSocial(description);
   passkeyStatus();
   render();
   await socialReturn();
   if (state.access && passkeysOn()) listPasskeys().catch((e) => show(e.message, 'error'));
+  if (state.access && mfaOn()) mfaStatus().catch((e) => show(e.message, 'error'));
   startConditional();
   document.body.dataset.ready = 'true';
 }

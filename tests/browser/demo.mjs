@@ -9,9 +9,12 @@
 // wallet's address or an EIP-191 signature (each answered by the next line of stdin),
 // {"skipped": what, "why": ...}, and {"done": true} last. Any failure ends it with a
 // non-zero status, a message on stderr and a screenshot `failed.png`.
-// The passkey steps run only where the server describes passkey routes (openapi.json).
+// The passkey steps run only where the server describes passkey routes (openapi.json), and
+// the two-step sign-in (TOTP) steps where it describes totp/ routes; this computes the
+// codes an authenticator app would show from the secret the page shows.
 // The browser is `CHROMIUM` (default /usr/bin/chromium): nothing is downloaded.
 
+import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -133,6 +136,46 @@ async function claims() {
   return JSON.parse(await text('#token-claims'));
 }
 
+// RFC 4648 base32 (the secret as the page shows it) to bytes.
+function base32(secret) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes = [];
+  let bits = 0;
+  let value = 0;
+  for (const c of secret.toUpperCase().replace(/[\s=]/g, '')) {
+    const index = alphabet.indexOf(c);
+    if (index < 0) throw new Error(`the secret is not base32: ${JSON.stringify(secret)}`);
+    value = ((value << 5) | index) & 0x1fff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+// RFC 6238 TOTP as authenticator apps make it: HMAC-SHA-1, 30-s steps, 6 digits; the code
+// of the step at `at` (ms since the epoch).
+function totp(secret, at = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
+  const mac = createHmac('sha1', base32(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+// RFC 6238's own vector (SHA-1, T = 59 s: 94287082, of which apps show the last 6 digits).
+if (totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 59_000) !== '287082') throw new Error('totp() is wrong');
+
+// A code is computed at least 5 s before its step ends, so that the server still sees that
+// step when it checks it (within its one step of drift in any case); else this waits the
+// few seconds left for the next step.
+async function freshStep() {
+  const left = 30_000 - (Date.now() % 30_000);
+  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 250));
+}
+
 try {
   await step('page', async () => {
     await page.goto(pageUrl);
@@ -145,6 +188,7 @@ try {
     return (await fetch(`${config.base_path}/openapi.json`)).json();
   });
   const passkeys = Object.keys(description.paths).some((path) => path.startsWith('/passkey/'));
+  const mfa = Boolean(description.paths['/totp/setup/']);
 
   await step('sign-up', async () => {
     await page.fill('#signup-email', EMAIL);
@@ -212,6 +256,12 @@ try {
     await expectSignedIn('code');
   });
 
+  if (mfa) {
+    await totpSteps();
+  } else {
+    say({ skipped: 'two-step sign-in steps', why: 'the server describes no totp/ routes' });
+  }
+
   if (!passkeys) {
     await step('passkeys-off', async () => {
       await expectText('#passkey-status', 'not enabled');
@@ -244,6 +294,73 @@ await browser.close();
 // Its input open would keep Node waiting for another line.
 reader.close();
 process.stdin.destroy();
+
+// Signed in (by code): two-step sign-in set up from the QR code's secret, turned on, the
+// backup codes shown; a password sign-in then asks for the code; off again with a backup
+// code, so that the steps after these sign in as before.
+async function totpSteps() {
+  let secret = null;
+  let backupCodes = [];
+
+  await step('totp-set-up', async () => {
+    await page.locator('#mfa-card').waitFor({ state: 'visible' });
+    await expectText('#mfa-status', 'Off');
+    await page.click('#mfa-setup-button');
+    const qr = page.locator('#mfa-qr svg');
+    await qr.waitFor({ state: 'visible' });
+    const box = await qr.boundingBox();
+    if (!box || box.width < 100 || box.height < 100) throw new Error(`the QR code is not shown whole: ${JSON.stringify(box)}`);
+    if (!(await qr.locator('path').getAttribute('d'))) throw new Error('the QR code has no modules');
+    secret = (await text('#mfa-secret')).trim();
+    if (!/^[A-Z2-7]{16,}=*$/.test(secret)) throw new Error(`the page shows no base32 secret: ${JSON.stringify(secret)}`);
+  });
+
+  await step('totp-confirm', async () => {
+    await freshStep();
+    await page.fill('#mfa-confirm-code', totp(secret));
+    await page.click('#mfa-confirm-button');
+    await expectText('#message', 'Two-step sign-in is on');
+    await page.waitForFunction(() => document.querySelectorAll('#mfa-backup-codes li').length === 10);
+    backupCodes = (await page.locator('#mfa-backup-codes li').allInnerTexts()).map((c) => c.trim());
+    if (new Set(backupCodes).size !== 10 || !backupCodes.every((c) => /^[a-z0-9]{5}-[a-z0-9]{5}$/.test(c))) {
+      throw new Error(`not ten backup codes: ${JSON.stringify(backupCodes)}`);
+    }
+    await expectText('#mfa-status', '10 backup codes left');
+    if (await page.locator('#mfa-qr svg').count()) throw new Error('the QR code is still shown once on');
+    // The session that turned it on goes on.
+    await expectSignedIn('code');
+  });
+
+  await step('totp-log-out', logOut);
+
+  await step('totp-log-in-password', async () => {
+    await page.fill('#login-email', EMAIL);
+    await page.fill('#login-password', PASSWORD);
+    await page.click('#login-button');
+    await page.locator('#mfa-verify-form').waitFor({ state: 'visible' });
+    await expectSignedOut();
+    // A code far from now is refused, and the page keeps asking.
+    await page.fill('#mfa-verify-code', totp(secret, Date.now() + 300_000));
+    await page.click('#mfa-verify-button');
+    await expectError('mfa_code_invalid');
+    await page.locator('#mfa-verify-form').waitFor({ state: 'visible' });
+    // The step confirm used signs in no more: the next step's code (one step of drift).
+    await freshStep();
+    await page.fill('#mfa-verify-code', totp(secret, Date.now() + 30_000));
+    await page.click('#mfa-verify-button');
+    await expectSignedIn('password');
+    if (await page.locator('#mfa-verify-form').isVisible()) throw new Error('the code prompt is still shown');
+    await expectText('#mfa-status', 'On');
+  });
+
+  await step('totp-off-with-backup-code', async () => {
+    await page.fill('#mfa-disable-code', backupCodes[0]);
+    await page.click('#mfa-disable-button');
+    await expectText('#mfa-status', 'Off');
+    await page.locator('#mfa-setup-button').waitFor({ state: 'visible' });
+    await expectSignedIn('password');
+  });
+}
 
 async function passkeySteps() {
   const cdp = await context.newCDPSession(page);
