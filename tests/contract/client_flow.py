@@ -21,7 +21,7 @@ from blockauth_client.models import (  # noqa: E402
     LoginBasicRequest,
     Message,
     PasswordChangeRequest,
-    SignedIn,
+    Session,
     SignupConfirmRequest,
     SignupRequest,
     TokenRefreshRequest,
@@ -49,20 +49,21 @@ def mailed_code(to):
 client = Client(base_url=base_url)
 expect(Message, signup.sync(client=client, body=SignupRequest(email=EMAIL, password=PASSWORD)))
 confirm = SignupConfirmRequest(email=EMAIL, otp=mailed_code(EMAIL))
-signed_up = expect(SignedIn, signup_confirm.sync(client=client, body=confirm))
+signed_up = expect(Session, signup_confirm.sync(client=client, body=confirm))
 assert signed_up.user.email == EMAIL and signed_up.user.is_verified
 
+# (An account with a second factor would get MfaRequired here instead.)
 signed_in = expect(
-    SignedIn, login_basic.sync(client=client, body=LoginBasicRequest(email=EMAIL, password=PASSWORD))
+    Session, login_basic.sync(client=client, body=LoginBasicRequest(email=EMAIL, password=PASSWORD))
 )
 refreshed = expect(
-    SignedIn, token_refresh.sync(client=client, body=TokenRefreshRequest(refresh=signed_in.refresh))
+    Session, token_refresh.sync(client=client, body=TokenRefreshRequest(refresh=signed_in.refresh))
 )
 assert refreshed.refresh != signed_in.refresh
 
 user = AuthenticatedClient(base_url=base_url, token=refreshed.access)
 change = PasswordChangeRequest(old_password=PASSWORD, new_password=NEW_PASSWORD)
-changed = expect(SignedIn, password_change.sync(client=user, body=change))
+changed = expect(Session, password_change.sync(client=user, body=change))
 
 revoked = token_revoke.sync_detailed(client=client, body=TokenRevokeRequest(refresh=changed.refresh))
 assert revoked.status_code == 204, revoked

@@ -71,7 +71,7 @@ const SET_UP: Operation = Operation {
             &Field {
                 name: "qr_svg",
                 aliases: &[],
-                kind: Kind::Text,
+                kind: Kind::Document,
                 description: "The URI as a QR code, an SVG document.",
             },
         ],
@@ -174,7 +174,7 @@ const VERIFY: Operation = Operation {
         optional: &[],
     }),
     query: None,
-    answer: Answer::SignedIn,
+    answer: Answer::Session,
     refusals: &[Refusal::Rejected, Refusal::Unauthorized, Refusal::Conflict],
 };
 

@@ -196,7 +196,7 @@ const SIGN_IN: Operation = Operation {
         optional: &[],
     }),
     query: None,
-    answer: Answer::SignedIn,
+    answer: Answer::Session,
     refusals: &[Refusal::Rejected, Refusal::Unauthorized],
 };
 

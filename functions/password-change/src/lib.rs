@@ -40,7 +40,7 @@ const CHANGE: Operation = Operation {
         optional: &[&OLD_PASSWORD],
     }),
     query: None,
-    answer: Answer::SignedIn,
+    answer: Answer::Session,
     refusals: &[Refusal::Rejected, Refusal::Conflict],
 };
 

@@ -73,7 +73,7 @@ const CONFIRM: Operation = Operation {
         optional: &[&fields::PASSWORD],
     }),
     query: None,
-    answer: Answer::SignedIn,
+    answer: Answer::Session,
     refusals: &[Refusal::Rejected, Refusal::Conflict],
 };
 

@@ -38,7 +38,7 @@ const REFRESH: Operation = Operation {
     access: Access::Public,
     body: Some(REFRESH_TOKEN),
     query: None,
-    answer: Answer::SignedIn,
+    answer: Answer::Session,
     refusals: &[Refusal::Unauthorized],
 };
 

@@ -57,7 +57,7 @@ const CONFIRM: Operation = Operation {
         optional: &[],
     }),
     query: None,
-    answer: Answer::SignedIn,
+    answer: Answer::Session,
     refusals: &[Refusal::Rejected, Refusal::Forbidden, Refusal::Conflict],
 };
 

@@ -99,12 +99,18 @@ pub enum Kind {
     Texts,
     /// true or false.
     Boolean,
+    /// Text the API writes, of any length (an SVG document); never read from a request.
+    Document,
 }
 
 /// What a route answers when it succeeds.
 pub enum Answer {
-    /// 200 `{access, refresh, user}`.
+    /// 200 `{access, refresh, user}`; or, for an account with a second factor, 200
+    /// `{mfa_required, mfa_token}` (a sign-in by a first factor).
     SignedIn,
+    /// 200 `{access, refresh, user}`: a session, never a second-factor step (a refresh, a
+    /// continued session, a sign-in that is both factors or completes them).
+    Session,
     /// 200 `{message}`.
     Sent,
     /// 200 `{message, user}`.

@@ -231,6 +231,7 @@ fn field_schema(kind: Kind) -> Value {
         Kind::Objects => json!({ "type": "array", "items": { "type": "object" } }),
         Kind::Texts => json!({ "type": "array", "items": { "type": "string" } }),
         Kind::Boolean => json!({ "type": "boolean" }),
+        Kind::Document => json!({ "type": "string" }),
     }
 }
 
@@ -322,6 +323,7 @@ fn request_schema(body: &Body) -> Value {
 fn answer_schema(answer: &Answer, schemas: &mut Map<String, Value>) -> Option<Value> {
     let name = match answer {
         Answer::SignedIn | Answer::RedirectOrSignedIn => "SignedIn",
+        Answer::Session => "Session",
         Answer::Redirect { .. } => return None,
         Answer::Sent => "Message",
         Answer::MessageAndUser => "MessageAndUser",
@@ -352,7 +354,9 @@ fn responses(
     let mut responses = Map::new();
     let mut success = json!({
         "description": match op.answer {
-            Answer::SignedIn => "Signed in: a token pair and the user.",
+            Answer::SignedIn => "Signed in: a token pair and the user; or, for an account with \
+                                 a second factor, the `mfa_token` for `totp/verify/`.",
+            Answer::Session => "A session: a token pair and the user.",
             Answer::Sent => "Done (a code or a notice may have been sent).",
             Answer::MessageAndUser => "Done: the user as it is now.",
             Answer::User => "The user.",
@@ -470,7 +474,7 @@ fn links(op: &Operation, id: &str, present: &[String]) -> Map<String, Value> {
             );
         }
     };
-    if matches!(op.answer, Answer::SignedIn) {
+    if matches!(op.answer, Answer::Session) {
         for target in ["tokenRefresh", "tokenRevoke"] {
             link(
                 target,
