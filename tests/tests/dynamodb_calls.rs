@@ -16,6 +16,10 @@ use serde_json::{Value, json};
 use tracing::span::{Attributes, Id};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
+/// The refresh reuse grace window in these tests: whole seconds, so a window of 1 could
+/// be over in a millisecond (a first use at x.999 s); 3 leaves a repeat at least 2 s.
+const GRACE: i64 = 3;
+
 #[derive(Clone, Default)]
 struct Calls(Arc<Mutex<Vec<String>>>);
 
@@ -88,7 +92,7 @@ async fn dynamodb_calls_per_request() {
     let app = TestApp::start_with(|s| {
         s.limits.request_limit = 100;
         // A grace window short enough to wait out: a repeat inside it, a reuse after it.
-        s.session.refresh_reuse_grace = 1;
+        s.session.refresh_reuse_grace = GRACE as u64;
         if let Some(providers) = &providers {
             let issuer = providers.issuer("google");
             let mut google = oidc::provider("google", ProviderKind::Google, issuer, true);
@@ -182,7 +186,7 @@ async fn dynamodb_calls_per_request() {
         200,
     )
     .await;
-    while blockauth::clock::now() < used_at + 2 {
+    while blockauth::clock::now() < used_at + GRACE + 1 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     r.measure(

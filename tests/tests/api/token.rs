@@ -1,6 +1,10 @@
 use blockauth_tests::{PASSWORD, TestApp, claims};
 use serde_json::json;
 
+/// The refresh reuse grace window in these tests: whole seconds, so a window of 1 could
+/// be over in a millisecond (a first use at x.999 s); 3 leaves a repeat at least 2 s.
+const GRACE: i64 = 3;
+
 fn refresh_of(reply: &blockauth_tests::Reply) -> String {
     reply.body["refresh"].as_str().unwrap().to_owned()
 }
@@ -60,7 +64,7 @@ async fn reuse_revokes_only_that_login() {
 #[tokio::test]
 async fn a_repeat_within_the_grace_window_gets_the_same_pair_and_later_revokes() {
     let app = TestApp::start_with(|s| {
-        s.session.refresh_reuse_grace = 1;
+        s.session.refresh_reuse_grace = GRACE as u64;
         s.limits.request_limit = 100;
     })
     .await;
@@ -74,8 +78,8 @@ async fn a_repeat_within_the_grace_window_gets_the_same_pair_and_later_revokes()
     assert_eq!(again.body["access"], first.body["access"]);
     assert_eq!(again.body["refresh"], first.body["refresh"]);
 
-    // After the window (1 s, in whole seconds: waited for by the clock, not guessed).
-    while blockauth::clock::now() < used_at + 2 {
+    // After the window (in whole seconds: waited for by the clock, not guessed).
+    while blockauth::clock::now() < used_at + GRACE + 1 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let late = app.post("token/refresh/", json!({"refresh": old})).await;

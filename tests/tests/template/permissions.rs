@@ -26,6 +26,10 @@ use serde_json::{Value, json};
 
 use super::{Node, Template};
 
+/// The refresh reuse grace window in these tests: whole seconds, so a window of 1 could
+/// be over in a millisecond (a first use at x.999 s); 3 leaves a repeat at least 2 s.
+const GRACE: i64 = 3;
+
 type Actions = Arc<Mutex<BTreeSet<String>>>;
 
 /// A proxy to the DynamoDB at `backend` that records the IAM action of every call.
@@ -112,7 +116,7 @@ fn settings(social: &SocialSettings) -> Settings {
     settings.limits.request_limit = 1000;
     settings.limits.send_limit = 1000;
     // A refresh grace window short enough to wait out.
-    settings.session.refresh_reuse_grace = 1;
+    settings.session.refresh_reuse_grace = GRACE as u64;
     settings.social = social.clone();
     settings
 }
@@ -430,7 +434,7 @@ async fn walk(deployment: &Deployment, providers: &Providers) {
     let used_at = blockauth::clock::now();
     // Repeated in the grace window (the first use's pair), then reused after it (theft).
     d.post("token/refresh/", None, old.clone(), 200).await;
-    while blockauth::clock::now() < used_at + 2 {
+    while blockauth::clock::now() < used_at + GRACE + 1 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     d.post("token/refresh/", None, old, 401).await;
