@@ -61,7 +61,7 @@ pub async fn export(ctx: &Context, user: &User, current_sid: &str) -> Result<Val
         .collect();
     let social_links: Vec<Value> = items
         .iter()
-        .filter(|item| kind(item, "SOCIAL#"))
+        .filter(|item| kind(item, crate::social::LINK_PREFIX))
         .map(|item| {
             json!({
                 "provider": item.text("provider"),
@@ -70,7 +70,10 @@ pub async fn export(ctx: &Context, user: &User, current_sid: &str) -> Result<Val
             })
         })
         .collect();
-    let networks = items.iter().filter(|item| kind(item, "NETWORK#")).count();
+    let networks = items
+        .iter()
+        .filter(|item| kind(item, user::NETWORK_PREFIX))
+        .count();
     Ok(json!({
         "user": user.view(),
         "sessions": sessions,

@@ -228,7 +228,7 @@ async fn end_session(
     };
     rate_limit::check(&ctx, Subject::SessionEnd, &user.id, &ip).await?;
     // Only under the caller's own partition: another account's session is not found.
-    if !refresh_family::revoke(&ctx, &user.id, &sid).await? {
+    if !refresh_family::end(&ctx, &user, &sid).await? {
         return Err(AuthError::NotFound);
     }
     let (user_id, sid) = (user.id.as_str(), sid.as_str());

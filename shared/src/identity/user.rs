@@ -616,6 +616,9 @@ pub async fn find_for_sign_in(
 /// A user id that no account has (random UUIDs are never nil).
 pub const NOBODY: &str = "00000000-0000-0000-0000-000000000000";
 
+/// The sort-key prefix of the networks an account signed in from.
+pub const NETWORK_PREFIX: &str = "NETWORK#";
+
 /// How long a network an account signed in from stays familiar to it.
 const FAMILIAR_FOR: i64 = 90 * 24 * 3600;
 
@@ -623,7 +626,7 @@ const FAMILIAR_FOR: i64 = 90 * 24 * 3600;
 fn network_sort_key(ctx: &Context, network: &str) -> String {
     let tag = ctx.keyed_hash(&format!("network\n{network}"));
     // 16 bytes of the tag are plenty for a sort key.
-    format!("NETWORK#{}", &tag[..32])
+    format!("{NETWORK_PREFIX}{}", &tag[..32])
 }
 
 /// The write that remembers that `user_id` signed in from `network`, so that strangers'

@@ -590,6 +590,21 @@ pub fn keep_session(user: &User, sid: &str, epoch: i64) -> Write {
     )
 }
 
+/// Ends `user`'s session `sid` (`DELETE sessions/<sid>/`): Ok(false) when the account has no
+/// such live session (another account's, logged out, or ended with its epoch), as the list
+/// would not show it.
+pub async fn end(ctx: &Context, user: &User, sid: &str) -> Result<bool, AuthError> {
+    let alive = Expression::new("attribute_exists(pk) AND epoch = :epoch")
+        .value(":epoch", user.session_epoch);
+    ctx.store
+        .write(Write::delete_if(
+            &user::partition(&user.id),
+            &family_sort_key(sid),
+            alive,
+        ))
+        .await
+}
+
 /// Revokes one family (logout): Ok(false) when it had already ended.
 pub async fn revoke(ctx: &Context, user_id: &str, sid: &str) -> Result<bool, AuthError> {
     let exists = Expression::new("attribute_exists(pk)");

@@ -144,6 +144,9 @@ async fn revoke_all_ends_every_other_session_and_keeps_the_callers() {
     let listed = sessions(&app, &access(&third)).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["current"], true);
+    // An ended session is not the account's any more: ending it again is 404.
+    let path = format!("sessions/{}/", sid(&access(&second)));
+    assert_eq!(app.delete_as(&access(&third), &path).await.status, 404);
     // The caller's session goes on, refresh included.
     let refreshed = app
         .post("token/refresh/", json!({"refresh": refresh(&third)}))
