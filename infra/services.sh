@@ -103,7 +103,7 @@ PY
 }
 
 # Creates what the functions expect in the services an env-vars file ($2, infra/env.json's
-# shape) points at: the table, the signing secret, the SES identity; $1 is a Python with boto3.
+# shape) points at: the table, the signing and TOTP keys' secrets, the SES identity; $1 is a Python with boto3.
 create_local_resources() {
   "$1" - "$2" <<'PY'
 import json, secrets, sys
@@ -133,11 +133,11 @@ dynamodb.update_time_to_live(
     TableName=table,
     TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True},
 )
-client("secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER").create_secret(
-    Name=env["BLOCKAUTH_SIGNING_KEY_SECRET"], SecretString=secrets.token_hex(32)
-)
+secretsmanager = client("secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER")
+for secret in ("BLOCKAUTH_SIGNING_KEY_SECRET", "BLOCKAUTH_TOTP_KEY_SECRET"):
+    secretsmanager.create_secret(Name=env[secret], SecretString=secrets.token_hex(32))
 sender = env["BLOCKAUTH_EMAIL_FROM"].rstrip(">").rsplit("@", 1)[1]
 client("sesv2", "AWS_ENDPOINT_URL_SESV2").create_email_identity(EmailIdentity=sender)
-print(f"table {table}, secret {env['BLOCKAUTH_SIGNING_KEY_SECRET']}, SES identity {sender}")
+print(f"table {table}, secrets {env['BLOCKAUTH_SIGNING_KEY_SECRET']} and {env['BLOCKAUTH_TOTP_KEY_SECRET']}, SES identity {sender}")
 PY
 }

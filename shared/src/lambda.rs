@@ -3,6 +3,9 @@
 
 use axum::extract::Request;
 pub use lambda_http::Error;
+use lambda_http::LambdaEvent;
+use lambda_http::request::LambdaRequest;
+use serde_json::Value;
 
 use crate::aws;
 use crate::context::Context;
@@ -23,34 +26,64 @@ use crate::store::Store;
 /// The whole main of a feature function: `lambda::run(signup::routes)`.
 pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
     let (app, _, _) = start(routes).await?;
-    lambda_http::run(app).await
+    let handler = lambda_http::service_fn(move |event: LambdaEvent<Value>| {
+        let app = app.clone();
+        async move { answer(app, event).await }
+    });
+    lambda_http::lambda_runtime::run(handler).await
 }
 
 /// The keys function's main: its routes, and each step of Secrets Manager's rotation of the
 /// token key set (`session::rotation`), for which Secrets Manager invokes the same function.
 pub async fn run_keys(routes: FeatureRoutes) -> Result<(), Error> {
-    use lambda_http::request::LambdaRequest;
-    use lambda_http::{LambdaEvent, Service};
-    use serde_json::Value;
     let (app, ctx, secrets) = start(routes).await?;
     let handler = lambda_http::service_fn(move |event: LambdaEvent<Value>| {
         let (app, ctx, secrets) = (app.clone(), ctx.clone(), secrets.clone());
         async move {
-            let LambdaEvent { payload, context } = event;
-            if rotation::is_rotation(&payload) {
-                let event: rotation::RotationEvent = serde_json::from_value(payload)?;
+            if rotation::is_rotation(&event.payload) {
+                let event: rotation::RotationEvent = serde_json::from_value(event.payload)?;
                 tracing::info!(step = %event.step, "rotating the token key set");
                 rotation::step(&secrets, &ctx.settings.session, &event).await?;
                 return Ok::<Value, Error>(Value::Null);
             }
-            let request: LambdaRequest = serde_json::from_value(payload)?;
-            let response = lambda_http::Adapter::from(app)
-                .call(LambdaEvent::new(request, context))
-                .await?;
-            Ok(serde_json::to_value(response)?)
+            answer(app, event).await
         }
     });
     lambda_http::lambda_runtime::run(handler).await
+}
+
+/// The app's answer to an API Gateway event.
+async fn answer(app: axum::Router, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    use lambda_http::Service;
+    let LambdaEvent { payload, context } = event;
+    let request: LambdaRequest = serde_json::from_value(readable_body(payload))?;
+    let response = lambda_http::Adapter::from(app)
+        .call(LambdaEvent::new(request, context))
+        .await?;
+    Ok(serde_json::to_value(response)?)
+}
+
+/// `event` with a body lambda_http can take. It panics on a body marked base64 that is not
+/// (aws_lambda_events decodes it with `expect`); API Gateway encodes bodies itself, so only
+/// a direct invoke sends one, which is then passed on as the text it is: the route refuses
+/// it as any unreadable body (400 `parse_error`), as it would the same text sent unencoded.
+fn readable_body(mut event: Value) -> Value {
+    use base64::Engine;
+    let encoded = event.get("isBase64Encoded") == Some(&Value::Bool(true));
+    let decodes = |body: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .is_ok()
+    };
+    if encoded
+        && !event
+            .get("body")
+            .and_then(Value::as_str)
+            .is_none_or(decodes)
+    {
+        event["isBase64Encoded"] = Value::Bool(false);
+    }
+    event
 }
 
 /// Everything a function builds once per container: its app (the routes with their
@@ -217,5 +250,36 @@ mod tests {
             Some(ClientIp("198.51.100.7".to_owned()))
         );
         assert_eq!(client_of(None).await, None);
+    }
+
+    /// An HTTP API (payload 2.0) event of a POST to /echo with `body`.
+    fn event(body: &str, base64: bool) -> LambdaEvent<Value> {
+        let payload = serde_json::json!({
+            "version": "2.0", "routeKey": "POST /echo", "rawPath": "/echo",
+            "rawQueryString": "", "headers": {"content-type": "application/json"},
+            "requestContext": {"http": {"method": "POST", "path": "/echo",
+                "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "test"}},
+            "body": body, "isBase64Encoded": base64,
+        });
+        LambdaEvent::new(payload, lambda_http::Context::default())
+    }
+
+    async fn status_of(event: LambdaEvent<Value>) -> u64 {
+        async fn echo(_: http::Form) -> &'static str {
+            "read"
+        }
+        let app = axum::Router::new().route("/echo", axum::routing::post(echo));
+        let answer = answer(app, event).await.expect("an answer");
+        answer["statusCode"].as_u64().expect("a status")
+    }
+
+    #[tokio::test]
+    async fn a_body_marked_base64_that_is_not_is_a_400_never_a_panic() {
+        use base64::Engine;
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        assert_eq!(status_of(event(&encode(br#"{"a": 1}"#), true)).await, 200);
+        assert_eq!(status_of(event(r#"{"a": 1}"#, false)).await, 200);
+        assert_eq!(status_of(event("not base64!", true)).await, 400);
+        assert_eq!(status_of(event(&encode(&[0xff, 0, b'{']), true)).await, 400);
     }
 }

@@ -48,6 +48,24 @@ impl Reply {
     }
 }
 
+/// Sends `request` and reads its answer (a JSON body, or none).
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request reaches the server");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("response body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text:?}"))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
 impl TestApp {
     /// A server with the default settings.
     pub async fn start() -> Self {
@@ -246,20 +264,7 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("request reaches the server");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("response body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text:?}"))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        send(request).await
     }
 
     /// The folder where this server's mail lands, one file per message.

@@ -335,6 +335,28 @@ fn each_function_deploys_exactly_the_routes_its_code_serves() {
     }
 }
 
+/// A browser calls the API from another origin after a preflight, which API Gateway answers
+/// from the CORS configuration: a method missing there is a route no browser can call.
+#[test]
+fn a_browser_may_call_every_method_the_routes_have() {
+    let template = Template::load();
+    let allowed = template
+        .resource("Api")
+        .at(&["Properties", "CorsConfiguration", "AllowMethods"])
+        .items()
+        .iter()
+        .map(|m| m.text().to_owned())
+        .collect::<Vec<_>>();
+    for (feature, routes) in FEATURES {
+        for (method, path) in routes().table() {
+            assert!(
+                allowed.contains(&method.to_string()),
+                "{feature:?}: {method} {path} is not in the Api's CORS AllowMethods {allowed:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn each_function_is_deployed_only_when_its_feature_is_enabled() {
     let template = Template::load();
