@@ -6,7 +6,7 @@
 //! that are malformed, too large or base64-encoded, and a function left out by its parameter.
 //!
 //! Built only with the `sam-local` feature: `infra/test` runs it when `CI` or
-//! `BLOCKAUTH_SAM_LOCAL=1` is set, after `infra/sam-local` has started, with
+//! `SAM_LOCAL=1` is set, after `infra/sam-local` has started, with
 //! `SAM_LOCAL_URL` (the API's base), `SAM_LOCAL_LAMBDA` (`sam local start-lambda`, for raw
 //! events), `SAM_LOCAL_WITHOUT_MFA` (a second API, deployed with `EnableMfa=false`) and
 //! `SAM_LOCAL_MAIL` (moto's data, where SES mail lands).
@@ -29,9 +29,8 @@ use serde_json::{Value, json};
 const PASSKEY_ORIGIN: &str = "http://localhost:3000";
 
 fn setting(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run `BLOCKAUTH_SAM_LOCAL=1 bash infra/test`")
-    })
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run `SAM_LOCAL=1 bash infra/test`"))
 }
 
 /// An address no other test (or earlier run on the same tables) uses.
@@ -561,6 +560,15 @@ async fn social_routes_answer_through_the_runtime() {
     assert_eq!(unknown.status, 404, "{:?}", unknown.body);
     let callback = send(api.http.get(api.url("google/callback/?code=x&state=y"))).await;
     assert_eq!(callback.status, 404, "{:?}", callback.body);
+    // Apple's form_post.
+    let posted = send(
+        api.http
+            .post(api.url("apple/callback"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("code=x&state=y"),
+    )
+    .await;
+    assert_eq!(posted.status, 404, "{:?}", posted.body);
     let native = api
         .post("google/native/verify", json!({"id_token": "x"}))
         .await;
@@ -625,6 +633,17 @@ async fn malformed_and_large_bodies_are_a_clear_4xx() {
 /// Invokes `function` once with an API Gateway HTTP API (payload 2.0) event through
 /// `sam local start-lambda`: the answer's status and body.
 async fn invoke(function: &str, path: &str, body: &str, base64: bool) -> (u16, Value) {
+    invoke_from("198.51.100.7", function, path, body, base64).await
+}
+
+/// `invoke`, the client being `source_ip` in the request context.
+async fn invoke_from(
+    source_ip: &str,
+    function: &str,
+    path: &str,
+    body: &str,
+    base64: bool,
+) -> (u16, Value) {
     let event = json!({
         "version": "2.0",
         "routeKey": format!("POST {path}"),
@@ -633,7 +652,7 @@ async fn invoke(function: &str, path: &str, body: &str, base64: bool) -> (u16, V
         "headers": {"content-type": "application/json"},
         "requestContext": {
             "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
-                     "sourceIp": "198.51.100.7", "userAgent": "sam-local-test"},
+                     "sourceIp": source_ip, "userAgent": "sam-local-test"},
             "requestId": "sam-local-test", "routeKey": format!("POST {path}"), "stage": "$default",
             "accountId": "123456789012", "apiId": "local", "domainName": "localhost",
             "domainPrefix": "localhost", "time": "30/Nov/2026:00:00:00 +0000", "timeEpoch": 0
@@ -697,4 +716,27 @@ async fn a_function_left_out_by_its_parameter_has_no_routes() {
     let status = without.get_as(&token, "totp/status/").await;
     assert_eq!(status.status, 403, "{:?}", status.body);
     assert_eq!(without.get_as(&token, "me/").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_client_is_the_request_contexts_source_ip() {
+    let api = Api::new();
+    let email = address("gil");
+    api.sign_up(&email).await;
+    let body = json!({"email": email, "password": PASSWORD}).to_string();
+    let (status, login) = invoke_from(
+        "2001:db8:1:2:3:4:5:6",
+        "BasicLoginFunction",
+        "/auth/login/basic/",
+        &body,
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{login:?}");
+    let token = login["access"].as_str().expect("an access token");
+    let listed = api.get_as(token, "sessions/").await;
+    let sessions = listed.body["sessions"].as_array().unwrap();
+    let mine = sessions.iter().find(|s| s["current"] == true).unwrap();
+    // An IPv6 client is its /64, as the rate limits count it.
+    assert_eq!(mine["ip"], "2001:db8:1:2::/64", "{mine:?}");
 }
