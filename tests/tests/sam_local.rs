@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
+use blockauth::Feature;
+use blockauth_local::FEATURES;
 use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{
@@ -706,15 +708,54 @@ async fn base64_bodies_as_api_gateway_sends_them() {
     assert_eq!(status, 400, "{body:?}");
 }
 
+/// Every route of every function (`FEATURES`), in both path forms, as `api` answers it
+/// without a token or fields: true where a function answered, false where API Gateway has no
+/// such route (sam local's 403 `Missing Authentication Token`; API Gateway's 404).
+async fn routes_reached(api: &Api) -> Vec<(Feature, String, bool)> {
+    let mut reached = Vec::new();
+    for (feature, routes) in FEATURES {
+        for (method, path) in routes().table() {
+            // A path parameter as any value: the function answers for it (404 at worst).
+            let path: String = path
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            for form in [path.clone(), path.trim_end_matches('/').to_owned()] {
+                let mut request = api.http.request(method.clone(), api.url(&form));
+                if method != reqwest::Method::GET {
+                    request = request.json(&json!({}));
+                }
+                let reply = send(request).await;
+                let route = format!("{method} {form}");
+                assert!(reply.status < 500, "{route}: {reply:?}");
+                let absent =
+                    reply.status == 403 && reply.body["message"] == "Missing Authentication Token";
+                reached.push((feature, route, !absent));
+            }
+        }
+    }
+    reached
+}
+
+#[tokio::test]
+async fn every_route_of_every_function_in_both_path_forms() {
+    for (feature, route, reached) in routes_reached(&Api::new()).await {
+        // KEYS is deployed only with an asymmetric ALGORITHM; the default is HS256.
+        let deployed = feature != Feature::Keys;
+        assert_eq!(reached, deployed, "{feature:?}: {route}");
+    }
+}
+
 #[tokio::test]
 async fn a_function_left_out_by_its_parameter_has_no_routes() {
+    // EnableMfa=false: no mfa function, so API Gateway has no route for it; the rest works.
     let without = Api::at(setting("SAM_LOCAL_WITHOUT_MFA"));
-    let email = address("fay");
-    let token = access(&without.sign_up(&email).await);
-    // EnableMfa=false: no mfa function, so API Gateway has no route for it (sam local's
-    // answer for that is 403, API Gateway's 404); the rest works.
-    let status = without.get_as(&token, "totp/status/").await;
-    assert_eq!(status.status, 403, "{:?}", status.body);
+    for (feature, route, reached) in routes_reached(&without).await {
+        let deployed = ![Feature::Keys, Feature::Mfa].contains(&feature);
+        assert_eq!(reached, deployed, "{feature:?}: {route}");
+    }
+    let token = access(&without.sign_up(&address("fay")).await);
     assert_eq!(without.get_as(&token, "me/").await.status, 200);
 }
 
