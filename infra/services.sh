@@ -103,7 +103,8 @@ PY
 }
 
 # Creates what the functions expect in the services an env-vars file ($2, infra/env.json's
-# shape) points at: the table, the signing and TOTP keys' secrets, the SES identity; $1 is a Python with boto3.
+# shape) points at: the table, the signing and TOTP keys' secrets, the SES identity and
+# configuration set; $1 is a Python with boto3.
 create_local_resources() {
   "$1" - "$2" <<'PY'
 import json, secrets, sys
@@ -137,7 +138,9 @@ secretsmanager = client("secretsmanager", "AWS_ENDPOINT_URL_SECRETS_MANAGER")
 for secret in ("BLOCKAUTH_SIGNING_KEY_SECRET", "BLOCKAUTH_TOTP_KEY_SECRET"):
     secretsmanager.create_secret(Name=env[secret], SecretString=secrets.token_hex(32))
 sender = env["BLOCKAUTH_EMAIL_FROM"].rstrip(">").rsplit("@", 1)[1]
-client("sesv2", "AWS_ENDPOINT_URL_SESV2").create_email_identity(EmailIdentity=sender)
+sesv2 = client("sesv2", "AWS_ENDPOINT_URL_SESV2")
+sesv2.create_email_identity(EmailIdentity=sender)
+sesv2.create_configuration_set(ConfigurationSetName=env["BLOCKAUTH_SES_CONFIGURATION_SET"])
 print(f"table {table}, secrets {env['BLOCKAUTH_SIGNING_KEY_SECRET']} and {env['BLOCKAUTH_TOTP_KEY_SECRET']}, SES identity {sender}")
 PY
 }

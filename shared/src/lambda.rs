@@ -142,6 +142,7 @@ async fn start(
             ses: aws_sdk_sesv2::Client::new(&aws::for_service(&aws, aws::Service::SesV2)),
             sns: aws_sdk_sns::Client::new(&aws::for_service(&aws, aws::Service::Sns)),
             from: settings.email_from.clone(),
+            configuration_set: settings.ses_configuration_set.clone(),
         },
         #[cfg(not(feature = "mail"))]
         None => Mailer::Disabled,

@@ -535,6 +535,69 @@ pub fn moto_url() -> Option<String> {
     }
 }
 
+/// One request a recording proxy passed on.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Every request a recording proxy has passed on, oldest first.
+pub type Recording = std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>;
+
+/// A proxy on a free port to the HTTP service at `backend` (DynamoDB, moto), recording each
+/// request it passes on: what went over the wire, for a test to look at.
+pub async fn recording_proxy(backend: SocketAddr) -> (SocketAddr, Recording) {
+    use axum::http::{HeaderMap, StatusCode};
+    let recording = Recording::default();
+    let recorded = recording.clone();
+    let http = reqwest::Client::new();
+    let forward = move |request: axum::extract::Request| {
+        let (http, recorded) = (http.clone(), recorded.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .expect("a request body");
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            recorded.lock().unwrap().push(Recorded {
+                method: parts.method.to_string(),
+                path: path.to_owned(),
+                headers: parts.headers.clone(),
+                body: body.to_vec(),
+            });
+            let mut request = http
+                .request(parts.method, format!("http://{backend}{path}"))
+                .body(body);
+            for (name, value) in &parts.headers {
+                if name != "host" && name != "content-length" {
+                    request = request.header(name, value);
+                }
+            }
+            let response = request.send().await.expect("the service answers");
+            let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+            let mut answer = HeaderMap::new();
+            for (name, value) in response.headers() {
+                if !matches!(
+                    name.as_str(),
+                    "content-length" | "transfer-encoding" | "connection"
+                ) {
+                    answer.insert(name.clone(), value.clone());
+                }
+            }
+            let body = response.bytes().await.expect("a body");
+            (status, answer, body)
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(forward);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, recording)
+}
+
 /// The address of the DynamoDB Local that `infra/test` started, if this is its pass.
 pub fn dynamodb_local() -> Option<SocketAddr> {
     let address = std::env::var("DYNAMODB_LOCAL").ok()?;

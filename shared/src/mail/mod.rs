@@ -43,6 +43,9 @@ pub enum Mailer {
         ses: aws_sdk_sesv2::Client,
         sns: aws_sdk_sns::Client,
         from: String,
+        /// `SES_CONFIGURATION_SET`: the set every mail names (suppression of addresses that
+        /// bounced or complained), if any.
+        configuration_set: Option<String>,
     },
     /// Your own delivery (`DELIVERY`): a Lambda function, an SQS queue or a webhook.
     Courier(Box<delivery::Courier>),
@@ -62,8 +65,15 @@ impl Mailer {
                 ))
             }
             #[cfg(feature = "mail")]
-            Mailer::Aws { ses, sns, from } => match to {
-                Identifier::Email(address) => send_mail(ses, from, address, message).await,
+            Mailer::Aws {
+                ses,
+                sns,
+                from,
+                configuration_set,
+            } => match to {
+                Identifier::Email(address) => {
+                    send_mail(ses, from, configuration_set.as_deref(), address, message).await
+                }
                 Identifier::Phone(number) => send_sms(sns, number, message).await,
             },
             Mailer::Courier(courier) => courier.send(to, message).await,
@@ -77,6 +87,7 @@ impl Mailer {
 async fn send_mail(
     ses: &aws_sdk_sesv2::Client,
     from: &str,
+    configuration_set: Option<&str>,
     to: &str,
     message: &Message,
 ) -> Result<(), AuthError> {
@@ -98,6 +109,7 @@ async fn send_mail(
         .build();
     ses.send_email()
         .from_email_address(from)
+        .set_configuration_set_name(configuration_set.map(str::to_owned))
         .destination(Destination::builder().to_addresses(to).build())
         .content(EmailContent::builder().simple(simple).build())
         .send()

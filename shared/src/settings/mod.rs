@@ -131,6 +131,9 @@ pub struct Settings {
     pub session: SessionSettings,
     /// `EMAIL_FROM`: the sender of every mail.
     pub email_from: String,
+    /// `SES_CONFIGURATION_SET`: the SES configuration set every mail names (Lambda, with
+    /// `DELIVERY` SES); none: SES's defaults.
+    pub ses_configuration_set: Option<String>,
     /// `PRODUCT_NAME`: how mails name the product.
     pub product_name: String,
     /// `SIGNING_KEY_SECRET`: the Secrets Manager secret holding the signing key (Lambda).
@@ -171,6 +174,7 @@ impl Default for Settings {
             email_from: "BlockAuth <no-reply@localhost>".into(),
             product_name: "BlockAuth".into(),
             signing_key_secret: None,
+            ses_configuration_set: None,
             password_policy: PasswordPolicy::default(),
             passwordless_auto_create: true,
             templates: Templates::default(),
@@ -190,11 +194,12 @@ const PREFIX: &str = "BLOCKAUTH_";
 
 impl Settings {
     /// The names the settings themselves read; each section reads its own.
-    const OWN_NAMES: [&'static str; 11] = [
+    const OWN_NAMES: [&'static str; 12] = [
         "FEATURES",
         "BASE_PATH",
         "TABLE_NAME",
         "EMAIL_FROM",
+        "SES_CONFIGURATION_SET",
         "PRODUCT_NAME",
         "SIGNING_KEY_SECRET",
         "PASSWORD_VALIDATORS",
@@ -262,6 +267,12 @@ impl Settings {
         values.text("PRODUCT_NAME", &mut s.product_name)?;
         if let Some(v) = values.get("SIGNING_KEY_SECRET").filter(|v| !v.is_empty()) {
             s.signing_key_secret = Some(v.to_owned());
+        }
+        if let Some(v) = values
+            .get("SES_CONFIGURATION_SET")
+            .filter(|v| !v.is_empty())
+        {
+            s.ses_configuration_set = Some(v.to_owned());
         }
         if let Some(v) = values.get("PASSWORD_VALIDATORS") {
             s.password_policy.validators = list(v)

@@ -5,7 +5,7 @@ use blockauth::Settings;
 use blockauth::identity::identifier::Identifier;
 use blockauth::mail::Mailer;
 use blockauth::signing_key::SigningKey;
-use blockauth_tests::{PASSWORD, TestApp, code_in, moto_url};
+use blockauth_tests::{PASSWORD, TestApp, code_in, moto_url, recording_proxy};
 use serde_json::{Value, json};
 
 /// The configuration a function builds from Lambda's environment (`blockauth::aws`), here
@@ -34,6 +34,7 @@ async fn moto_mailer(url: &str, domain: &str) -> Mailer {
         ses,
         sns: aws_sdk_sns::Client::new(&config),
         from: format!("BlockAuth <no-reply@{domain}>"),
+        configuration_set: None,
     }
 }
 
@@ -83,6 +84,41 @@ async fn ses_delivers_code_mail() {
     assert!(mine[0]["body"].as_str().unwrap().contains("424242"));
 }
 
+/// The deployed functions name the template's configuration set (SES_CONFIGURATION_SET), so
+/// that SES suppresses addresses that bounced or complained. moto ignores the name, so the
+/// request itself is read on its way there.
+#[tokio::test]
+async fn every_mail_names_the_configuration_set() {
+    let Some(url) = moto_url() else { return };
+    let moto = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("moto's address");
+    let (proxy, calls) = recording_proxy(moto).await;
+    let mut mailer = moto_mailer(&format!("http://{proxy}"), "configuration-set.example").await;
+    if let Mailer::Aws {
+        configuration_set, ..
+    } = &mut mailer
+    {
+        *configuration_set = Some("blockauth-mail".into());
+    }
+    let to = Identifier::email("someone@configuration-set.example").unwrap();
+    let message = blockauth::mail::messages::account_exists(&Settings::default());
+    mailer
+        .send(&to, &message)
+        .await
+        .expect("SES accepts the mail");
+    let sent: Vec<Value> = calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|call| call.path == "/v2/email/outbound-emails")
+        .map(|call| serde_json::from_slice(&call.body).expect("a JSON request"))
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["ConfigurationSetName"], "blockauth-mail");
+}
+
 #[tokio::test]
 async fn ses_failure_is_503() {
     let Some(url) = moto_url() else { return };
@@ -92,6 +128,7 @@ async fn ses_failure_is_503() {
         ses: aws_sdk_sesv2::Client::new(&config),
         sns: aws_sdk_sns::Client::new(&config),
         from: "no-reply@unverified.example".into(),
+        configuration_set: None,
     };
     let to = Identifier::email("someone@unverified.example").unwrap();
     let message = blockauth::mail::messages::account_exists(&Settings::default());

@@ -435,6 +435,10 @@ fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
         assert_eq!(deployed.table_name, "<Table>");
         assert_eq!(deployed.signing_key_secret.as_deref(), Some("<SigningKey>"));
         assert_eq!(deployed.mfa.key_secret.as_deref(), Some("<TotpKey>"));
+        assert_eq!(
+            deployed.ses_configuration_set.as_deref(),
+            Some("<MailConfigurationSet>")
+        );
         // Deployed with the defaults: every function but the published keys (HS256).
         let features: BTreeSet<Feature> = functions
             .iter()
@@ -455,6 +459,7 @@ fn every_setting_reaches_every_function_and_the_defaults_are_the_codes() {
         let expected = Settings {
             table_name: deployed.table_name.clone(),
             signing_key_secret: deployed.signing_key_secret.clone(),
+            ses_configuration_set: deployed.ses_configuration_set.clone(),
             mfa,
             features,
             email_from: template.reference("EmailFrom"),
@@ -802,5 +807,85 @@ fn only_the_mfa_function_reads_the_totp_key() {
     assert_eq!(
         variables.at(&["BLOCKAUTH_TOTP_KEY_SECRET"]).reference(),
         Some("TotpKey")
+    );
+}
+
+/// What a deployment does against floods and abuse, by default; each is a parameter.
+#[test]
+fn a_deployment_defends_itself_by_default() {
+    let template = Template::load();
+    let evaluate = |node: &Node| template.evaluate(node);
+    // API Gateway throttles each route before any function runs.
+    let routes = template
+        .resource("Api")
+        .at(&["Properties", "DefaultRouteSettings"]);
+    assert_eq!(evaluate(routes.at(&["ThrottlingRateLimit"])), "50");
+    assert_eq!(evaluate(routes.at(&["ThrottlingBurstLimit"])), "100");
+    // No concurrency cap unless the deployer chooses one: a cap turns a flood into an outage.
+    let reserved = template
+        .0
+        .at(&["Globals", "Function", "ReservedConcurrentExecutions"]);
+    assert_eq!(evaluate(reserved), "<NoValue>");
+    // The table refuses deletion, and outlives the stack.
+    let table = template.resource("Table");
+    assert_eq!(
+        evaluate(table.at(&["Properties", "DeletionProtectionEnabled"])),
+        "true"
+    );
+    assert_eq!(table.at(&["DeletionPolicy"]).text(), "Retain");
+    // Mail goes out under a configuration set that suppresses bounces and complaints.
+    let reasons: Vec<&str> = template
+        .resource("MailConfigurationSet")
+        .at(&["Properties", "SuppressionOptions", "SuppressedReasons"])
+        .items()
+        .iter()
+        .map(Node::text)
+        .collect();
+    assert_eq!(reasons, ["BOUNCE", "COMPLAINT"]);
+    // Every alarm notifies the one topic.
+    let of_type = |kind: &str| -> Vec<&(String, Node)> {
+        template
+            .resources()
+            .iter()
+            .filter(|(_, r)| r.at(&["Type"]).text() == kind)
+            .collect()
+    };
+    let alarms = of_type("AWS::CloudWatch::Alarm");
+    let names: BTreeSet<&str> = alarms.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "BounceRateAlarm",
+            "ComplaintRateAlarm",
+            "ServerErrorsAlarm",
+            "ThrottlesAlarm",
+            "TokenReuseAlarm"
+        ])
+    );
+    for (name, alarm) in alarms {
+        let actions = alarm.at(&["Properties", "AlarmActions"]).items();
+        assert_eq!(actions.len(), 1, "{name}");
+        assert_eq!(actions[0].reference(), Some("AlarmTopic"), "{name}");
+    }
+    // Every function's logs expire.
+    let groups = of_type("AWS::Logs::LogGroup");
+    assert_eq!(groups.len(), template.functions().len());
+    for (name, group) in groups {
+        assert_eq!(
+            evaluate(group.at(&["Properties", "RetentionInDays"])),
+            "30",
+            "{name}"
+        );
+    }
+    // The reuse alarm counts the warning the code logs.
+    let pattern = template
+        .resource("TokenReuseMetric")
+        .at(&["Properties", "FilterPattern"])
+        .text();
+    let message = pattern.split('"').nth(1).expect("a quoted message");
+    let code = include_str!("../../../shared/src/session/refresh_family.rs");
+    assert!(
+        code.contains(&format!("\"{message}\"")),
+        "refresh_family.rs no longer logs {message:?}"
     );
 }

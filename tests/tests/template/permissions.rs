@@ -1,16 +1,13 @@
 //! Each function's policy in `template.yaml` allows exactly what its code calls. Every
 //! function runs as its own server, on one shared embedded DynamoDB reached through a proxy
-//! of its own that records the IAM action of each call (a transaction's items count as
+//! of its own that records each call (`recording_proxy`), read as IAM actions (a transaction's items count as
 //! their own actions, as IAM checks them); a walk through every flow then compares what
 //! each function did with what its policy allows, and which messages it sent with its SES
 //! and SNS permissions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
 use blockauth::events::{EventLog, Events};
 use blockauth::mail::{Mailer, Outbox};
 use blockauth::signing_key::SigningKey;
@@ -20,7 +17,9 @@ use blockauth_local::{FEATURES, Options, Running, Storage};
 use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::oidc::{self, Providers};
 use blockauth_tests::wallet::TestWallet;
-use blockauth_tests::{PASSWORD, claims, code_in, early_in_a_step, fresh_key, totp_code};
+use blockauth_tests::{
+    PASSWORD, Recording, claims, code_in, early_in_a_step, fresh_key, recording_proxy, totp_code,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -30,64 +29,34 @@ use super::{Node, Template};
 /// be over in a millisecond (a first use at x.999 s); 3 leaves a repeat at least 2 s.
 const GRACE: i64 = 3;
 
-type Actions = Arc<Mutex<BTreeSet<String>>>;
-
-/// A proxy to the DynamoDB at `backend` that records the IAM action of every call.
-async fn recording_proxy(backend: SocketAddr) -> (SocketAddr, Actions) {
-    let actions = Actions::default();
-    let recorded = actions.clone();
-    let http = reqwest::Client::new();
-    let forward = move |headers: HeaderMap, body: Bytes| {
-        let (http, recorded) = (http.clone(), recorded.clone());
-        async move {
-            let target = headers
+/// The IAM actions of the DynamoDB calls recorded: each operation's, or for a transaction
+/// its items' (as IAM checks them).
+fn iam_actions(recording: &Recording) -> BTreeSet<String> {
+    recording
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|call| {
+            let operation = call
+                .headers
                 .get("x-amz-target")
                 .and_then(|t| t.to_str().ok())
                 .and_then(|t| t.rsplit('.').next())
                 .unwrap_or_default()
                 .to_owned();
-            recorded.lock().unwrap().extend(iam_actions(&target, &body));
-            let mut request = http.post(format!("http://{backend}/")).body(body);
-            for (name, value) in &headers {
-                if name != "host" && name != "content-length" {
-                    request = request.header(name, value);
-                }
+            if operation != "TransactWriteItems" {
+                return vec![operation];
             }
-            let response = request.send().await.expect("the embedded DynamoDB answers");
-            let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
-            let mut answer = HeaderMap::new();
-            for (name, value) in response.headers() {
-                if !matches!(
-                    name.as_str(),
-                    "content-length" | "transfer-encoding" | "connection"
-                ) {
-                    answer.insert(name.clone(), value.clone());
-                }
-            }
-            let body = response.bytes().await.expect("a body");
-            (status, answer, body)
-        }
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let app = axum::Router::new().fallback(forward);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (address, actions)
-}
-
-/// The IAM actions a DynamoDB call needs: its operation's, or its transaction items'.
-fn iam_actions(operation: &str, body: &[u8]) -> Vec<String> {
-    if operation != "TransactWriteItems" {
-        return vec![operation.to_owned()];
-    }
-    let request: Value = serde_json::from_slice(body).expect("a JSON request");
-    let items = request["TransactItems"].as_array().expect("TransactItems");
-    items
-        .iter()
-        .flat_map(|item| item.as_object().expect("an item").keys())
-        .map(|kind| match kind.as_str() {
-            "ConditionCheck" => "ConditionCheckItem".to_owned(),
-            other => format!("{other}Item"),
+            let request: Value = serde_json::from_slice(&call.body).expect("a JSON request");
+            let items = request["TransactItems"].as_array().expect("TransactItems");
+            items
+                .iter()
+                .flat_map(|item| item.as_object().expect("an item").keys())
+                .map(|kind| match kind.as_str() {
+                    "ConditionCheck" => "ConditionCheckItem".to_owned(),
+                    other => format!("{other}Item"),
+                })
+                .collect()
         })
         .collect()
 }
@@ -96,7 +65,7 @@ struct Function {
     feature: Feature,
     server: Running,
     proxy: SocketAddr,
-    actions: Actions,
+    calls: Recording,
     outbox: tempfile::TempDir,
 }
 
@@ -185,18 +154,18 @@ impl Deployment {
             social,
         };
         for (feature, _) in FEATURES {
-            let (proxy, actions) = recording_proxy(deployment.database.dynamodb_address).await;
+            let (proxy, calls) = recording_proxy(deployment.database.dynamodb_address).await;
             let outbox = tempfile::tempdir().unwrap();
             let server = deployment
                 .serve(feature, proxy, &outbox, deployment.settings())
                 .await;
             // Start-up checked the table; the function's own calls start now.
-            actions.lock().unwrap().clear();
+            calls.lock().unwrap().clear();
             deployment.functions.push(Function {
                 feature,
                 server,
                 proxy,
-                actions,
+                calls,
                 outbox,
             });
         }
@@ -232,12 +201,12 @@ impl Deployment {
     /// Another server of `feature`, with other settings, recorded as that function.
     async fn variant(&self, feature: Feature, settings: Settings) -> Running {
         let function = self.function(feature);
-        let before = function.actions.lock().unwrap().clone();
+        let before = function.calls.lock().unwrap().clone();
         let server = self
             .serve(feature, function.proxy, &function.outbox, settings)
             .await;
         // Only what requests make counts, not the start-up's look at the table.
-        *function.actions.lock().unwrap() = before;
+        *function.calls.lock().unwrap() = before;
         server
     }
 
@@ -739,7 +708,7 @@ async fn each_policy_allows_exactly_what_its_function_calls() {
     for function in &deployment.functions {
         let name = format!("{:?}Function", function.feature);
         let allowed = allowed(template.resource(&name));
-        let called = function.actions.lock().unwrap().clone();
+        let called = iam_actions(&function.calls);
         assert_eq!(
             allowed.get("dynamodb").cloned().unwrap_or_default(),
             called,
