@@ -50,20 +50,25 @@ impl Reply {
 
 /// Sends `request` and reads its answer (a JSON body, or none).
 pub async fn send(request: reqwest::RequestBuilder) -> Reply {
-    let response = request.send().await.expect("request reaches the server");
+    try_send(request).await.expect("request reaches the server")
+}
+
+/// `send`, or the error of a request that got no whole answer.
+pub async fn try_send(request: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
+    let response = request.send().await?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let text = response.text().await.expect("response body");
+    let text = response.text().await?;
     let body = if text.is_empty() {
         Value::Null
     } else {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text:?}"))
     };
-    Reply {
+    Ok(Reply {
         status,
         headers,
         body,
-    }
+    })
 }
 
 impl TestApp {
