@@ -127,6 +127,7 @@ pub fn dynamodb_client(address: SocketAddr, retry: bool) -> aws_sdk_dynamodb::Cl
         .endpoint_url(format!("http://{address}"))
         .credentials_provider(Credentials::new("local", "local", None, None, "local"))
         .retry_config(retry)
+        .timeout_config(blockauth::aws::timeouts())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }

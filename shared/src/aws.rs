@@ -15,6 +15,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 pub use aws_types::SdkConfig;
 use aws_types::region::Region;
+use aws_types::sdk_config::TimeoutConfig;
 
 use crate::https::{self, http};
 
@@ -80,11 +81,23 @@ pub fn config_from(vars: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, S
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
-        .credentials_provider(SharedCredentialsProvider::new(credentials));
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .timeout_config(timeouts());
     if let Some(url) = var("AWS_ENDPOINT_URL") {
         config = config.endpoint_url(url);
     }
     Ok(config.build())
+}
+
+/// How long one call to an AWS service may take. A dependency that stalls is then a 503
+/// within seconds, well inside a function's own timeout (template: 10 s), never a request
+/// that hangs; a call normally takes milliseconds, and one retry fits the operation's time.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(3))
+        .build()
 }
 
 /// The configuration of this process's environment.

@@ -92,6 +92,19 @@ impl TestApp {
         Self::start_on(settings, mailer, None, outbox, Storage::Memory).await
     }
 
+    /// A server whose DynamoDB calls pass through a `Proxy` (to the embedded DynamoDB of
+    /// another server, also returned: keep it), so that a test can fail any one of them.
+    pub async fn start_behind_proxy(adjust: impl FnOnce(&mut Settings)) -> (Self, Proxy, Self) {
+        let database = Self::start_embedded().await;
+        let proxy = Proxy::start(database.server.dynamodb_address).await;
+        let mut settings = test_settings();
+        adjust(&mut settings);
+        let (settings, mailer, outbox) = outbox_mailer(settings);
+        let storage = Storage::External(proxy.address);
+        let app = Self::start_on(settings, mailer, None, outbox, storage).await;
+        (app, proxy, database)
+    }
+
     /// A server with the given settings and mailer (e.g. SES against moto).
     pub async fn start_with_mailer(
         settings: Settings,
@@ -552,55 +565,108 @@ pub struct Recorded {
 /// Every request a recording proxy has passed on, oldest first.
 pub type Recording = std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>;
 
-/// A proxy on a free port to the HTTP service at `backend` (DynamoDB, moto), recording each
-/// request it passes on: what went over the wire, for a test to look at.
-pub async fn recording_proxy(backend: SocketAddr) -> (SocketAddr, Recording) {
-    use axum::http::{HeaderMap, StatusCode};
-    let recording = Recording::default();
-    let recorded = recording.clone();
-    let http = reqwest::Client::new();
-    let forward = move |request: axum::extract::Request| {
-        let (http, recorded) = (http.clone(), recorded.clone());
-        async move {
-            let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .expect("a request body");
-            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            recorded.lock().unwrap().push(Recorded {
-                method: parts.method.to_string(),
-                path: path.to_owned(),
-                headers: parts.headers.clone(),
-                body: body.to_vec(),
-            });
-            let mut request = http
-                .request(parts.method, format!("http://{backend}{path}"))
-                .body(body);
-            for (name, value) in &parts.headers {
-                if name != "host" && name != "content-length" {
-                    request = request.header(name, value);
+/// What a proxy does to one request instead of passing it on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answers 500 (DynamoDB's InternalServerError), as a service failing.
+    Refuse,
+    /// Never answers, as a service that stalls.
+    Stall,
+}
+
+/// A proxy on a free port to an HTTP service (DynamoDB, moto) that records each request it
+/// passes on (what went over the wire, for a test to look at) and fails one on demand.
+pub struct Proxy {
+    pub address: SocketAddr,
+    pub calls: Recording,
+    /// The request, counted from the proxy's start, that meets its fault.
+    fault: std::sync::Arc<std::sync::Mutex<Option<(usize, Fault)>>>,
+}
+
+impl Proxy {
+    /// A proxy to `backend`.
+    pub async fn start(backend: SocketAddr) -> Proxy {
+        use axum::http::{HeaderMap, StatusCode};
+        let calls = Recording::default();
+        let fault = std::sync::Arc::new(std::sync::Mutex::new(None::<(usize, Fault)>));
+        let (recorded, faults) = (calls.clone(), fault.clone());
+        let http = reqwest::Client::new();
+        let forward = move |request: axum::extract::Request| {
+            let (http, recorded, faults) = (http.clone(), recorded.clone(), faults.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX)
+                    .await
+                    .expect("a request body");
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let index = {
+                    let mut recorded = recorded.lock().unwrap();
+                    recorded.push(Recorded {
+                        method: parts.method.to_string(),
+                        path: path.to_owned(),
+                        headers: parts.headers.clone(),
+                        body: body.to_vec(),
+                    });
+                    recorded.len() - 1
+                };
+                let fault = *faults.lock().unwrap();
+                match fault {
+                    Some((at, Fault::Refuse)) if at == index => {
+                        let mut headers = HeaderMap::new();
+                        headers.insert(
+                            "content-type",
+                            "application/x-amz-json-1.0".parse().unwrap(),
+                        );
+                        let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"a fault the test proxy injected"}"#;
+                        return (StatusCode::INTERNAL_SERVER_ERROR, headers, body.into());
+                    }
+                    Some((at, Fault::Stall)) if at == index => std::future::pending().await,
+                    _ => {}
                 }
-            }
-            let response = request.send().await.expect("the service answers");
-            let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
-            let mut answer = HeaderMap::new();
-            for (name, value) in response.headers() {
-                if !matches!(
-                    name.as_str(),
-                    "content-length" | "transfer-encoding" | "connection"
-                ) {
-                    answer.insert(name.clone(), value.clone());
+                let mut request = http
+                    .request(parts.method, format!("http://{backend}{path}"))
+                    .body(body);
+                for (name, value) in &parts.headers {
+                    if name != "host" && name != "content-length" {
+                        request = request.header(name, value);
+                    }
                 }
+                let response = request.send().await.expect("the service answers");
+                let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+                let mut answer = HeaderMap::new();
+                for (name, value) in response.headers() {
+                    if !matches!(
+                        name.as_str(),
+                        "content-length" | "transfer-encoding" | "connection"
+                    ) {
+                        answer.insert(name.clone(), value.clone());
+                    }
+                }
+                let body = response.bytes().await.expect("a body");
+                (status, answer, body)
             }
-            let body = response.bytes().await.expect("a body");
-            (status, answer, body)
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let app = axum::Router::new().fallback(forward);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Proxy {
+            address,
+            calls,
+            fault,
         }
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let app = axum::Router::new().fallback(forward);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (address, recording)
+    }
+
+    /// The `n`th request from now (0: the next) meets `fault`; every other passes.
+    pub fn fail(&self, n: usize, fault: Fault) {
+        let next = self.calls.lock().unwrap().len();
+        *self.fault.lock().unwrap() = Some((next + n, fault));
+    }
+
+    /// Every request passes again.
+    pub fn heal(&self) {
+        *self.fault.lock().unwrap() = None;
+    }
 }
 
 /// The address of the DynamoDB Local that `infra/test` started, if this is its pass.

@@ -5,7 +5,7 @@ use blockauth::Settings;
 use blockauth::identity::identifier::Identifier;
 use blockauth::mail::Mailer;
 use blockauth::signing_key::SigningKey;
-use blockauth_tests::{PASSWORD, TestApp, code_in, moto_url, recording_proxy};
+use blockauth_tests::{PASSWORD, Proxy, TestApp, code_in, moto_url};
 use serde_json::{Value, json};
 
 /// The configuration a function builds from Lambda's environment (`blockauth::aws`), here
@@ -94,8 +94,12 @@ async fn every_mail_names_the_configuration_set() {
         .trim_start_matches("http://")
         .parse()
         .expect("moto's address");
-    let (proxy, calls) = recording_proxy(moto).await;
-    let mut mailer = moto_mailer(&format!("http://{proxy}"), "configuration-set.example").await;
+    let proxy = Proxy::start(moto).await;
+    let mut mailer = moto_mailer(
+        &format!("http://{}", proxy.address),
+        "configuration-set.example",
+    )
+    .await;
     if let Mailer::Aws {
         configuration_set, ..
     } = &mut mailer
@@ -108,7 +112,8 @@ async fn every_mail_names_the_configuration_set() {
         .send(&to, &message)
         .await
         .expect("SES accepts the mail");
-    let sent: Vec<Value> = calls
+    let sent: Vec<Value> = proxy
+        .calls
         .lock()
         .unwrap()
         .iter()

@@ -1,6 +1,6 @@
 //! Each function's policy in `template.yaml` allows exactly what its code calls. Every
 //! function runs as its own server, on one shared embedded DynamoDB reached through a proxy
-//! of its own that records each call (`recording_proxy`), read as IAM actions (a transaction's items count as
+//! of its own that records each call (`Proxy`), read as IAM actions (a transaction's items count as
 //! their own actions, as IAM checks them); a walk through every flow then compares what
 //! each function did with what its policy allows, and which messages it sent with its SES
 //! and SNS permissions.
@@ -18,7 +18,7 @@ use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::oidc::{self, Providers};
 use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{
-    PASSWORD, Recording, claims, code_in, early_in_a_step, fresh_key, recording_proxy, totp_code,
+    PASSWORD, Proxy, Recording, claims, code_in, early_in_a_step, fresh_key, totp_code,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -154,7 +154,8 @@ impl Deployment {
             social,
         };
         for (feature, _) in FEATURES {
-            let (proxy, calls) = recording_proxy(deployment.database.dynamodb_address).await;
+            let recording = Proxy::start(deployment.database.dynamodb_address).await;
+            let (proxy, calls) = (recording.address, recording.calls.clone());
             let outbox = tempfile::tempdir().unwrap();
             let server = deployment
                 .serve(feature, proxy, &outbox, deployment.settings())
