@@ -316,3 +316,94 @@ async fn a_stranger_cannot_use_up_the_owner_s_code_budget_and_mail_stays_bounded
     }
     assert_eq!(app.messages_to(ADA).len(), 5);
 }
+
+/// `payload` as an HS256 JWT under `key`, with `header` merged over the usual one.
+fn signed(payload: &serde_json::Value, key: &[u8], header: serde_json::Value) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut head = json!({"alg": "HS256", "typ": "JWT"});
+    for (name, value) in header.as_object().unwrap() {
+        head[name] = value.clone();
+    }
+    let input = format!(
+        "{}.{}",
+        b64.encode(head.to_string()),
+        b64.encode(payload.to_string())
+    );
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let signature = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", b64.encode(signature.as_ref()))
+}
+
+/// Tokens an attacker forges, mixes up or keeps after they should have died: none opens a
+/// protected route or refreshes, and the genuine ones still do.
+#[tokio::test]
+async fn forged_confused_and_dead_tokens_are_refused() {
+    let app = TestApp::start_with(|s| {
+        s.session.token_issuer = "https://auth.example".into();
+        s.session.token_audience = "app".into();
+    })
+    .await;
+    let ada = app.sign_up(ADA, PASSWORD).await;
+    let (access_token, refresh_token) = (access(&ada), blockauth_tests::refresh(&ada));
+    let payload = blockauth_tests::claims(&access_token);
+    let key = app.key.bytes().to_vec();
+    let app = &app;
+    let me = |token: String| async move { app.get_as(&token, "me/").await.status };
+    let refresh = |token: String| async move {
+        app.post("token/refresh/", json!({"refresh": token}))
+            .await
+            .status
+    };
+    assert_eq!(me(access_token.clone()).await, 200);
+
+    // alg none, and our claims under another key.
+    let unsigned = format!(
+        "{}.",
+        signed(&payload, b"x", json!({"alg": "none"}))
+            .rsplit_once('.')
+            .unwrap()
+            .0
+    );
+    assert_eq!(me(unsigned).await, 401);
+    assert_eq!(
+        me(signed(
+            &payload,
+            b"another key, 32 bytes or longer....",
+            json!({})
+        ))
+        .await,
+        401
+    );
+    // Our key, but another issuer or audience, or a type we never issue for this route.
+    for (claim, value) in [
+        ("iss", "https://evil.example"),
+        ("aud", "other"),
+        ("type", "stepup"),
+    ] {
+        let mut other = payload.clone();
+        other[claim] = json!(value);
+        assert_eq!(me(signed(&other, &key, json!({}))).await, 401, "{claim}");
+    }
+    // Access as refresh, refresh as access.
+    assert_eq!(refresh(access_token.clone()).await, 401);
+    assert_eq!(me(refresh_token.clone()).await, 401);
+    // Expired: its times moved back by two lifetimes (3600 s each), signed with our key.
+    assert_eq!(me(app.issued_earlier(&access_token, 7200)).await, 401);
+
+    // A signed-out session's tokens die with it, access token included.
+    let laptop = app.log_in(ADA, PASSWORD).await;
+    let out = app
+        .post(
+            "token/revoke/",
+            json!({"refresh": blockauth_tests::refresh(&laptop)}),
+        )
+        .await;
+    assert!(out.status < 300, "{out:?}");
+    assert_eq!(me(access(&laptop)).await, 401);
+    assert_eq!(refresh(blockauth_tests::refresh(&laptop)).await, 401);
+    // A deleted account's tokens die with it.
+    assert_eq!(app.delete_as(&access_token, "me/").await.status, 204);
+    assert_eq!(me(access_token).await, 401);
+    assert_eq!(refresh(refresh_token).await, 401);
+}
