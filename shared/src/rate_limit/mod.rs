@@ -192,7 +192,14 @@ pub async fn check_network(
     .map(drop)
 }
 
-/// Counts one message to `identifier` asked for from `network`: against that network's
+/// A text message to a country `SMS_ALLOWED_COUNTRIES` leaves out.
+pub const SMS_COUNTRY_NOT_ALLOWED: AuthError = AuthError::BadRequest {
+    code: "sms_country_not_allowed",
+    detail: "Text messages cannot be sent to this country. Use an email address.",
+};
+
+/// Counts one message to `identifier` asked for from `network`, if it may go there at all
+/// (`SMS_ALLOWED_COUNTRIES`): against that network's
 /// share (`SEND_LIMIT`), then against the identifier's total from every network
 /// (`SEND_TOTAL_LIMIT`), which bounds mail bombing. One stranger's network cannot use up the
 /// owner's share; strangers on many networks can delay codes for one `SEND_WINDOW`, and
@@ -202,6 +209,12 @@ pub async fn spend_send_budget(
     identifier: &Identifier,
     network: &str,
 ) -> Result<(), AuthError> {
+    // Decided by the number alone, whoever owns it: it tells nothing about accounts.
+    if let Identifier::Phone(phone) = identifier
+        && !ctx.settings.limits.sms_allowed(phone)
+    {
+        return Err(SMS_COUNTRY_NOT_ALLOWED);
+    }
     let window = ctx.settings.limits.send_window;
     let key = identifier.key();
     RateLimit {

@@ -1,6 +1,6 @@
 //! The rate limits' settings section.
 
-use crate::settings::read::{Section, SettingsError, Values};
+use crate::settings::read::{Section, SettingsError, Values, error, list};
 
 /// The limits' settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,21 @@ pub struct Limits {
     pub login_failure_limit: u32,
     pub login_failure_total_limit: u32,
     pub login_failure_window: u64,
+    /// `SMS_ALLOWED_COUNTRIES`: the calling codes (`+1`, `+44`, or longer prefixes) text
+    /// messages may go to; empty: any. SMS pumping sends codes to numbers whose operator
+    /// pays the attacker per message, mostly in countries a product never serves.
+    pub sms_allowed_countries: Vec<String>,
+}
+
+impl Limits {
+    /// Whether a text message may go to `phone` (E.164).
+    pub fn sms_allowed(&self, phone: &str) -> bool {
+        self.sms_allowed_countries.is_empty()
+            || self
+                .sms_allowed_countries
+                .iter()
+                .any(|prefix| phone.starts_with(prefix.as_str()))
+    }
 }
 
 impl Default for Limits {
@@ -38,6 +53,7 @@ impl Default for Limits {
             login_failure_limit: 20,
             login_failure_total_limit: 100,
             login_failure_window: 3600,
+            sms_allowed_countries: Vec::new(),
         }
     }
 }
@@ -53,6 +69,7 @@ impl Section for Limits {
         "LOGIN_FAILURE_LIMIT",
         "LOGIN_FAILURE_TOTAL_LIMIT",
         "LOGIN_FAILURE_WINDOW",
+        "SMS_ALLOWED_COUNTRIES",
     ];
 
     fn read(&mut self, values: &Values) -> Result<(), SettingsError> {
@@ -68,6 +85,45 @@ impl Section for Limits {
             &mut self.login_failure_total_limit,
             1,
         )?;
-        values.number("LOGIN_FAILURE_WINDOW", &mut self.login_failure_window, 1)
+        values.number("LOGIN_FAILURE_WINDOW", &mut self.login_failure_window, 1)?;
+        if let Some(v) = values.get("SMS_ALLOWED_COUNTRIES") {
+            self.sms_allowed_countries = list(v)
+                .map(|code| {
+                    let digits = code.strip_prefix('+').unwrap_or_default();
+                    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(error(
+                            "SMS_ALLOWED_COUNTRIES",
+                            &format!("{code:?} is not a calling code such as +44"),
+                        ));
+                    }
+                    Ok(code.to_owned())
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+    use std::collections::BTreeMap;
+
+    fn with(value: &str) -> Result<Settings, SettingsError> {
+        let values = BTreeMap::from([("SMS_ALLOWED_COUNTRIES".to_owned(), value.to_owned())]);
+        Settings::from_values(&values)
+    }
+
+    #[test]
+    fn sms_countries_are_calling_code_prefixes() {
+        let limits = with("+1, +44").unwrap().limits;
+        assert!(limits.sms_allowed("+14155550123"));
+        assert!(limits.sms_allowed("+447700900123"));
+        assert!(!limits.sms_allowed("+88216123456"));
+        assert!(Limits::default().sms_allowed("+88216123456"));
+        for bad in ["44", "+", "+4a", "UK"] {
+            assert!(with(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -407,3 +407,37 @@ async fn forged_confused_and_dead_tokens_are_refused() {
     assert_eq!(me(access_token).await, 401);
     assert_eq!(refresh(refresh_token).await, 401);
 }
+
+/// SMS pumping: codes asked for numbers in countries the product does not serve are refused
+/// before anything is written or sent, on every route that sends; email is untouched.
+#[tokio::test]
+async fn sms_to_countries_left_out_is_refused_before_anything_is_sent() {
+    let app = TestApp::start_with(|s| {
+        s.limits.sms_allowed_countries = vec!["+1".into(), "+44".into()];
+        s.limits.request_limit = 100;
+    })
+    .await;
+    let pumped = "+88216123456";
+    for (route, body) in [
+        ("signup/", json!({"phone": pumped, "password": PASSWORD})),
+        ("signup/otp/resend/", json!({"phone": pumped})),
+        ("login/passwordless/", json!({"phone": pumped})),
+        (
+            "password/reset/",
+            json!({"identifier": pumped, "method": "sms"}),
+        ),
+    ] {
+        let reply = app.post(route, body).await;
+        assert_eq!(reply.status, 400, "{route}: {:?}", reply.body);
+        assert_eq!(reply.body["code"], "sms_country_not_allowed", "{route}");
+    }
+    assert!(app.messages_to(pumped).is_empty());
+    // A served country, and email, as before.
+    let served = "+447700900123";
+    let reply = app
+        .post("signup/", json!({"phone": served, "password": PASSWORD}))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(app.messages_to(served).len(), 1);
+    assert_eq!(app.sign_up(ADA, PASSWORD).await.status, 200);
+}
