@@ -574,13 +574,16 @@ pub enum Fault {
     Stall,
 }
 
+/// The requests, counted from a proxy's start, that meet its fault: from the first, up to
+/// the last (None: every later one).
+type FaultWindow = Option<(usize, Option<usize>, Fault)>;
+
 /// A proxy on a free port to an HTTP service (DynamoDB, moto) that records each request it
 /// passes on (what went over the wire, for a test to look at) and fails one on demand.
 pub struct Proxy {
     pub address: SocketAddr,
     pub calls: Recording,
-    /// The request, counted from the proxy's start, that meets its fault.
-    fault: std::sync::Arc<std::sync::Mutex<Option<(usize, Fault)>>>,
+    fault: std::sync::Arc<std::sync::Mutex<FaultWindow>>,
 }
 
 impl Proxy {
@@ -588,7 +591,7 @@ impl Proxy {
     pub async fn start(backend: SocketAddr) -> Proxy {
         use axum::http::{HeaderMap, StatusCode};
         let calls = Recording::default();
-        let fault = std::sync::Arc::new(std::sync::Mutex::new(None::<(usize, Fault)>));
+        let fault = std::sync::Arc::new(std::sync::Mutex::new(FaultWindow::None));
         let (recorded, faults) = (calls.clone(), fault.clone());
         let http = reqwest::Client::new();
         let forward = move |request: axum::extract::Request| {
@@ -609,9 +612,16 @@ impl Proxy {
                     });
                     recorded.len() - 1
                 };
-                let fault = *faults.lock().unwrap();
+                let fault = match *faults.lock().unwrap() {
+                    Some((first, last, fault))
+                        if index >= first && last.is_none_or(|last| index <= last) =>
+                    {
+                        Some(fault)
+                    }
+                    _ => None,
+                };
                 match fault {
-                    Some((at, Fault::Refuse)) if at == index => {
+                    Some(Fault::Refuse) => {
                         let mut headers = HeaderMap::new();
                         headers.insert(
                             "content-type",
@@ -620,8 +630,8 @@ impl Proxy {
                         let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"a fault the test proxy injected"}"#;
                         return (StatusCode::INTERNAL_SERVER_ERROR, headers, body.into());
                     }
-                    Some((at, Fault::Stall)) if at == index => std::future::pending().await,
-                    _ => {}
+                    Some(Fault::Stall) => std::future::pending().await,
+                    None => {}
                 }
                 let mut request = http
                     .request(parts.method, format!("http://{backend}{path}"))
@@ -659,8 +669,14 @@ impl Proxy {
 
     /// The `n`th request from now (0: the next) meets `fault`; every other passes.
     pub fn fail(&self, n: usize, fault: Fault) {
+        let at = self.calls.lock().unwrap().len() + n;
+        *self.fault.lock().unwrap() = Some((at, Some(at), fault));
+    }
+
+    /// Every request from now meets `fault`, until `heal`: the service is down.
+    pub fn down(&self, fault: Fault) {
         let next = self.calls.lock().unwrap().len();
-        *self.fault.lock().unwrap() = Some((next + n, fault));
+        *self.fault.lock().unwrap() = Some((next, None, fault));
     }
 
     /// Every request passes again.

@@ -5,7 +5,8 @@ use blockauth::Settings;
 use blockauth::identity::identifier::Identifier;
 use blockauth::mail::Mailer;
 use blockauth::signing_key::SigningKey;
-use blockauth_tests::{PASSWORD, Proxy, TestApp, code_in, moto_url};
+use blockauth_tests::wallet::{TestWallet, wallet_login};
+use blockauth_tests::{Fault, PASSWORD, Proxy, TestApp, code_in, moto_url};
 use serde_json::{Value, json};
 
 /// The configuration a function builds from Lambda's environment (`blockauth::aws`), here
@@ -350,4 +351,91 @@ async fn the_token_key_set_rotates_by_secrets_managers_contract() {
             );
         }
     }
+}
+
+/// Steps that mail a code, each with SES down (a `Proxy` to moto refusing): the step
+/// answers 503, and the same step again mails a code that completes the flow.
+#[tokio::test]
+async fn ses_failing_at_each_mailing_step_is_a_503_and_the_retry_works() {
+    let Some(url) = moto_url() else { return };
+    let moto = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("moto's address");
+    let proxy = Proxy::start(moto).await;
+    let domain = "ses-faults.example";
+    let mailer = moto_mailer(&format!("http://{}", proxy.address), domain).await;
+    let mut settings = blockauth_tests::test_settings();
+    settings.email_from = format!("no-reply@{domain}");
+    settings.limits.request_limit = 100;
+    // A send SES refused still counts against the budget (it bounds attempts, not mail).
+    settings.limits.send_limit = 100;
+    let app = TestApp::start_with_mailer(settings, mailer, tempfile::tempdir().unwrap()).await;
+    let (ada, bob) = (format!("ada@{domain}"), format!("bob@{domain}"));
+    let newest_code = async |to: &str| {
+        let sent = sent_mail(&url).await;
+        let last = *mail_to(&sent, to).last().expect("a mail");
+        code_in(last["subject"].as_str().unwrap()).expect("a code")
+    };
+    // The step with SES down (the SDK retries a single failure), then again with SES well.
+    let fails_then_mails = async |route: &str, body: Value, token: Option<&str>| {
+        for fault in [true, false] {
+            if fault {
+                proxy.down(Fault::Refuse);
+            }
+            let mut request = app.http.post(app.url(route)).json(&body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let reply = app.send(request).await;
+            proxy.heal();
+            let expected = if fault { 503 } else { 200 };
+            assert_eq!(reply.status, expected, "{route}: {:?}", reply.body);
+        }
+    };
+    let ok = |reply: &blockauth_tests::Reply| assert_eq!(reply.status, 200, "{:?}", reply.body);
+
+    let password = json!({"email": ada, "password": PASSWORD});
+    fails_then_mails("signup/", password.clone(), None).await;
+    let code = newest_code(&ada).await;
+    let signed_up = app
+        .post("signup/confirm/", json!({"email": ada, "otp": code}))
+        .await;
+    ok(&signed_up);
+
+    ok(&app
+        .post("signup/", json!({"email": bob, "password": PASSWORD}))
+        .await);
+    fails_then_mails("signup/otp/resend/", json!({"email": bob}), None).await;
+    let code = newest_code(&bob).await;
+    ok(&app
+        .post("signup/confirm/", json!({"email": bob, "otp": code}))
+        .await);
+
+    fails_then_mails("login/passwordless/", json!({"email": ada}), None).await;
+    let code = newest_code(&ada).await;
+    let confirm = json!({"email": ada, "otp": code});
+    ok(&app.post("login/passwordless/confirm/", confirm).await);
+
+    fails_then_mails("password/reset/", json!({"email": ada}), None).await;
+    let code = newest_code(&ada).await;
+    let reset = json!({"email": ada, "otp": code, "new_password": "Reset-Horse-7-Battery"});
+    ok(&app.post("password/reset/confirm/", reset).await);
+
+    let token = blockauth_tests::access(&app.log_in(&ada, "Reset-Horse-7-Battery").await);
+    let moved = format!("ada.new@{domain}");
+    fails_then_mails("email/change/", json!({"new_email": moved}), Some(&token)).await;
+    let code = newest_code(&moved).await;
+    let confirm = json!({"email": moved, "otp": code});
+    ok(&app.post_as(&token, "email/change/confirm/", confirm).await);
+
+    let wallet = TestWallet::number(8);
+    let token = blockauth_tests::access(&wallet_login(&app, &wallet).await);
+    let carol = format!("carol@{domain}");
+    fails_then_mails("wallet/email/add/", json!({"email": carol}), Some(&token)).await;
+    let code = newest_code(&carol).await;
+    let confirm = json!({"email": carol, "otp": code});
+    ok(&app
+        .post_as(&token, "wallet/email/add/confirm/", confirm)
+        .await);
 }
