@@ -110,3 +110,66 @@ async fn parallel_requests_never_exceed_the_limit() {
     assert_eq!(count(&results, 200), 3, "{results:?}");
     assert_eq!(count(&results, 429), 17, "{results:?}");
 }
+
+/// `body` to `path` from `n` client networks at once (127.0.0.1 to 127.0.0.n): the answers.
+async fn from_networks(
+    app: &Arc<TestApp>,
+    n: u8,
+    path: &'static str,
+    body: serde_json::Value,
+) -> Vec<blockauth_tests::Reply> {
+    parallel(usize::from(n), |i| {
+        let (app, body) = (app.clone(), body.clone());
+        async move { app.post_from(i as u8 + 1, path, body).await }
+    })
+    .await
+}
+
+fn statuses_of(replies: &[blockauth_tests::Reply]) -> Vec<u16> {
+    replies.iter().map(|r| r.status).collect()
+}
+
+/// An attacker who learnt a code, a signed wallet message or a refresh token sends it from
+/// 120 networks at once: each works once (a refresh, inside its grace window, gives every
+/// caller the one same new pair).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_secret_works_once_under_120_parallel_requests_from_120_networks() {
+    const N: u8 = 120;
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 1_000).await);
+    let email = "ada@example.com";
+    app.post("signup/", json!({"email": email, "password": PASSWORD}))
+        .await;
+    let confirm = json!({"email": email, "otp": app.code_for(email)});
+    let replies = from_networks(&app, N, "signup/confirm/", confirm).await;
+    assert_eq!(count(&statuses_of(&replies), 200), 1, "signup");
+
+    app.post("login/passwordless/", json!({"email": email}))
+        .await;
+    let confirm = json!({"email": email, "otp": app.code_for(email)});
+    let replies = from_networks(&app, N, "login/passwordless/confirm/", confirm).await;
+    assert_eq!(count(&statuses_of(&replies), 200), 1, "passwordless");
+
+    app.post("password/reset/", json!({"email": email})).await;
+    let reset = json!({"email": email, "otp": app.code_for(email), "new_password": "Reset-Horse-7-Battery"});
+    let replies = from_networks(&app, N, "password/reset/confirm/", reset).await;
+    assert_eq!(count(&statuses_of(&replies), 200), 1, "reset");
+
+    let wallet = blockauth_tests::wallet::TestWallet::number(9);
+    let message = blockauth_tests::wallet::challenge(&app, &wallet).await;
+    let signed = json!({"message": message, "signature": wallet.sign(&message)});
+    let replies = from_networks(&app, N, "login/wallet/", signed).await;
+    assert_eq!(count(&statuses_of(&replies), 200), 1, "wallet");
+
+    // A fresh session's refresh token, 120 times at once.
+    let login = app.log_in(email, "Reset-Horse-7-Battery").await;
+    let refresh = json!({"refresh": blockauth_tests::refresh(&login)});
+    let replies = from_networks(&app, N, "token/refresh/", refresh).await;
+    assert_eq!(
+        count(&statuses_of(&replies), 200),
+        usize::from(N),
+        "refresh"
+    );
+    let pairs: std::collections::BTreeSet<String> =
+        replies.iter().map(blockauth_tests::refresh).collect();
+    assert_eq!(pairs.len(), 1, "one rotation");
+}
