@@ -441,3 +441,28 @@ async fn sms_to_countries_left_out_is_refused_before_anything_is_sent() {
     assert_eq!(app.messages_to(served).len(), 1);
     assert_eq!(app.sign_up(ADA, PASSWORD).await.status, 200);
 }
+
+/// A client cannot pick its network: the limits count the connection's address, whatever
+/// X-Forwarded-For or X-Real-IP claim (deployed, API Gateway's request context is the
+/// address; tests/tests/sam_local.rs checks that it is).
+#[tokio::test]
+async fn forged_forwarding_headers_do_not_make_another_network() {
+    let app = TestApp::start().await;
+    let mut statuses = Vec::new();
+    for n in 1..=4 {
+        let forged = format!("203.0.113.{n}");
+        let reply = app
+            .send(
+                app.http
+                    .post(app.url("login/basic/"))
+                    .header("x-forwarded-for", &forged)
+                    .header("x-real-ip", &forged)
+                    .header("forwarded", format!("for={forged}"))
+                    .json(&json!({"email": ADA, "password": STRANGER})),
+            )
+            .await;
+        statuses.push(reply.status);
+    }
+    // REQUEST_LIMIT (3) per route, identifier and network: the fourth is one network's fourth.
+    assert_eq!(statuses, [401, 401, 401, 429]);
+}

@@ -353,8 +353,8 @@ async fn the_token_key_set_rotates_by_secrets_managers_contract() {
     }
 }
 
-/// Steps that mail a code, each with SES down (a `Proxy` to moto refusing): the step
-/// answers 503, and the same step again mails a code that completes the flow.
+/// Steps that mail a code, each with SES (or SNS) down (a `Proxy` to moto refusing): the
+/// step answers 503, and the same step again mails a code that completes the flow.
 #[tokio::test]
 async fn ses_failing_at_each_mailing_step_is_a_503_and_the_retry_works() {
     let Some(url) = moto_url() else { return };
@@ -428,6 +428,10 @@ async fn ses_failing_at_each_mailing_step_is_a_503_and_the_retry_works() {
     let code = newest_code(&moved).await;
     let confirm = json!({"email": moved, "otp": code});
     ok(&app.post_as(&token, "email/change/confirm/", confirm).await);
+
+    // SMS through SNS, the same way (moto keeps no SMS to read a code from).
+    let phone = json!({"phone": "+14155550142", "password": PASSWORD});
+    fails_then_mails("signup/", phone, None).await;
 
     let wallet = TestWallet::number(8);
     let token = blockauth_tests::access(&wallet_login(&app, &wallet).await);
