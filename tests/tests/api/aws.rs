@@ -39,6 +39,17 @@ async fn moto_mailer(url: &str, domain: &str) -> Mailer {
     }
 }
 
+/// `moto_mailer`, its requests through a `Proxy` to moto (to read or fail them).
+async fn moto_mailer_behind_proxy(url: &str, domain: &str) -> (Proxy, Mailer) {
+    let moto = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("moto's address");
+    let proxy = Proxy::start(moto).await;
+    let mailer = moto_mailer(&format!("http://{}", proxy.address), domain).await;
+    (proxy, mailer)
+}
+
 /// Every message moto's SES has accepted.
 async fn sent_mail(url: &str) -> Vec<Value> {
     let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
@@ -91,16 +102,7 @@ async fn ses_delivers_code_mail() {
 #[tokio::test]
 async fn every_mail_names_the_configuration_set() {
     let Some(url) = moto_url() else { return };
-    let moto = url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("moto's address");
-    let proxy = Proxy::start(moto).await;
-    let mut mailer = moto_mailer(
-        &format!("http://{}", proxy.address),
-        "configuration-set.example",
-    )
-    .await;
+    let (proxy, mut mailer) = moto_mailer_behind_proxy(&url, "configuration-set.example").await;
     if let Mailer::Aws {
         configuration_set, ..
     } = &mut mailer
@@ -358,13 +360,8 @@ async fn the_token_key_set_rotates_by_secrets_managers_contract() {
 #[tokio::test]
 async fn ses_failing_at_each_mailing_step_is_a_503_and_the_retry_works() {
     let Some(url) = moto_url() else { return };
-    let moto = url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("moto's address");
-    let proxy = Proxy::start(moto).await;
     let domain = "ses-faults.example";
-    let mailer = moto_mailer(&format!("http://{}", proxy.address), domain).await;
+    let (proxy, mailer) = moto_mailer_behind_proxy(&url, domain).await;
     let mut settings = blockauth_tests::test_settings();
     settings.email_from = format!("no-reply@{domain}");
     settings.limits.request_limit = 100;
