@@ -111,16 +111,30 @@ async fn parallel_requests_never_exceed_the_limit() {
     assert_eq!(count(&results, 429), 17, "{results:?}");
 }
 
-/// `body` to `path` from `n` client networks at once (127.0.0.1 to 127.0.0.n): the answers.
+/// `body` to `path` from `n` client networks at once (127.0.0.1 to 127.0.0.n), with `token`
+/// if any: the answers.
 async fn from_networks(
     app: &Arc<TestApp>,
     n: u8,
     path: &'static str,
     body: serde_json::Value,
+    token: Option<&str>,
 ) -> Vec<blockauth_tests::Reply> {
+    let token = token.map(str::to_owned);
     parallel(usize::from(n), |i| {
-        let (app, body) = (app.clone(), body.clone());
-        async move { app.post_from(i as u8 + 1, path, body).await }
+        let (app, body, token) = (app.clone(), body.clone(), token.clone());
+        async move {
+            let network = std::net::IpAddr::from([127, 0, 0, i as u8 + 1]);
+            let client = reqwest::Client::builder()
+                .local_address(network)
+                .build()
+                .expect("client");
+            let mut request = client.post(app.url(path)).json(&body);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            app.send(request).await
+        }
     })
     .await
 }
@@ -129,8 +143,8 @@ fn statuses_of(replies: &[blockauth_tests::Reply]) -> Vec<u16> {
     replies.iter().map(|r| r.status).collect()
 }
 
-/// An attacker who learnt a code, a signed wallet message or a refresh token sends it from
-/// 120 networks at once: each works once (a refresh, inside its grace window, gives every
+/// An attacker who learnt a code (signup, passwordless, reset, wallet email, email change), a
+/// signed wallet message or a refresh token sends it from 120 networks at once: each works once (a refresh, inside its grace window, gives every
 /// caller the one same new pair).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_secret_works_once_under_120_parallel_requests_from_120_networks() {
@@ -140,30 +154,49 @@ async fn each_secret_works_once_under_120_parallel_requests_from_120_networks() 
     app.post("signup/", json!({"email": email, "password": PASSWORD}))
         .await;
     let confirm = json!({"email": email, "otp": app.code_for(email)});
-    let replies = from_networks(&app, N, "signup/confirm/", confirm).await;
+    let replies = from_networks(&app, N, "signup/confirm/", confirm, None).await;
     assert_eq!(count(&statuses_of(&replies), 200), 1, "signup");
 
     app.post("login/passwordless/", json!({"email": email}))
         .await;
     let confirm = json!({"email": email, "otp": app.code_for(email)});
-    let replies = from_networks(&app, N, "login/passwordless/confirm/", confirm).await;
+    let replies = from_networks(&app, N, "login/passwordless/confirm/", confirm, None).await;
     assert_eq!(count(&statuses_of(&replies), 200), 1, "passwordless");
 
     app.post("password/reset/", json!({"email": email})).await;
     let reset = json!({"email": email, "otp": app.code_for(email), "new_password": "Reset-Horse-7-Battery"});
-    let replies = from_networks(&app, N, "password/reset/confirm/", reset).await;
+    let replies = from_networks(&app, N, "password/reset/confirm/", reset, None).await;
     assert_eq!(count(&statuses_of(&replies), 200), 1, "reset");
 
     let wallet = blockauth_tests::wallet::TestWallet::number(9);
     let message = blockauth_tests::wallet::challenge(&app, &wallet).await;
     let signed = json!({"message": message, "signature": wallet.sign(&message)});
-    let replies = from_networks(&app, N, "login/wallet/", signed).await;
+    let replies = from_networks(&app, N, "login/wallet/", signed, None).await;
     assert_eq!(count(&statuses_of(&replies), 200), 1, "wallet");
+    let wallet_session = replies.iter().find(|r| r.status == 200).unwrap();
+
+    // Codes that add or move an address (an email change's code says whose move it is).
+    let added = "wallet@example.com";
+    let token = blockauth_tests::access(wallet_session);
+    app.post_as(&token, "wallet/email/add/", json!({"email": added}))
+        .await;
+    let confirm = json!({"email": added, "otp": app.code_for(added)});
+    let replies = from_networks(&app, N, "wallet/email/add/confirm/", confirm, Some(&token)).await;
+    assert_eq!(count(&statuses_of(&replies), 200), 1, "wallet email");
+
+    let login = app.log_in(email, "Reset-Horse-7-Battery").await;
+    let moved = "ada@new.example";
+    let token = blockauth_tests::access(&login);
+    app.post_as(&token, "email/change/", json!({"new_email": moved}))
+        .await;
+    let confirm = json!({"email": moved, "otp": app.code_for(moved)});
+    let replies = from_networks(&app, N, "email/change/confirm/", confirm, None).await;
+    assert_eq!(count(&statuses_of(&replies), 200), 1, "email change");
 
     // A fresh session's refresh token, 120 times at once.
-    let login = app.log_in(email, "Reset-Horse-7-Battery").await;
+    let login = app.log_in(moved, "Reset-Horse-7-Battery").await;
     let refresh = json!({"refresh": blockauth_tests::refresh(&login)});
-    let replies = from_networks(&app, N, "token/refresh/", refresh).await;
+    let replies = from_networks(&app, N, "token/refresh/", refresh, None).await;
     assert_eq!(
         count(&statuses_of(&replies), 200),
         usize::from(N),
