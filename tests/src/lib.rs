@@ -48,6 +48,15 @@ impl Reply {
     }
 }
 
+/// A client whose requests come from the loopback address `127.0.0.<host>`: another client
+/// network as far as the server's rate limits can tell.
+pub fn client_from(host: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, host]))
+        .build()
+        .expect("client")
+}
+
 /// Sends `request` and reads its answer (a JSON body, or none).
 pub async fn send(request: reqwest::RequestBuilder) -> Reply {
     try_send(request).await.expect("request reaches the server")
@@ -263,11 +272,8 @@ impl TestApp {
     /// POSTs `body` as JSON to `path` from the loopback address `127.0.0.<host>`: another
     /// client network as far as the server's rate limits can tell.
     pub async fn post_from(&self, host: u8, path: &str, body: Value) -> Reply {
-        let client = reqwest::Client::builder()
-            .local_address(std::net::IpAddr::from([127, 0, 0, host]))
-            .build()
-            .expect("client");
-        self.send(client.post(self.url(path)).json(&body)).await
+        self.send(client_from(host).post(self.url(path)).json(&body))
+            .await
     }
 
     /// POSTs raw bytes to `path`.
@@ -683,6 +689,32 @@ impl Proxy {
     pub fn heal(&self) {
         *self.fault.lock().unwrap() = None;
     }
+}
+
+/// Every mail the moto at `url` has accepted through SES, oldest first.
+pub async fn moto_mail(url: &str) -> Vec<Value> {
+    let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("moto's data is JSON");
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The mails among `messages` (moto's) addressed to `to`.
+pub fn mail_to<'a>(messages: &'a [Value], to: &str) -> Vec<&'a Value> {
+    messages
+        .iter()
+        .filter(|m| {
+            m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|t| t == to))
+        })
+        .collect()
 }
 
 /// The address of the DynamoDB Local that `infra/test` started, if this is its pass.

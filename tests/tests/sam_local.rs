@@ -23,7 +23,8 @@ use blockauth_local::FEATURES;
 use blockauth_tests::authenticator::Authenticator;
 use blockauth_tests::wallet::TestWallet;
 use blockauth_tests::{
-    PASSWORD, Reply, access, claims, code_in, early_in_a_step, refresh, send, totp_code,
+    PASSWORD, Reply, access, claims, code_in, early_in_a_step, mail_to, moto_mail, refresh, send,
+    totp_code,
 };
 use serde_json::{Value, json};
 
@@ -107,28 +108,13 @@ impl Api {
         self.codes_for(to, 1).await.pop().expect("a code")
     }
 
-    /// The codes of the first `count` mails to `to`, oldest first, waiting for them briefly.
+    /// The codes of the mails to `to`, oldest first, once there are `count` or more (waiting
+    /// for them briefly).
     async fn codes_for(&self, to: &str, count: usize) -> Vec<String> {
-        let data = format!("{}/moto-api/data.json", setting("SAM_LOCAL_MAIL"));
         for _ in 0..100 {
-            let sent: Value = self
-                .http
-                .get(&data)
-                .send()
-                .await
-                .expect("moto answers")
-                .json()
-                .await
-                .expect("moto's data is JSON");
-            let codes: Vec<String> = sent["ses"]["Message"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|m| {
-                    m["destinations"]["ToAddresses"]
-                        .as_array()
-                        .is_some_and(|a| a.iter().any(|t| t == to))
-                })
+            let sent = moto_mail(&setting("SAM_LOCAL_MAIL")).await;
+            let codes: Vec<String> = mail_to(&sent, to)
+                .iter()
                 .filter_map(|m| code_in(m["subject"].as_str().unwrap_or_default()))
                 .collect();
             if codes.len() >= count {

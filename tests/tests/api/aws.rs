@@ -6,7 +6,7 @@ use blockauth::identity::identifier::Identifier;
 use blockauth::mail::Mailer;
 use blockauth::signing_key::SigningKey;
 use blockauth_tests::wallet::{TestWallet, wallet_login};
-use blockauth_tests::{Fault, PASSWORD, Proxy, TestApp, code_in, moto_url};
+use blockauth_tests::{Fault, PASSWORD, Proxy, TestApp, code_in, mail_to, moto_mail, moto_url};
 use serde_json::{Value, json};
 
 /// The configuration a function builds from Lambda's environment (`blockauth::aws`), here
@@ -50,31 +50,6 @@ async fn moto_mailer_behind_proxy(url: &str, domain: &str) -> (Proxy, Mailer) {
     (proxy, mailer)
 }
 
-/// Every message moto's SES has accepted.
-async fn sent_mail(url: &str) -> Vec<Value> {
-    let data: Value = reqwest::get(format!("{url}/moto-api/data.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn mail_to<'a>(messages: &'a [Value], to: &str) -> Vec<&'a Value> {
-    messages
-        .iter()
-        .filter(|m| {
-            m["destinations"]["ToAddresses"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|t| t == to))
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn ses_delivers_code_mail() {
     let Some(url) = moto_url() else { return };
@@ -89,7 +64,7 @@ async fn ses_delivers_code_mail() {
         .send(&to, &message)
         .await
         .expect("SES accepts the mail");
-    let sent = sent_mail(&url).await;
+    let sent = moto_mail(&url).await;
     let mine = mail_to(&sent, "ses-adapter@ses-adapter.example");
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["subject"], "Your BlockAuth code: 424242");
@@ -174,7 +149,7 @@ async fn signup_code_travels_through_ses() {
         .post("signup/", json!({"email": to, "password": PASSWORD}))
         .await;
     assert_eq!(started.status, 200, "{:?}", started.body);
-    let sent = sent_mail(&url).await;
+    let sent = moto_mail(&url).await;
     let mine = mail_to(&sent, to);
     assert_eq!(mine.len(), 1);
     let code = code_in(mine[0]["subject"].as_str().unwrap()).unwrap();
@@ -370,7 +345,7 @@ async fn ses_failing_at_each_mailing_step_is_a_503_and_the_retry_works() {
     let app = TestApp::start_with_mailer(settings, mailer, tempfile::tempdir().unwrap()).await;
     let (ada, bob) = (format!("ada@{domain}"), format!("bob@{domain}"));
     let newest_code = async |to: &str| {
-        let sent = sent_mail(&url).await;
+        let sent = moto_mail(&url).await;
         let last = *mail_to(&sent, to).last().expect("a mail");
         code_in(last["subject"].as_str().unwrap()).expect("a code")
     };

@@ -124,11 +124,7 @@ async fn from_networks(
     parallel(usize::from(n), |i| {
         let (app, body, token) = (app.clone(), body.clone(), token.clone());
         async move {
-            let network = std::net::IpAddr::from([127, 0, 0, i as u8 + 1]);
-            let client = reqwest::Client::builder()
-                .local_address(network)
-                .build()
-                .expect("client");
+            let client = blockauth_tests::client_from(i as u8 + 1);
             let mut request = client.post(app.url(path)).json(&body);
             if let Some(token) = token {
                 request = request.bearer_auth(token);
