@@ -5,6 +5,7 @@
 //! there), servers use that DynamoDB instead, each with a table of its own.
 
 pub mod authenticator;
+pub mod logs;
 pub mod oidc;
 pub mod wallet;
 
@@ -32,6 +33,15 @@ pub struct TestApp {
     /// The key HS256 tokens are signed with.
     pub key: SigningKey,
     outbox: tempfile::TempDir,
+}
+
+/// Every code this server mailed is one the logs' scan looks for.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        for code in self.messages().iter().filter_map(|m| code_in(m)) {
+            logs::secret("a code", &code);
+        }
+    }
 }
 
 /// One HTTP answer.
@@ -187,7 +197,11 @@ impl TestApp {
         storage: Storage,
         listen: SocketAddr,
     ) -> Result<Self, String> {
+        logs::capture();
         let key = fresh_key();
+        let factor_key = fresh_key();
+        logs::key(key.bytes());
+        logs::key(factor_key.bytes());
         let events = events.unwrap_or_else(|| {
             Events::Log(EventLog {
                 path: outbox.path().join(EVENT_LOG),
@@ -201,7 +215,7 @@ impl TestApp {
             mailer,
             events,
             key: key.clone(),
-            factor_key: fresh_key(),
+            factor_key,
             token_keys: Some(outbox.path().join("token-keys.json")),
             retry: false,
         })
@@ -220,11 +234,13 @@ impl TestApp {
 
     /// POSTs `body` as JSON to `path` (relative to the base path).
     pub async fn post(&self, path: &str, body: Value) -> Reply {
+        logs::passwords_in(&body);
         self.send(self.http.post(self.url(path)).json(&body)).await
     }
 
     /// POSTs `body` to a protected route with `Authorization: Bearer <access>`.
     pub async fn post_as(&self, access: &str, path: &str, body: Value) -> Reply {
+        logs::passwords_in(&body);
         self.send(
             self.http
                 .post(self.url(path))
@@ -242,6 +258,7 @@ impl TestApp {
 
     /// PATCHes `body` to a protected route with `Authorization: Bearer <access>`.
     pub async fn patch_as(&self, access: &str, path: &str, body: Value) -> Reply {
+        logs::passwords_in(&body);
         self.send(
             self.http
                 .patch(self.url(path))
@@ -272,6 +289,7 @@ impl TestApp {
     /// POSTs `body` as JSON to `path` from the loopback address `127.0.0.<host>`: another
     /// client network as far as the server's rate limits can tell.
     pub async fn post_from(&self, host: u8, path: &str, body: Value) -> Reply {
+        logs::passwords_in(&body);
         self.send(client_from(host).post(self.url(path)).json(&body))
             .await
     }
@@ -305,8 +323,8 @@ impl TestApp {
         .read()
     }
 
-    /// Every message in the outbox to `to`, oldest first, as file contents.
-    pub fn messages_to(&self, to: &str) -> Vec<String> {
+    /// Every message in the outbox, oldest first, as file contents.
+    fn messages(&self) -> Vec<String> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.outbox.path())
             .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default();
@@ -314,6 +332,13 @@ impl TestApp {
         files
             .iter()
             .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect()
+    }
+
+    /// Every message in the outbox to `to`, oldest first, as file contents.
+    pub fn messages_to(&self, to: &str) -> Vec<String> {
+        self.messages()
+            .into_iter()
             .filter(|m| {
                 m.lines()
                     .any(|l| l == format!("To: {to}") || l == format!("To: {to}\r"))
@@ -471,17 +496,19 @@ pub fn refresh(reply: &Reply) -> String {
         .to_owned()
 }
 
-/// The code in a message: the digits after "code: " in its subject or "code is " in its text.
+/// The code in a message: the digits after "code: " in its subject or "code is " in its
+/// text, or those a text message (SMS) starts with ("123456 is your ... code").
 pub fn code_in(message: &str) -> Option<String> {
+    let digits_at = |text: &str| {
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then_some(digits)
+    };
     ["code: ", "code is ", "Your code is "]
         .iter()
-        .find_map(|marker| {
-            let start = message.find(marker)? + marker.len();
-            let digits: String = message[start..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            (!digits.is_empty()).then_some(digits)
+        .find_map(|marker| digits_at(&message[message.find(marker)? + marker.len()..]))
+        .or_else(|| {
+            let text = message.split("\n\n").nth(1)?;
+            digits_at(text).filter(|digits| text[digits.len()..].starts_with(" is your"))
         })
 }
 

@@ -3,6 +3,7 @@
 //! - every route: `REQUEST_LIMIT` per `REQUEST_WINDOW` per (identifier, subject, client IP);
 //! - every message sent: `SEND_LIMIT` per `SEND_WINDOW` per (identifier, client network),
 //!   and `SEND_TOTAL_LIMIT` per identifier from all networks;
+//! - text messages: `SMS_MONTHLY_LIMIT` per calendar month for the whole deployment;
 //! - password tries: `LOGIN_FAILURE_LIMIT` failures per `LOGIN_FAILURE_WINDOW` per
 //!   (identifier, client network), and `LOGIN_FAILURE_TOTAL_LIMIT` per identifier from the
 //!   networks it never signed in from.
@@ -72,6 +73,8 @@ pub enum Subject {
     StepUp,
     /// Messages sent to an identifier (`spend_send_budget`).
     Send,
+    /// Text messages of the whole deployment in a month (`spend_send_budget`).
+    SmsMonth,
     /// Failed password tries of an account (`LoginAttempt`).
     LoginFailure,
 }
@@ -119,6 +122,7 @@ impl Subject {
             Subject::WalletEmail => "wallet_email",
             Subject::WalletEmailConfirm => "wallet_email_confirm",
             Subject::Send => "send",
+            Subject::SmsMonth => "sms_month",
             Subject::LoginFailure => "login_failure",
         }
     }
@@ -132,14 +136,6 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    fn window_of(self, subject: Subject, identifier: &str, ip: &str) -> (String, i64, i64) {
-        let now = clock::now();
-        let window = self.window as i64;
-        let start = now - now.rem_euclid(window);
-        let pk = format!("RATE#{}#{identifier}#{ip}#{start}", subject.name());
-        (pk, now, start + window)
-    }
-
     /// Counts one request; 429 with the seconds until the window ends when over the limit.
     /// Returns the counter's key.
     pub async fn hit(
@@ -149,15 +145,54 @@ impl RateLimit {
         identifier: &str,
         ip: &str,
     ) -> Result<String, AuthError> {
-        let (pk, now, end) = self.window_of(subject, identifier, ip);
-        if ctx.store.count(&pk, SORT_KEY, self.limit, end).await? {
-            Ok(pk)
-        } else {
-            Err(AuthError::Throttled {
-                retry_after: (end - now).max(1) as u64,
-            })
-        }
+        let now = clock::now();
+        let window = self.window as i64;
+        let start = now - now.rem_euclid(window);
+        count(
+            ctx,
+            subject,
+            identifier,
+            ip,
+            self.limit,
+            (start, start + window),
+        )
+        .await
     }
+}
+
+/// Counts one hit of `subject` in the window `(start, end)` (seconds) against `limit`.
+async fn count(
+    ctx: &Context,
+    subject: Subject,
+    identifier: &str,
+    ip: &str,
+    limit: u32,
+    (start, end): (i64, i64),
+) -> Result<String, AuthError> {
+    let pk = format!("RATE#{}#{identifier}#{ip}#{start}", subject.name());
+    if ctx.store.count(&pk, SORT_KEY, limit, end).await? {
+        Ok(pk)
+    } else {
+        Err(AuthError::Throttled {
+            retry_after: (end - clock::now()).max(1) as u64,
+        })
+    }
+}
+
+/// The calendar month (UTC) around `now`: its first second and the next month's.
+fn month_of(now: i64) -> (i64, i64) {
+    use time::{Date, OffsetDateTime, Time};
+    let today = OffsetDateTime::from_unix_timestamp(now)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .date();
+    let first = |year, month| {
+        Date::from_calendar_date(year, month, 1)
+            .map(|day| day.with_time(Time::MIDNIGHT).assume_utc().unix_timestamp())
+            .unwrap_or(now)
+    };
+    let next = today.month().next();
+    let next_year = today.year() + i32::from(next == time::Month::January);
+    (first(today.year(), today.month()), first(next_year, next))
 }
 
 /// The route limit (`REQUEST_LIMIT` per `REQUEST_WINDOW`).
@@ -199,7 +234,7 @@ pub const SMS_COUNTRY_NOT_ALLOWED: AuthError = AuthError::BadRequest {
 };
 
 /// Counts one message to `identifier` asked for from `network`, if it may go there at all
-/// (`SMS_ALLOWED_COUNTRIES`): against that network's
+/// (`SMS_ALLOWED_COUNTRIES`, and for a text message `SMS_MONTHLY_LIMIT`): against that network's
 /// share (`SEND_LIMIT`), then against the identifier's total from every network
 /// (`SEND_TOTAL_LIMIT`), which bounds mail bombing. One stranger's network cannot use up the
 /// owner's share; strangers on many networks can delay codes for one `SEND_WINDOW`, and
@@ -228,8 +263,15 @@ pub async fn spend_send_budget(
         window,
     }
     .hit(ctx, Subject::Send, &key, ANY_IP)
-    .await
-    .map(drop)
+    .await?;
+    // Last, so that a flood at one number is stopped by its own limits before it spends
+    // the deployment's month; counted for every number alike, account or not.
+    let month_limit = ctx.settings.limits.sms_monthly_limit;
+    if matches!(identifier, Identifier::Phone(_)) && month_limit > 0 {
+        let month = month_of(clock::now());
+        count(ctx, Subject::SmsMonth, "*", ANY_IP, month_limit, month).await?;
+    }
+    Ok(())
 }
 
 /// The cap on failed password tries of one account: `LOGIN_FAILURE_LIMIT` per client
@@ -297,5 +339,18 @@ impl LoginAttempt {
             Write::update(counter, SORT_KEY, update)
         };
         Transaction::new().steps(Step::LoginRefund, self.counters.iter().map(give_back))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::month_of;
+
+    #[test]
+    fn a_month_is_the_calendar_month_in_utc() {
+        // 2026-12-01T02:00:00Z: December, up to 2027-01-01.
+        assert_eq!(month_of(1_796_090_400), (1_796_083_200, 1_798_761_600));
+        // 2028-02-29T23:59:59Z: a leap February.
+        assert_eq!(month_of(1_835_481_599), (1_832_976_000, 1_835_481_600));
     }
 }

@@ -28,6 +28,9 @@ pub struct Limits {
     /// messages may go to; empty: any. SMS pumping sends codes to numbers whose operator
     /// pays the attacker per message, mostly in countries a product never serves.
     pub sms_allowed_countries: Vec<String>,
+    /// `SMS_MONTHLY_LIMIT`: text messages the whole deployment may send per calendar month
+    /// (UTC); 0: no cap. What a pumping attack can cost, whatever else it gets past.
+    pub sms_monthly_limit: u32,
 }
 
 impl Limits {
@@ -54,6 +57,7 @@ impl Default for Limits {
             login_failure_total_limit: 100,
             login_failure_window: 3600,
             sms_allowed_countries: Vec::new(),
+            sms_monthly_limit: 1000,
         }
     }
 }
@@ -70,6 +74,7 @@ impl Section for Limits {
         "LOGIN_FAILURE_TOTAL_LIMIT",
         "LOGIN_FAILURE_WINDOW",
         "SMS_ALLOWED_COUNTRIES",
+        "SMS_MONTHLY_LIMIT",
     ];
 
     fn read(&mut self, values: &Values) -> Result<(), SettingsError> {
@@ -86,6 +91,7 @@ impl Section for Limits {
             1,
         )?;
         values.number("LOGIN_FAILURE_WINDOW", &mut self.login_failure_window, 1)?;
+        values.number("SMS_MONTHLY_LIMIT", &mut self.sms_monthly_limit, 0)?;
         if let Some(v) = values.get("SMS_ALLOWED_COUNTRIES") {
             self.sms_allowed_countries = list(v)
                 .map(|code| {

@@ -442,6 +442,50 @@ async fn sms_to_countries_left_out_is_refused_before_anything_is_sent() {
     assert_eq!(app.sign_up(ADA, PASSWORD).await.status, 200);
 }
 
+/// An attack that gets past the country list (numbers in a served country) spends at most
+/// the month's cap of texts; then every number gets the same 429 until the month ends,
+/// whether it has an account or not, and email goes on.
+#[tokio::test]
+async fn texts_stop_at_the_months_cap_for_every_number_alike() {
+    let app = TestApp::start_with(|s| s.limits.sms_monthly_limit = 3).await;
+    let owner = "+447700900100";
+    let confirmed = app
+        .post("signup/", json!({"phone": owner, "password": PASSWORD}))
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    let code = app.code_for(owner);
+    let confirm = json!({"phone": owner, "otp": code});
+    assert_eq!(app.post("signup/confirm/", confirm).await.status, 200);
+    // Two more texts, from numbers and networks of their own: the cap (3) is reached.
+    for (host, number) in [(2, "+447700900101"), (3, "+447700900102")] {
+        let reply = app
+            .post_from(host, "login/passwordless/", json!({"phone": number}))
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let texts = |app: &TestApp| {
+        (100..=104)
+            .map(|n| app.messages_to(&format!("+447700900{n}")).len())
+            .sum::<usize>()
+    };
+    assert_eq!(texts(&app), 3);
+    // The owner and a stranger's number, each from a fresh network: the same answer.
+    for (host, number) in [(4, owner), (5, "+447700900104")] {
+        let reply = app
+            .post_from(host, "password/reset/", json!({"phone": number}))
+            .await;
+        assert_eq!(reply.status, 429, "{number}: {:?}", reply.body);
+        let retry: u64 = reply
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .unwrap();
+        assert!((1..=31 * 86_400).contains(&retry), "{retry}");
+    }
+    assert_eq!(texts(&app), 3);
+    assert_eq!(app.sign_up(ADA, PASSWORD).await.status, 200);
+}
+
 /// A client cannot pick its network: the limits count the connection's address, whatever
 /// X-Forwarded-For or X-Real-IP claim (deployed, API Gateway's request context is the
 /// address; tests/tests/sam_local.rs checks that it is).

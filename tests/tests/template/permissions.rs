@@ -300,7 +300,7 @@ impl Deployment {
             .iter()
             .rev()
             .find(|(_, _, m)| m.lines().any(|l| l.trim_end() == format!("To: {to}")))
-            .and_then(|(_, _, m)| code_in(m).or_else(|| sms_code(m)))
+            .and_then(|(_, _, m)| code_in(m))
             .unwrap_or_else(|| panic!("no code sent to {to}"))
     }
 
@@ -318,13 +318,6 @@ impl Deployment {
         right["otp"] = json!(self.code_for(identifier));
         self.post("signup/confirm/", None, right, 200).await
     }
-}
-
-/// An SMS starts with its code: "123456 is your ... code".
-fn sms_code(message: &str) -> Option<String> {
-    let text = message.split("\n\n").nth(1)?;
-    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-    (!digits.is_empty()).then_some(digits)
 }
 
 fn token<'a>(reply: &'a Value, kind: &str) -> &'a str {
