@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::aws;
 use crate::context::Context;
+use crate::error::AuthError;
 use crate::events::Events;
 use crate::http::{self, ClientIp, FeatureRoutes};
 use crate::mail::Mailer;
@@ -25,10 +26,10 @@ use crate::store::Store;
 
 /// The whole main of a feature function: `lambda::run(signup::routes)`.
 pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
-    let (app, _, _) = start(routes).await?;
+    let function = Arc::new(Function::from_env(routes).await?);
     let handler = lambda_http::service_fn(move |event: LambdaEvent<Value>| {
-        let app = app.clone();
-        async move { answer(app, event).await }
+        let function = function.clone();
+        async move { function.answer(event).await }
     });
     lambda_http::lambda_runtime::run(handler).await
 }
@@ -36,20 +37,161 @@ pub async fn run(routes: FeatureRoutes) -> Result<(), Error> {
 /// The keys function's main: its routes, and each step of Secrets Manager's rotation of the
 /// token key set (`session::rotation`), for which Secrets Manager invokes the same function.
 pub async fn run_keys(routes: FeatureRoutes) -> Result<(), Error> {
-    let (app, ctx, secrets) = start(routes).await?;
+    let function = Arc::new(Function::from_env(routes).await?);
     let handler = lambda_http::service_fn(move |event: LambdaEvent<Value>| {
-        let (app, ctx, secrets) = (app.clone(), ctx.clone(), secrets.clone());
+        let function = function.clone();
         async move {
             if rotation::is_rotation(&event.payload) {
                 let event: rotation::RotationEvent = serde_json::from_value(event.payload)?;
                 tracing::info!(step = %event.step, "rotating the token key set");
-                rotation::step(&secrets, &ctx.settings.session, &event).await?;
+                let started = function.started().await.map_err(|_| "not started")?;
+                rotation::step(&started.secrets, &started.ctx.settings.session, &event).await?;
                 return Ok::<Value, Error>(Value::Null);
             }
-            answer(app, event).await
+            function.answer(event).await
         }
     });
     lambda_http::lambda_runtime::run(handler).await
+}
+
+/// A function: its routes, served once its secrets are read. A wrong setting stops it at
+/// init, where there is nothing to retry; Secrets Manager failing does not: every request
+/// gets 503 and tries again (else Lambda would fail the init, and API Gateway answer 500).
+pub struct Function {
+    routes: FeatureRoutes,
+    settings: Settings,
+    aws: aws::SdkConfig,
+    started: tokio::sync::OnceCell<Started>,
+}
+
+/// What a function builds once per container.
+struct Started {
+    app: axum::Router,
+    ctx: Arc<Context>,
+    secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Function {
+    /// The function of this Lambda environment's settings and AWS configuration.
+    async fn from_env(routes: FeatureRoutes) -> Result<Self, Error> {
+        init_logging();
+        Function::new(routes, Settings::from_env()?, aws::config_from_env()?).await
+    }
+
+    /// Checks `settings` (Err: the function cannot run) and starts, if its secrets can be
+    /// read now.
+    pub async fn new(
+        routes: FeatureRoutes,
+        settings: Settings,
+        aws: aws::SdkConfig,
+    ) -> Result<Self, Error> {
+        SecretNames::of(&settings, routes().feature())?;
+        let function = Function {
+            routes,
+            settings,
+            aws,
+            started: tokio::sync::OnceCell::new(),
+        };
+        match function.start().await {
+            Ok(_) | Err(Failure::Dependency) => Ok(function),
+            Err(Failure::Setting(error)) => Err(error),
+        }
+    }
+
+    async fn start(&self) -> Result<&Started, Failure> {
+        self.started
+            .get_or_try_init(|| start(self.routes, self.settings.clone(), &self.aws))
+            .await
+    }
+
+    async fn started(&self) -> Result<&Started, AuthError> {
+        self.start().await.map_err(|_| AuthError::Unavailable)
+    }
+
+    /// The answer to an API Gateway event: the routes', or 503 while not started.
+    pub async fn answer(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        let app = match self.started().await {
+            Ok(started) => started.app.clone(),
+            Err(_) => axum::Router::new().fallback(async || AuthError::Unavailable),
+        };
+        answer(app, event).await
+    }
+}
+
+/// Why a function did not start.
+enum Failure {
+    /// A setting is wrong, or a secret's content is: no retry will help.
+    Setting(Error),
+    /// Secrets Manager did not answer (logged): the next request tries again.
+    Dependency,
+}
+
+impl<T: Into<Error>> From<T> for Failure {
+    fn from(error: T) -> Self {
+        Failure::Setting(error.into())
+    }
+}
+
+/// The Secrets Manager secrets a function reads at start, by name.
+struct SecretNames {
+    signing_key: String,
+    token_keys: Option<String>,
+    factor_key: Option<String>,
+    /// Each social provider's client secret.
+    providers: Vec<(String, String)>,
+}
+
+impl SecretNames {
+    fn of(settings: &Settings, feature: crate::Feature) -> Result<Self, Error> {
+        // A provider's client secret comes from Secrets Manager, never from the environment.
+        let providers = settings
+            .social
+            .providers
+            .iter()
+            .map(|(key, provider)| {
+                let name = provider.client_secret_name.clone().ok_or_else(|| {
+                    format!(
+                        "setting AUTH_PROVIDERS.{}: in Lambda, name the secret's Secrets \
+                         Manager secret ({}), not its value",
+                        provider.name.to_uppercase(),
+                        provider.secret_name_setting()
+                    )
+                })?;
+                Ok::<_, Error>((key.clone(), name))
+            })
+            .collect::<Result<_, _>>()?;
+        let signing_key = settings
+            .signing_key_secret
+            .clone()
+            .ok_or("setting SIGNING_KEY_SECRET: required in Lambda")?;
+        let token_keys =
+            if settings.session.algorithm.is_asymmetric() {
+                Some(
+                    settings.session.token_keys_secret.clone().ok_or(
+                        "setting TOKEN_KEYS_SECRET: required with an asymmetric ALGORITHM",
+                    )?,
+                )
+            } else {
+                None
+            };
+        // Only the second factor's function reads the key that seals TOTP secrets.
+        let factor_key = match feature {
+            crate::Feature::Mfa => Some(
+                settings
+                    .mfa
+                    .key_secret
+                    .clone()
+                    .ok_or("setting TOTP_KEY_SECRET: required by the mfa function in Lambda")?,
+            ),
+            _ => None,
+        };
+        Ok(SecretNames {
+            signing_key,
+            token_keys,
+            factor_key,
+            providers,
+        })
+    }
 }
 
 /// The app's answer to an API Gateway event.
@@ -86,61 +228,63 @@ fn readable_body(mut event: Value) -> Value {
     event
 }
 
-/// Everything a function builds once per container: its app (the routes with their
-/// context), the context, and the Secrets Manager client.
+/// Reads a function's secrets and builds its app and context.
 async fn start(
     routes: FeatureRoutes,
-) -> Result<(axum::Router, Arc<Context>, aws_sdk_secretsmanager::Client), Error> {
-    init_logging();
-    let mut settings = Settings::from_env()?;
-    let aws = aws::config_from_env()?;
+    mut settings: Settings,
+    aws: &aws::SdkConfig,
+) -> Result<Started, Failure> {
+    let names = SecretNames::of(&settings, routes().feature())?;
     let secrets =
-        aws_sdk_secretsmanager::Client::new(&aws::for_service(&aws, aws::Service::SecretsManager));
-    // A provider's client secret comes from Secrets Manager, never from the environment.
-    for provider in settings.social.providers.values_mut() {
-        let setting = format!("setting AUTH_PROVIDERS.{}", provider.name.to_uppercase());
-        let name = provider.client_secret_name.as_deref().ok_or_else(|| {
-            format!(
-                "{setting}: in Lambda, name the secret's Secrets Manager secret ({}), not its \
-                 value",
-                provider.secret_name_setting()
-            )
-        })?;
-        provider.client_secret = crate::signing_key::secret_text(&secrets, name).await?;
-        #[cfg(feature = "social")]
-        crate::social::apple::check_key(provider).map_err(|e| format!("{setting}: {e}"))?;
-    }
-    let secret = settings
-        .signing_key_secret
-        .as_deref()
-        .ok_or("setting SIGNING_KEY_SECRET: required in Lambda")?;
-    let key = SigningKey::from_secrets_manager(&secrets, secret).await?;
-    let tokens = if settings.session.algorithm.is_asymmetric() {
-        let secret_id = settings
-            .session
-            .token_keys_secret
-            .clone()
-            .ok_or("setting TOKEN_KEYS_SECRET: required with an asymmetric ALGORITHM")?;
-        let set = KeySet::parse(&crate::signing_key::secret_text(&secrets, &secret_id).await?)?;
-        let source = KeySource::SecretsManager {
-            client: secrets.clone(),
-            secret_id,
-        };
-        Tokens::with_key_set(&set, source, &settings)?
-    } else {
-        Tokens::new(&key, &settings)
+        aws_sdk_secretsmanager::Client::new(&aws::for_service(aws, aws::Service::SecretsManager));
+    let read = async |name: &str| {
+        crate::signing_key::secret_text(&secrets, name)
+            .await
+            .map_err(|e| {
+                AuthError::unavailable("Secrets Manager", &e);
+                Failure::Dependency
+            })
     };
-    let store = Store::from_aws(&aws, &settings.table_name);
+    for (key, name) in &names.providers {
+        let text = read(name).await?;
+        if let Some(provider) = settings.social.providers.get_mut(key) {
+            provider.client_secret = text;
+            #[cfg(feature = "social")]
+            crate::social::apple::check_key(provider).map_err(|e| {
+                format!(
+                    "setting AUTH_PROVIDERS.{}: {e}",
+                    provider.name.to_uppercase()
+                )
+            })?;
+        }
+    }
+    let key = SigningKey::from_text(&read(&names.signing_key).await?)?;
+    let tokens = match &names.token_keys {
+        Some(secret_id) => {
+            let set = KeySet::parse(&read(secret_id).await?)?;
+            let source = KeySource::SecretsManager {
+                client: secrets.clone(),
+                secret_id: secret_id.clone(),
+            };
+            Tokens::with_key_set(&set, source, &settings)?
+        }
+        None => Tokens::new(&key, &settings),
+    };
+    let factor_key = match &names.factor_key {
+        Some(name) => Some(SigningKey::from_text(&read(name).await?)?),
+        None => None,
+    };
+    let store = Store::from_aws(aws, &settings.table_name);
     let mailer = match Courier::from_settings(
         &settings.delivery,
         settings.webhook_secret.as_deref(),
-        Some(&aws),
+        Some(aws),
     )? {
         Some(courier) => Mailer::Courier(Box::new(courier)),
         #[cfg(feature = "mail")]
         None => Mailer::Aws {
-            ses: aws_sdk_sesv2::Client::new(&aws::for_service(&aws, aws::Service::SesV2)),
-            sns: aws_sdk_sns::Client::new(&aws::for_service(&aws, aws::Service::Sns)),
+            ses: aws_sdk_sesv2::Client::new(&aws::for_service(aws, aws::Service::SesV2)),
+            sns: aws_sdk_sns::Client::new(&aws::for_service(aws, aws::Service::Sns)),
             from: settings.email_from.clone(),
             configuration_set: settings.ses_configuration_set.clone(),
         },
@@ -150,21 +294,9 @@ async fn start(
     let hook = ClaimsHook::from_settings(
         &settings.claims,
         settings.webhook_secret.as_deref(),
-        Some(&aws),
+        Some(aws),
     )?;
-    let events = Events::from_settings(&settings.events, &aws);
-    // Only the second factor's function reads the key that seals TOTP secrets.
-    let factor_key = match routes().feature() {
-        crate::Feature::Mfa => {
-            let secret = settings
-                .mfa
-                .key_secret
-                .as_deref()
-                .ok_or("setting TOTP_KEY_SECRET: required by the mfa function in Lambda")?;
-            Some(SigningKey::from_secrets_manager(&secrets, secret).await?)
-        }
-        _ => None,
-    };
+    let events = Events::from_settings(&settings.events, aws);
     let ctx = Context::new(
         settings,
         store,
@@ -177,7 +309,7 @@ async fn start(
     );
     let app = http::app(&ctx.settings, [routes().with_context(ctx.clone())])
         .layer(axum::middleware::map_request(client_ip));
-    Ok((app, ctx, secrets))
+    Ok(Started { app, ctx, secrets })
 }
 
 /// Log lines to standard output (CloudWatch), at `AWS_LAMBDA_LOG_LEVEL` (Lambda's logging

@@ -54,6 +54,8 @@
 //       html           the token endpoint answers 200 with an HTML page
 //       down           the token endpoint resets the connection (discovery and JWKS stay up)
 //       slow           the token endpoint waits 30 s, then answers as usual
+//       discovery_down, jwks_down, userinfo_down
+//                      that endpoint resets the connection (the others stay up)
 //   GET /providers/<name>/last-authorize
 //     The query parameters of the last GET /authorize that provider saw (null before any).
 //
@@ -75,7 +77,17 @@ const FAULTS = [
   "html",
   "down",
   "slow",
+  "discovery_down",
+  "jwks_down",
+  "userinfo_down",
 ];
+
+// The faults that take one endpoint other than the token endpoint down.
+const DOWN_PATHS = {
+  discovery_down: "/.well-known/openid-configuration",
+  jwks_down: "/jwks",
+  userinfo_down: "/userinfo",
+};
 
 const names = process.argv.slice(2);
 if (names.length === 0 || new Set(names).size !== names.length) {
@@ -201,6 +213,10 @@ async function startProvider(name) {
   const handle = oauth.service.requestHandler;
   const http = createServer((req, res) => {
     const url = new URL(req.url, "http://localhost");
+    if (DOWN_PATHS[provider.fault] === url.pathname) {
+      req.socket.resetAndDestroy();
+      return;
+    }
     if (req.method === "GET" && url.pathname === "/authorize") {
       provider.lastAuthorize = Object.fromEntries(url.searchParams);
       if (name === "apple" && url.searchParams.get("response_mode") === "form_post") {

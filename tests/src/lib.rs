@@ -366,6 +366,27 @@ impl TestApp {
             .expect("the user is written");
     }
 
+    /// The partition key of every item in the server's table (a scan): what a failed step
+    /// may not have left behind.
+    pub async fn partition_keys(&self) -> Vec<String> {
+        let client = blockauth_local::dynamodb_client(self.server.dynamodb_address, false);
+        let pages = client
+            .scan()
+            .table_name(self.server.context.store.table())
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        pages
+            .into_iter()
+            .map(|item| {
+                let item = item.expect("the table scans");
+                item["pk"].as_s().expect("a pk").clone()
+            })
+            .collect()
+    }
+
     /// The stored user with this id.
     pub async fn user(&self, id: &str) -> Option<blockauth::identity::user::User> {
         blockauth::identity::user::get(&self.server.context, id)

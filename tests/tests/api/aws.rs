@@ -194,6 +194,85 @@ async fn the_signing_key_comes_from_secrets_manager() {
     );
 }
 
+/// A cold start while Secrets Manager is down: the function (`lambda::Function`, as each
+/// Lambda function runs) answers every request 503 rather than failing its init (for which
+/// API Gateway would answer 500), and the first request after Secrets Manager is back
+/// starts it and is answered. A wrong setting or secret still stops it at init.
+#[tokio::test]
+async fn secrets_manager_down_at_a_cold_start_is_a_503_until_it_is_back() {
+    use blockauth::lambda::Function;
+    use lambda_http::{Context, LambdaEvent};
+    let Some(url) = moto_url() else { return };
+    let config = aws_config(&url).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    for (name, value) in [
+        (
+            "blockauth/cold-start-key",
+            SigningKey::generate_text().unwrap(),
+        ),
+        ("blockauth/cold-start-short-key", "too short".to_owned()),
+    ] {
+        let created = secrets.create_secret().name(name).secret_string(value);
+        created.send().await.expect("secret created in moto");
+    }
+    let mut settings = blockauth_tests::test_settings();
+    settings.table_name = format!("cold-start-{}", std::process::id());
+    settings.signing_key_secret = Some("blockauth/cold-start-key".into());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    blockauth::store::table::create_if_missing(&dynamodb, &settings.table_name)
+        .await
+        .expect("table");
+    let moto = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("moto's address");
+    let proxy = Proxy::start(moto).await;
+    let through_proxy = aws_config(&format!("http://{}", proxy.address)).await;
+    let (_, login) = blockauth_local::FEATURES
+        .into_iter()
+        .find(|(feature, _)| *feature == blockauth::Feature::BasicLogin)
+        .expect("login-basic");
+
+    let mut short = settings.clone();
+    short.signing_key_secret = Some("blockauth/cold-start-short-key".into());
+    assert!(
+        Function::new(login, short, through_proxy.clone())
+            .await
+            .is_err()
+    );
+    let mut unnamed = settings.clone();
+    unnamed.signing_key_secret = None;
+    assert!(
+        Function::new(login, unnamed, through_proxy.clone())
+            .await
+            .is_err()
+    );
+
+    proxy.down(Fault::Refuse);
+    let function = Function::new(login, settings, through_proxy)
+        .await
+        .expect("the settings are right: the function runs");
+    let path = "/auth/login/basic/";
+    let event = json!({
+        "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path,
+        "rawQueryString": "", "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": path,
+            "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "test"}},
+        "body": json!({"email": "ada@example.com", "password": PASSWORD}).to_string(),
+        "isBase64Encoded": false,
+    });
+    let status = async || {
+        let event = LambdaEvent::new(event.clone(), Context::default());
+        let answer = function.answer(event).await.expect("an answer");
+        answer["statusCode"].as_u64().expect("a status")
+    };
+    assert_eq!(status().await, 503);
+    assert_eq!(status().await, 503);
+    proxy.heal();
+    // Started now: an unknown account's answer.
+    assert_eq!(status().await, 401);
+}
+
 /// Secrets Manager's part of a rotation, against moto: it stages the version `token` as
 /// AWSPENDING (without a value), then invokes the rotation function once per step. moto
 /// cannot run our function, so it stages the version and then refuses to invoke it; the

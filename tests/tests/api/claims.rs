@@ -245,6 +245,58 @@ async fn a_hook_that_fails_gives_no_token() {
     assert_eq!(confirmed.status, 503, "{:?}", confirmed.body);
 }
 
+/// The hook failing (refusing, answering nonsense, or slower than its timeout) at each
+/// step that signs in spends nothing: the 503 comes before anything is written, so the same
+/// code, signed message or refresh token works once the hook is back; and no answer waits
+/// out a stall.
+#[tokio::test]
+async fn a_hook_failing_at_each_sign_in_spends_nothing_and_the_retry_succeeds() {
+    use blockauth_tests::wallet::{TestWallet, challenge};
+    let receiver = Receiver::start(Answer::Claims(json!({}))).await;
+    let app = with_webhook(&receiver, true).await;
+    let ada = "ada@example.com";
+    let signup = json!({"email": ada, "password": PASSWORD});
+    assert_eq!(app.post("signup/", signup).await.status, 200);
+    let confirm = json!({"email": ada, "otp": app.code_for(ada)});
+    let confirmed = failing_then_back(&app, &receiver, 0, "signup/confirm/", confirm).await;
+    let login = json!({"email": ada, "password": PASSWORD});
+    failing_then_back(&app, &receiver, 1, "login/basic/", login).await;
+    let again = json!({"refresh": refresh(&confirmed)});
+    failing_then_back(&app, &receiver, 2, "token/refresh/", again).await;
+    let bob = "bob@example.com";
+    let asked = app.post("login/passwordless/", json!({"email": bob})).await;
+    assert_eq!(asked.status, 200);
+    let code = json!({"email": bob, "otp": app.code_for(bob)});
+    failing_then_back(&app, &receiver, 3, "login/passwordless/confirm/", code).await;
+    let wallet = TestWallet::number(7);
+    let message = challenge(&app, &wallet).await;
+    let signed = json!({"message": message, "signature": wallet.sign(&message)});
+    failing_then_back(&app, &receiver, 4, "login/wallet/", signed).await;
+}
+
+/// POSTs `body` to `path` with the hook failing in the `n`th way (503, quickly), then with
+/// it back (200, its claims in the token); the second answer.
+async fn failing_then_back(
+    app: &TestApp,
+    receiver: &Receiver,
+    n: usize,
+    path: &str,
+    body: Value,
+) -> blockauth_tests::Reply {
+    let failures = [Answer::Status(500), Answer::Raw("<html>"), Answer::Slow];
+    receiver.answer(failures[n % failures.len()].clone());
+    let started = std::time::Instant::now();
+    let reply = app.post(path, body.clone()).await;
+    assert_eq!(reply.status, 503, "{path}, hook failing: {:?}", reply.body);
+    // The hook's timeout is 500 ms; the stalled receiver would answer after 5 s.
+    assert!(started.elapsed() < Duration::from_secs(3), "{path} waited");
+    receiver.answer(Answer::Claims(json!({"role": "member"})));
+    let reply = app.post(path, body).await;
+    assert_eq!(reply.status, 200, "{path}, hook back: {:?}", reply.body);
+    assert_eq!(decoded(&access(&reply))["role"], "member", "{path}");
+    reply
+}
+
 /// A local stand-in for Lambda's API: `invoke` answers each function's Invoke call
 /// (`POST /2015-03-31/functions/{name}/invocations`); where it listens.
 pub(crate) async fn lambda_api(invoke: axum::routing::MethodRouter) -> SocketAddr {

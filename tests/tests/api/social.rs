@@ -453,6 +453,39 @@ async fn a_provider_that_misbehaves_signs_nobody_in() {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
 }
 
+/// Each provider endpoint the API calls, down in its turn (each on a provider not yet
+/// used, as discovery and keys are kept once fetched): 502 at the step that needs it, no
+/// account or session made, and the next sign-in succeeds once it is back.
+#[tokio::test]
+async fn each_provider_endpoint_down_is_a_502_and_the_next_sign_in_succeeds() {
+    let Some((app, providers)) = start(|_| {}).await else {
+        return;
+    };
+    providers.set("okta", json!({"sub": "o-1"})).await;
+    providers.fault("okta", Some("discovery_down")).await;
+    // Discovery names the authorize URL: the very first step needs it.
+    let started = app.send(browser().get(app.url("okta/"))).await;
+    assert_eq!(started.status, 502, "{:?}", started.body);
+    assert_eq!(started.body["code"], "provider_failed");
+    providers.set("google", json!({"sub": "g-9"})).await;
+    providers.fault("google", Some("jwks_down")).await;
+    let refused = sign_in_with(&app, "google").await;
+    assert_eq!(refused.status, 502, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], "provider_failed");
+    providers.set("facebook", json!({"id": "fb-9"})).await;
+    providers.fault("facebook", Some("userinfo_down")).await;
+    let refused = sign_in_with(&app, "facebook").await;
+    assert_eq!(refused.status, 502, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], "provider_failed");
+    let keys = app.partition_keys().await;
+    assert!(!keys.iter().any(|pk| pk.starts_with("USER#")), "{keys:?}");
+    for name in ["okta", "google", "facebook"] {
+        providers.fault(name, None).await;
+        let reply = sign_in_with(&app, name).await;
+        assert_eq!(reply.status, 200, "{name}: {:?}", reply.body);
+    }
+}
+
 #[tokio::test]
 async fn a_provider_without_configuration_has_no_routes() {
     let Some((app, _providers)) = start(|_| {}).await else {
