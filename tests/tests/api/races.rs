@@ -202,3 +202,57 @@ async fn each_secret_works_once_under_120_parallel_requests_from_120_networks() 
         replies.iter().map(blockauth_tests::refresh).collect();
     assert_eq!(pairs.len(), 1, "one rotation");
 }
+
+/// The same from 120 networks at once for passkeys and the second factor: a passkey's
+/// registration and a sign-in's assertion, the code that turns TOTP on (one set of backup
+/// codes), a TOTP code and a backup code completing one sign-in: each works once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_ceremony_and_factor_code_works_once_under_120_parallel_requests() {
+    use blockauth_tests::authenticator::Authenticator;
+    use blockauth_tests::{access, early_in_a_step, totp_code};
+    const N: u8 = 120;
+    let app = Arc::new(
+        TestApp::start_with(|s| {
+            s.limits.request_limit = 1_000;
+            s.limits.network_request_limit = 1_000;
+        })
+        .await,
+    );
+    let email = "ada@example.com";
+    let token = access(&app.sign_up(email, PASSWORD).await);
+    let options = app
+        .post_as(&token, "passkey/register/options/", json!({}))
+        .await;
+    let (mut authenticator, credential) =
+        Authenticator::create(&options.body, "http://localhost:3000");
+    let register = json!({"credential": credential});
+    let replies = from_networks(&app, N, "passkey/register/verify/", register, Some(&token)).await;
+    assert_eq!(count(&statuses_of(&replies), 201), 1, "registration");
+    let listed = app.get_as(&token, "passkey/credentials/").await;
+    assert_eq!(listed.body["count"], 1);
+
+    let options = app.post("passkey/auth/options/", json!({})).await;
+    let assertion = json!({"credential": authenticator.assert(&options.body)});
+    let replies = from_networks(&app, N, "passkey/auth/verify/", assertion, None).await;
+    assert_eq!(count(&statuses_of(&replies), 200), 1, "passkey sign-in");
+
+    let set_up = app.post_as(&token, "totp/setup/", json!({})).await;
+    let secret = set_up.body["secret"].as_str().expect("a secret").to_owned();
+    let now = early_in_a_step().await;
+    let turn_on = json!({"code": totp_code(&secret, now)});
+    let replies = from_networks(&app, N, "totp/confirm/", turn_on, Some(&token)).await;
+    let on: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(on.len(), 1, "confirm: {:?}", statuses_of(&replies));
+    let backup = on[0].body["backup_codes"][0].as_str().unwrap().to_owned();
+
+    // The next step's code (one step of drift is allowed), then a backup code.
+    for code in [totp_code(&secret, now + 30), backup] {
+        let pending = app.log_in(email, PASSWORD).await;
+        let mfa_token = pending.body["mfa_token"].as_str().expect("mfa_token");
+        let verify = json!({"mfa_token": mfa_token, "code": code});
+        let replies = from_networks(&app, N, "totp/verify/", verify, None).await;
+        let statuses = statuses_of(&replies);
+        assert_eq!(count(&statuses, 200), 1, "verify: {statuses:?}");
+        assert!(statuses.iter().all(|s| *s < 500), "{statuses:?}");
+    }
+}

@@ -660,3 +660,63 @@ async fn parallel_first_sign_ins_make_one_account() {
         .collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
 }
+
+/// A provider's answer (the callback with its state, cookie and code) and the frontend's
+/// one-time code, each sent from 120 networks at once: one sign-in, one trade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_callback_and_its_one_time_code_work_once_under_120_parallel_requests() {
+    let frontend = "https://app.example.com/signed-in";
+    let Some((app, providers)) = start(|s| {
+        s.social.success_redirect = Some(frontend.into());
+        s.limits.network_request_limit = 1_000;
+        s.limits.request_limit = 1_000;
+    })
+    .await
+    else {
+        return;
+    };
+    providers
+        .set(
+            "google",
+            json!({"sub": "g-120", "email": "many@example.com", "email_verified": true}),
+        )
+        .await;
+    let app = std::sync::Arc::new(app);
+    let dance = to_provider(&app, "google", None).await;
+    let url = format!("{}?{}", app.url("google/callback/"), dance.callback_query);
+    let locations = parallel(120, |i| {
+        let (app, url, cookie) = (app.clone(), url.clone(), dance.cookie.clone());
+        async move {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(std::net::IpAddr::from([127, 0, 0, i as u8 + 1]))
+                .build()
+                .unwrap();
+            let back = app.send(client.get(url).header("cookie", cookie)).await;
+            assert_eq!(back.status, 302, "{:?}", back.body);
+            back.header("location").unwrap().to_owned()
+        }
+    })
+    .await;
+    let codes: Vec<&str> = locations
+        .iter()
+        .filter_map(|l| l.strip_prefix(&format!("{frontend}?code=")))
+        .collect();
+    assert_eq!(codes.len(), 1, "{locations:?}");
+    let code = codes[0].to_owned();
+    let traded = parallel(120, |i| {
+        let (app, code) = (app.clone(), code.clone());
+        async move {
+            app.post_from(i as u8 + 1, "social/token/", json!({"code": code}))
+                .await
+                .status
+        }
+    })
+    .await;
+    assert_eq!(
+        traded.iter().filter(|s| **s == 200).count(),
+        1,
+        "{traded:?}"
+    );
+    assert!(traded.iter().all(|s| *s == 200 || *s == 400), "{traded:?}");
+}
