@@ -194,6 +194,66 @@ async fn the_signing_key_comes_from_secrets_manager() {
     );
 }
 
+/// Settings for a Lambda function against moto: its signing key in Secrets Manager (named
+/// `key`, made once) and a table of its own.
+async fn lambda_settings(url: &str, key: &str) -> Settings {
+    let config = aws_config(url).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&config);
+    let exists = secrets
+        .describe_secret()
+        .secret_id(key)
+        .send()
+        .await
+        .is_ok();
+    if !exists {
+        let value = SigningKey::generate_text().unwrap();
+        let created = secrets.create_secret().name(key).secret_string(value);
+        created.send().await.expect("secret created in moto");
+    }
+    static TABLES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = TABLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut settings = blockauth_tests::test_settings();
+    settings.table_name = format!("lambda-{}-{n}", std::process::id());
+    settings.signing_key_secret = Some(key.into());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    blockauth::store::table::create_if_missing(&dynamodb, &settings.table_name)
+        .await
+        .expect("table");
+    settings
+}
+
+/// The routes of `feature`'s function.
+fn routes_of(feature: blockauth::Feature) -> blockauth::http::FeatureRoutes {
+    let (_, routes) = blockauth_local::FEATURES
+        .into_iter()
+        .find(|(f, _)| *f == feature)
+        .expect("a function of that feature");
+    routes
+}
+
+/// API Gateway's event (HTTP API, payload 2.0) for a POST of `body` to `path` by a client
+/// at `source_ip`.
+fn post_event(path: &str, body: &Value, source_ip: &str) -> lambda_http::LambdaEvent<Value> {
+    let event = json!({
+        "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path,
+        "rawQueryString": "", "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": path,
+            "protocol": "HTTP/1.1", "sourceIp": source_ip, "userAgent": "test"}},
+        "body": body.to_string(),
+        "isBase64Encoded": false,
+    });
+    lambda_http::LambdaEvent::new(event, lambda_http::Context::default())
+}
+
+/// The status of `function`'s answer to `event`.
+async fn status_of(
+    function: &blockauth::lambda::Function,
+    event: lambda_http::LambdaEvent<Value>,
+) -> u64 {
+    let answer = function.answer(event).await.expect("an answer");
+    answer["statusCode"].as_u64().expect("a status")
+}
+
 /// A cold start while Secrets Manager is down: the function (`lambda::Function`, as each
 /// Lambda function runs) answers every request 503 rather than failing its init (for which
 /// API Gateway would answer 500), and the first request after Secrets Manager is back
@@ -201,42 +261,26 @@ async fn the_signing_key_comes_from_secrets_manager() {
 #[tokio::test]
 async fn secrets_manager_down_at_a_cold_start_is_a_503_until_it_is_back() {
     use blockauth::lambda::Function;
-    use lambda_http::{Context, LambdaEvent};
     let Some(url) = moto_url() else { return };
+    let settings = lambda_settings(&url, "blockauth/lambda-key").await;
+    let short_key = lambda_settings(&url, "blockauth/lambda-short-key").await;
     let config = aws_config(&url).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
-    for (name, value) in [
-        (
-            "blockauth/cold-start-key",
-            SigningKey::generate_text().unwrap(),
-        ),
-        ("blockauth/cold-start-short-key", "too short".to_owned()),
-    ] {
-        let created = secrets.create_secret().name(name).secret_string(value);
-        created.send().await.expect("secret created in moto");
-    }
-    let mut settings = blockauth_tests::test_settings();
-    settings.table_name = format!("cold-start-{}", std::process::id());
-    settings.signing_key_secret = Some("blockauth/cold-start-key".into());
-    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-    blockauth::store::table::create_if_missing(&dynamodb, &settings.table_name)
-        .await
-        .expect("table");
+    let shortened = secrets
+        .put_secret_value()
+        .secret_id("blockauth/lambda-short-key")
+        .secret_string("too short");
+    shortened.send().await.expect("a new version");
     let moto = url
         .trim_start_matches("http://")
         .parse()
         .expect("moto's address");
     let proxy = Proxy::start(moto).await;
     let through_proxy = aws_config(&format!("http://{}", proxy.address)).await;
-    let (_, login) = blockauth_local::FEATURES
-        .into_iter()
-        .find(|(feature, _)| *feature == blockauth::Feature::BasicLogin)
-        .expect("login-basic");
+    let login = routes_of(blockauth::Feature::BasicLogin);
 
-    let mut short = settings.clone();
-    short.signing_key_secret = Some("blockauth/cold-start-short-key".into());
     assert!(
-        Function::new(login, short, through_proxy.clone())
+        Function::new(login, short_key, through_proxy.clone())
             .await
             .is_err()
     );
@@ -252,25 +296,37 @@ async fn secrets_manager_down_at_a_cold_start_is_a_503_until_it_is_back() {
     let function = Function::new(login, settings, through_proxy)
         .await
         .expect("the settings are right: the function runs");
-    let path = "/auth/login/basic/";
-    let event = json!({
-        "version": "2.0", "routeKey": format!("POST {path}"), "rawPath": path,
-        "rawQueryString": "", "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": "POST", "path": path,
-            "protocol": "HTTP/1.1", "sourceIp": "198.51.100.7", "userAgent": "test"}},
-        "body": json!({"email": "ada@example.com", "password": PASSWORD}).to_string(),
-        "isBase64Encoded": false,
-    });
-    let status = async || {
-        let event = LambdaEvent::new(event.clone(), Context::default());
-        let answer = function.answer(event).await.expect("an answer");
-        answer["statusCode"].as_u64().expect("a status")
-    };
-    assert_eq!(status().await, 503);
-    assert_eq!(status().await, 503);
+    let body = json!({"email": "ada@example.com", "password": PASSWORD});
+    let event = || post_event("/auth/login/basic/", &body, "198.51.100.7");
+    assert_eq!(status_of(&function, event()).await, 503);
+    assert_eq!(status_of(&function, event()).await, 503);
     proxy.heal();
     // Started now: an unknown account's answer.
-    assert_eq!(status().await, 401);
+    assert_eq!(status_of(&function, event()).await, 401);
+}
+
+/// An attacker with an IPv6 /64 sends each guess from another of its addresses: the
+/// function counts them as one client network (API Gateway's `sourceIp`), so the fourth in
+/// the window is refused; another /64 has its own share.
+#[tokio::test]
+async fn addresses_of_one_ipv6_network_share_one_limit() {
+    let Some(url) = moto_url() else { return };
+    let settings = lambda_settings(&url, "blockauth/ipv6-test-key").await;
+    let login = routes_of(blockauth::Feature::BasicLogin);
+    let function = blockauth::lambda::Function::new(login, settings, aws_config(&url).await)
+        .await
+        .expect("started");
+    let guess = json!({"email": "ada@example.com", "password": "Guess-Number-1"});
+    let mut statuses = Vec::new();
+    for host in ["::1", "::2", "::ffff:1", ":abcd:ef01:2345:6789"] {
+        let source_ip = format!("2001:db8:7:7{host}");
+        let event = post_event("/auth/login/basic/", &guess, &source_ip);
+        statuses.push(status_of(&function, event).await);
+    }
+    // REQUEST_LIMIT (3) per route, identifier and network.
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    let elsewhere = post_event("/auth/login/basic/", &guess, "2001:db8:7:8::1");
+    assert_eq!(status_of(&function, elsewhere).await, 401);
 }
 
 /// Secrets Manager's part of a rotation, against moto: it stages the version `token` as
