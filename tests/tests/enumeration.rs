@@ -1,5 +1,5 @@
 //! Nothing tells a caller whether an identifier has an account: not the status, not the
-//! body, not the time (paired samples, judged by a sign test and a floor).
+//! body, not the headers, not the time (paired samples, judged by a sign test and a floor).
 //!
 //! A test binary of its own, its tests one at a time (`ALONE`): cargo runs test binaries
 //! one after another, so nothing else in the suite competes for the cores (or for the
@@ -132,6 +132,7 @@ async fn assert_alike_by(
         };
         let (a_seen, b_seen) = (seen(&a.body), seen(&b.body));
         assert_eq!((a.status, &a_seen), (b.status, &b_seen), "{path}");
+        assert_eq!(headers_of(&a), headers_of(&b), "{path}");
         let answer = first.get_or_insert((a.status, a_seen.clone()));
         assert_eq!((answer.0, &answer.1), (a.status, &a_seen), "{path}");
         // The first pairs warm up connections and caches.
@@ -161,6 +162,20 @@ async fn assert_alike_by(
         median * 1e3,
         differences.len()
     );
+}
+
+/// The headers of an answer that could differ between two alike answers: all but its date
+/// and length (the bodies are compared already, where a random challenge's length is part
+/// of what `seen` keeps).
+fn headers_of(reply: &Reply) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = reply
+        .headers
+        .iter()
+        .filter(|(name, _)| !["date", "content-length"].contains(&name.as_str()))
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("?").to_owned()))
+        .collect();
+    headers.sort();
+    headers
 }
 
 /// The sign test's z score (how many more pairs had the known identifier slower than
