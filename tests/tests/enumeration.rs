@@ -221,6 +221,32 @@ async fn code_sending_routes_answer_and_time_the_same_for_everyone() {
     }
 }
 
+/// A guessed code for an identifier with an account and for one without: the same 400, in
+/// the same time, on every route that checks a code by identifier.
+#[tokio::test]
+async fn a_guessed_code_answers_and_times_the_same_for_everyone() {
+    let _alone = ALONE.lock().await;
+    let app = unthrottled().await;
+    let known = known_accounts(&app).await;
+    for (path, extra) in [
+        ("signup/confirm/", json!({})),
+        ("login/passwordless/confirm/", json!({})),
+        (
+            "password/reset/confirm/",
+            json!({"new_password": "Another-Horse-5-Battery"}),
+        ),
+    ] {
+        let guess = |email: String| {
+            let mut body = json!({"email": email, "otp": "000000"});
+            for (name, value) in extra.as_object().unwrap() {
+                body[name] = value.clone();
+            }
+            body
+        };
+        assert_alike(&app, path, None, |i| guess(known(i)), |i| guess(unknown(i))).await;
+    }
+}
+
 #[tokio::test]
 async fn signup_answers_and_times_the_same_for_a_new_and_a_taken_identifier() {
     let _alone = ALONE.lock().await;
