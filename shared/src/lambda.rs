@@ -61,6 +61,7 @@ pub struct Function {
     routes: FeatureRoutes,
     settings: Settings,
     aws: aws::SdkConfig,
+    secrets: SecretNames,
     started: tokio::sync::OnceCell<Started>,
 }
 
@@ -85,11 +86,12 @@ impl Function {
         settings: Settings,
         aws: aws::SdkConfig,
     ) -> Result<Self, Error> {
-        SecretNames::of(&settings, routes().feature())?;
+        let secrets = SecretNames::of(&settings, routes().feature())?;
         let function = Function {
             routes,
             settings,
             aws,
+            secrets,
             started: tokio::sync::OnceCell::new(),
         };
         match function.start().await {
@@ -100,7 +102,7 @@ impl Function {
 
     async fn start(&self) -> Result<&Started, Failure> {
         self.started
-            .get_or_try_init(|| start(self.routes, self.settings.clone(), &self.aws))
+            .get_or_try_init(|| start(self.routes, self.settings.clone(), &self.aws, &self.secrets))
             .await
     }
 
@@ -233,8 +235,8 @@ async fn start(
     routes: FeatureRoutes,
     mut settings: Settings,
     aws: &aws::SdkConfig,
+    names: &SecretNames,
 ) -> Result<Started, Failure> {
-    let names = SecretNames::of(&settings, routes().feature())?;
     let secrets =
         aws_sdk_secretsmanager::Client::new(&aws::for_service(aws, aws::Service::SecretsManager));
     let read = async |name: &str| {

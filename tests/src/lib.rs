@@ -59,9 +59,11 @@ impl Reply {
 }
 
 /// A client whose requests come from the loopback address `127.0.0.<host>`: another client
-/// network as far as the server's rate limits can tell.
+/// network as far as the server's rate limits can tell. Like `browser`, it shows redirects
+/// rather than following them.
 pub fn client_from(host: u8) -> reqwest::Client {
     reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .local_address(std::net::IpAddr::from([127, 0, 0, host]))
         .build()
         .expect("client")

@@ -419,12 +419,21 @@ mod tests {
             ("SEND_LIMIT", "-1"),
             ("PASSWORDLESS_AUTO_CREATE", "sometimes"),
             ("TEMPLATES_DIR", "/no/such/folder"),
-            ("WALLET_DOMAIN", "https://app.example.com"),
-            ("WALLET_URI", "app.example.com"),
             ("WALLET_CHAIN_IDS", "1,mainnet"),
             ("WALLET_CHAIN_IDS", " , "),
             ("WALLET_NONCE_TTL", "0"),
-        ] {
+        ]
+        .into_iter()
+        // EIP-4361's grammar checks these only where Sign-In with Ethereum is built in.
+        .chain(
+            cfg!(feature = "wallet")
+                .then_some([
+                    ("WALLET_DOMAIN", "https://app.example.com"),
+                    ("WALLET_URI", "app.example.com"),
+                ])
+                .into_iter()
+                .flatten(),
+        ) {
             let Err(err) = Settings::from_values(&values(&[(name, value)])) else {
                 panic!("{name}={value} was accepted");
             };

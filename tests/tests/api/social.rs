@@ -687,11 +687,7 @@ async fn a_callback_and_its_one_time_code_work_once_under_120_parallel_requests(
     let locations = parallel(120, |i| {
         let (app, url, cookie) = (app.clone(), url.clone(), dance.cookie.clone());
         async move {
-            let client = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .local_address(std::net::IpAddr::from([127, 0, 0, i as u8 + 1]))
-                .build()
-                .unwrap();
+            let client = blockauth_tests::client_from(i as u8 + 1);
             let back = app.send(client.get(url).header("cookie", cookie)).await;
             assert_eq!(back.status, 302, "{:?}", back.body);
             back.header("location").unwrap().to_owned()
