@@ -128,8 +128,50 @@ pub fn dynamodb_client(address: SocketAddr, retry: bool) -> aws_sdk_dynamodb::Cl
         .credentials_provider(Credentials::new("local", "local", None, None, "local"))
         .retry_config(retry)
         .timeout_config(blockauth::aws::timeouts())
+        .interceptor(WithoutIdempotencyToken)
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// Sends each `TransactWriteItems` without the idempotency token the SDK adds. The
+/// embedded DynamoDB (dynoxide 3.2) keeps every token for ten minutes and scans them all,
+/// under a lock, at each transaction: under load, the transaction's cost grew with the
+/// number made in the last ten minutes (BENCHMARKS.md). A retry that repeats a lost
+/// transaction cannot happen here (the store's transactions are conditional writes that
+/// refuse a second application anyway); Lambda's client to DynamoDB keeps the token.
+#[derive(Debug)]
+struct WithoutIdempotencyToken;
+
+impl aws_sdk_dynamodb::config::Intercept for WithoutIdempotencyToken {
+    fn name(&self) -> &'static str {
+        "WithoutIdempotencyToken"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut<
+            '_,
+        >,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let request = context.request_mut();
+        let transaction =
+            request.headers().get("x-amz-target") == Some("DynamoDB_20120810.TransactWriteItems");
+        let Some(body) = request.body().bytes().filter(|_| transaction) else {
+            return Ok(());
+        };
+        let mut json: serde_json::Value = serde_json::from_slice(body)?;
+        if let Some(fields) = json.as_object_mut() {
+            fields.remove("ClientRequestToken");
+        }
+        let body = serde_json::to_vec(&json)?;
+        request
+            .headers_mut()
+            .insert("content-length", body.len().to_string());
+        *request.body_mut() = body.into();
+        Ok(())
+    }
 }
 
 /// A DynamoDB for the server: the embedded database if any, its address, its tasks.
@@ -168,6 +210,14 @@ async fn embedded(file: Option<&Path>, stop: watch::Receiver<bool>) -> Result<Dy
         None => dynoxide::Database::memory(),
     }
     .map_err(|e| format!("embedded DynamoDB: {e}"))?;
+    // dynoxide's own setting after a bulk load: SQLite's WAL with `synchronous = NORMAL`,
+    // which commits without an fsync each (a write survives the server being killed, as
+    // tests/tests/durability.rs checks; only a crash of the machine can lose the last
+    // writes). SQLite's default, FULL, made every write wait for the disk, one at a time on
+    // the store's one connection: the refresh load's ceiling (BENCHMARKS.md).
+    database
+        .disable_bulk_loading()
+        .map_err(|e| format!("embedded DynamoDB: {e}"))?;
 
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

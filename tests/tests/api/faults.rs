@@ -244,3 +244,36 @@ async fn a_stalled_dynamodb_is_a_503_not_a_hang() {
     let reply = app.log_in("ada@example.com", PASSWORD).await;
     assert_eq!(reply.status, 401, "{:?}", reply.body);
 }
+
+/// The local server's transactions reach the embedded DynamoDB without the SDK's
+/// idempotency token, which dynoxide would keep and scan at every later transaction for ten
+/// minutes (infra/src/lib.rs, `WithoutIdempotencyToken`); the transaction still applies.
+#[tokio::test]
+async fn local_transactions_carry_no_idempotency_token() {
+    let (app, proxy, _database) = TestApp::start_behind_proxy(|_| {}).await;
+    let signed_up = app.sign_up("ada@example.com", PASSWORD).await;
+    assert_eq!(signed_up.status, 200, "{:?}", signed_up.body);
+    let calls = proxy.calls.lock().unwrap();
+    let transactions: Vec<Value> = calls
+        .iter()
+        .filter(|call| {
+            call.headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                == Some("DynamoDB_20120810.TransactWriteItems")
+        })
+        .map(|call| serde_json::from_slice(&call.body).expect("a JSON body"))
+        .collect();
+    assert!(!transactions.is_empty());
+    for transaction in &transactions {
+        assert!(
+            transaction.get("ClientRequestToken").is_none(),
+            "{transaction}"
+        );
+        assert!(
+            transaction["TransactItems"]
+                .as_array()
+                .is_some_and(|items| !items.is_empty())
+        );
+    }
+}
