@@ -136,9 +136,9 @@ pub fn dynamodb_client(address: SocketAddr, retry: bool) -> aws_sdk_dynamodb::Cl
 /// Sends each `TransactWriteItems` without the idempotency token the SDK adds. The
 /// embedded DynamoDB (dynoxide 3.2) keeps every token for ten minutes and scans them all,
 /// under a lock, at each transaction: under load, the transaction's cost grew with the
-/// number made in the last ten minutes (BENCHMARKS.md). A retry that repeats a lost
-/// transaction cannot happen here (the store's transactions are conditional writes that
-/// refuse a second application anyway); Lambda's client to DynamoDB keeps the token.
+/// number made in the last ten minutes (BENCHMARKS.md). What the token guards against, a
+/// transaction applied twice by a retry, the store's conditions already refuse (each
+/// transaction checks the state it changes); Lambda's client to DynamoDB keeps the token.
 #[derive(Debug)]
 struct WithoutIdempotencyToken;
 
