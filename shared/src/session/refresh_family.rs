@@ -11,6 +11,7 @@ use crate::context::Context;
 use crate::error::AuthError;
 use crate::events::Event;
 use crate::identity::user::{self, SignInMethod, User, UserChange, UserField};
+use crate::rate_limit::Hit;
 use crate::session::claims;
 use crate::session::token::{Claims, INVALID_TOKEN, TokenPair};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
@@ -346,10 +347,20 @@ pub async fn session_user(ctx: &Context, claims: &Claims) -> Result<User, AuthEr
 /// family, retiring the old token. A token already used answers, within
 /// `REFRESH_REUSE_GRACE` seconds of its first use, the same pair its first use got (two tabs,
 /// a retry after a lost answer); later it is theft: its family is revoked, and 401.
-pub async fn rotate(ctx: &Context, claims: &Claims, token: &str) -> Result<SignIn, AuthError> {
-    let user = user::get(ctx, &claims.user_id)
-        .await?
-        .ok_or(INVALID_TOKEN)?;
+///
+/// `request` is counted against the route's limit inside the rotation's transaction, so a
+/// refresh makes two calls (the user, then the transaction); a refresh refused for another
+/// reason is counted on its own before it answers.
+pub async fn rotate(
+    ctx: &Context,
+    claims: &Claims,
+    token: &str,
+    request: &Hit,
+) -> Result<SignIn, AuthError> {
+    let Some(user) = user::get(ctx, &claims.user_id).await? else {
+        request.count(ctx).await?;
+        return Err(INVALID_TOKEN);
+    };
     let custom = refreshed_claims(ctx, &user, claims).await?;
     let tokens = ctx
         .tokens
@@ -369,6 +380,7 @@ pub async fn rotate(ctx: &Context, claims: &Claims, token: &str) -> Result<SignI
         .value(":now", now)
         .value(":epoch", epoch);
     let steps = Transaction::new()
+        .step(Step::RateLimit, request.write())
         // The token is used once.
         .step(Step::UsedToken, Write::put_new(used))
         // Its family is alive and of the current epoch.
@@ -394,7 +406,12 @@ pub async fn rotate(ctx: &Context, claims: &Claims, token: &str) -> Result<SignI
         );
     match ctx.store.transact(steps).await {
         Ok(()) => Ok(SignIn { tokens, user }),
+        Err(TransactError::Refused(refused)) if refused.by(Step::RateLimit) => {
+            Err(request.refused())
+        }
         Err(TransactError::Refused(refused)) => {
+            // Nothing was written, the count included: counted now, before anything else.
+            request.count(ctx).await?;
             if refused.by(Step::UsedToken) {
                 if let Some(tokens) = replayed(ctx, claims, token).await? {
                     return Ok(SignIn { tokens, user });

@@ -71,6 +71,38 @@ async fn twenty_parallel_refreshes_have_one_winner() {
     assert_eq!(count(&results, 401), 19, "{results:?}");
 }
 
+/// The refresh limit rides in the rotation's transaction: twelve sessions of one account
+/// (signed in from twelve networks) refreshed at once from one network get exactly the
+/// limit's worth of new pairs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_refreshes_of_many_sessions_stop_at_the_limit() {
+    let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 5).await);
+    app.sign_up("ada@example.com", PASSWORD).await;
+    let mut tokens = Vec::new();
+    for host in 10..22 {
+        let login = app
+            .post_from(
+                host,
+                "login/basic/",
+                json!({"email": "ada@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(login.status, 200, "{:?}", login.body);
+        tokens.push(login.body["refresh"].as_str().unwrap().to_owned());
+    }
+    let tokens = Arc::new(tokens);
+    let results = parallel(tokens.len(), |i| {
+        let (app, tokens) = (app.clone(), tokens.clone());
+        async move {
+            let body = json!({"refresh": tokens[i]});
+            app.post_from(40, "token/refresh/", body).await.status
+        }
+    })
+    .await;
+    assert_eq!(count(&results, 200), 5, "{results:?}");
+    assert_eq!(count(&results, 429), 7, "{results:?}");
+}
+
 /// Within the grace window (the default 10 s), twenty tabs refreshing one token at once all
 /// get the one new pair, and the sign-in lives on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

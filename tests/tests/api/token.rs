@@ -173,3 +173,33 @@ async fn refresh_is_rate_limited_per_user() {
     let reply = app.post("token/refresh/", json!({"refresh": token})).await;
     assert_eq!(reply.status, 429);
 }
+
+/// With rotation the request is counted inside the rotation's transaction: rotations and
+/// refused refreshes count alike (`races.rs`: parallel ones cannot slip past it).
+#[tokio::test]
+async fn rotations_and_refusals_count_against_one_limit() {
+    let app = TestApp::start_with(|s| s.session.refresh_reuse_grace = 0).await;
+    let first = app.sign_up("ada@example.com", PASSWORD).await;
+    let second = app
+        .post(
+            "login/basic/",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    let used = refresh_of(&first);
+    let rotated = app.post("token/refresh/", json!({"refresh": used})).await;
+    assert_eq!(rotated.status, 200);
+    // Refused (a reused token: its family ends), and counted.
+    let reused = app.post("token/refresh/", json!({"refresh": used})).await;
+    assert_eq!(reused.status, 401);
+    let third = app
+        .post("token/refresh/", json!({"refresh": refresh_of(&second)}))
+        .await;
+    assert_eq!(third.status, 200);
+    // The limit (3) is spent: a good token is refused too, and stays good.
+    let over = app
+        .post("token/refresh/", json!({"refresh": refresh_of(&third)}))
+        .await;
+    assert_eq!(over.status, 429);
+    assert!(over.header("retry-after").is_some());
+}
