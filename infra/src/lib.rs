@@ -129,8 +129,24 @@ pub fn dynamodb_client(address: SocketAddr, retry: bool) -> aws_sdk_dynamodb::Cl
         .retry_config(retry)
         .timeout_config(blockauth::aws::timeouts())
         .interceptor(WithoutIdempotencyToken)
+        .http_client(plain_http_client())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// The SDK's HTTP client without the system's certificate roots: the embedded DynamoDB is
+/// plain HTTP on loopback, and reading every root (hundreds of files) was a third of the
+/// server's start (BENCHMARKS.md).
+fn plain_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    let no_roots = TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_native_roots(false))
+        .build()
+        .expect("an empty trust store is a valid TLS context");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(no_roots)
+        .build_https()
 }
 
 /// Sends each `TransactWriteItems` without the idempotency token the SDK adds. The
