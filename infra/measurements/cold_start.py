@@ -1,6 +1,7 @@
 """Cold starts of the release Lambda binaries, measured against a minimal Lambda Runtime API.
 
     cargo build --release --bins --workspace --exclude blockauth-local --exclude blockauth-tests
+    cargo build --release --example hello_lambda -p blockauth
     bash infra/local-aws python3 infra/measurements/cold_start.py [runs]
 
 infra/local-aws starts DynamoDB Local and moto (the secret, the table, the SES identity)
@@ -10,7 +11,9 @@ starts its binary as Lambda would (AWS_LAMBDA_RUNTIME_API pointing here), then t
          clients, fetching the signing key from Secrets Manager;
   first  the first event, handed out to its response: the cold request;
   warm   a second, identical event.
-It also reads the process's peak resident memory (VmHWM). Prints a Markdown table.
+It also reads the process's peak resident memory (VmHWM). Prints a Markdown table, with
+each init beside the floor's: hello_lambda (shared/examples), the same runtime and profile
+answering 200 with nothing else.
 What this cannot show: the Lambda service's own share (download and unpacking of the zip,
 the micro-VM), and real network round trips to AWS, which are slower than loopback.
 """
@@ -26,6 +29,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BASE = "/auth"
+FLOOR = "hello_lambda"
 ADDRESS = "0x337C1a59Da3c795D91344DacAaA362Ef73019cAC"
 
 
@@ -42,6 +46,13 @@ def requests(run):
         "password-change": ("password/change/", {"new_password": "x"}),
         "email-change": ("email/change/confirm/", {"email": email, "otp": "123456"}),
         "wallet-email": ("wallet/email/add/", {"email": email}),
+        "social": ("social/token/", {"code": "not-a-code"}),
+        "passkey": ("passkey/auth/options/", {}),
+        "account": ("sessions/revoke-all/", {}),
+        "mfa": ("totp/verify/", {"mfa_token": "not-a-token", "code": "123456"}),
+        "keys": (".well-known/jwks.json", {}),
+        # The floor: a function that answers 200 and does nothing else.
+        FLOOR: ("hello/", {}),
     }
 
 
@@ -198,17 +209,21 @@ def measure(binary, function, run):
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     target = os.path.join("target", "release")
-    print(f"| function | request (answer) | init, ms | first request, ms | warm request, ms | peak RSS, MiB |")
-    print("|---|---|---|---|---|---|")
+    rows = {}
     for function, (path, _) in requests(0).items():
-        binary = os.path.join(target, function)
-        results = [measure(binary, function, run) for run in range(runs)]
+        folder = os.path.join(target, "examples") if function == FLOOR else target
+        binary = os.path.join(folder, function)
+        rows[function] = (path, [measure(binary, function, run) for run in range(runs)])
+    floor = statistics.median(r["init"] for r in rows[FLOOR][1])
+    print("| function | request (answer) | init, ms | init / floor | first request, ms | warm request, ms | peak RSS, MiB |")
+    print("|---|---|---|---:|---|---|---|")
+    for function, (path, results) in rows.items():
         median = lambda k: statistics.median(r[k] for r in results)
         worst = lambda k: max(r[k] for r in results)
         statuses = sorted({r["status"] for r in results})
         print(
             f"| {function} | `POST {path}` ({'/'.join(map(str, statuses))}) "
-            f"| {median('init'):.1f} (max {worst('init'):.1f}) "
+            f"| {median('init'):.1f} (max {worst('init'):.1f}) | {median('init') / floor:.2f}× "
             f"| {median('first'):.1f} (max {worst('first'):.1f}) "
             f"| {median('warm'):.1f} | {median('rss'):.1f} |"
         )

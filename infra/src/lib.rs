@@ -144,7 +144,9 @@ fn plain_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         .build()
         .expect("an empty trust store is a valid TLS context");
     aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
         .tls_context(no_roots)
         .build_https()
 }

@@ -326,18 +326,6 @@ impl Write {
         }
     }
 
-    /// One more hit on a counter that expires at `until`, refused once it holds `limit`.
-    pub fn count(pk: &str, sk: &str, limit: u32, until: i64) -> Self {
-        Write::update_if(
-            pk,
-            sk,
-            Expression::new("ADD hits :one SET expires_at = :end")
-                .value(":one", 1_i64)
-                .value(":end", until),
-            Expression::new("attribute_not_exists(hits) OR hits < :limit").value(":limit", limit),
-        )
-    }
-
     pub fn check(pk: &str, sk: &str, condition: Expression) -> Self {
         Write::Check {
             pk: pk.to_owned(),
@@ -519,8 +507,6 @@ pub enum Step {
     SecondFactor,
     /// A second factor is set up, used (a TOTP step, a backup code) or removed.
     Factor,
-    /// The request is counted against its route's limit (refused over it).
-    RateLimit,
 }
 
 /// Writes that happen all together or not at all, each under its step's name.
@@ -852,7 +838,15 @@ impl Store {
         limit: u32,
         until: i64,
     ) -> Result<bool, AuthError> {
-        self.write(Write::count(pk, sk, limit, until)).await
+        self.write(Write::update_if(
+            pk,
+            sk,
+            Expression::new("ADD hits :one SET expires_at = :end")
+                .value(":one", 1_i64)
+                .value(":end", until),
+            Expression::new("attribute_not_exists(hits) OR hits < :limit").value(":limit", limit),
+        ))
+        .await
     }
 
     /// Runs the transaction all-or-nothing, retrying conflicts with others.

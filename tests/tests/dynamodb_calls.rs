@@ -651,10 +651,10 @@ const EXPECTED: [(&str, usize); 22] = [
     // First sign-in from this network: the failure total is read too; the hash's upgrade
     // rides in the sign-in's transaction.
     ("login/basic/ (a Django hash, upgraded)", 6),
-    // The user, then one transaction: the route's rate-limit counter rides in it.
-    ("token/refresh/", 2),
-    // The rotation is refused (the token is used), so the request is counted on its own;
-    // the first use's pair is read back with its session, in one read.
+    // The counter and the user at once (one round trip), then the rotation's transaction.
+    ("token/refresh/", 3),
+    // The rotation is refused (the token is used); the first use's pair is read back with
+    // its session, in one read.
     ("token/refresh/ (repeated in the grace window)", 4),
     // Refused, read back (too late), the family revoked.
     ("token/refresh/ (reused token)", 5),

@@ -62,13 +62,14 @@ async fn refresh(
         return Err(form.invalid());
     };
     let claims = ctx.tokens.verify(&token, TokenType::Refresh).await?;
-    let request = rate_limit::request(&ctx, Subject::TokenRefresh, &claims.user_id, &ip);
+    let counted = rate_limit::check(&ctx, Subject::TokenRefresh, &claims.user_id, &ip);
     if ctx.settings.session.rotate_refresh_tokens {
-        let signed_in = refresh_family::rotate(&ctx, &claims, &token, &request).await?;
+        let signed_in = refresh_family::rotate(&ctx, &claims, &token, counted).await?;
         return Ok(http::ok(signed_in.body()));
     }
-    request.count(&ctx).await?;
-    let user = refresh_family::session_user(&ctx, &claims).await?;
+    let (counted, user) = tokio::join!(counted, refresh_family::session_user(&ctx, &claims));
+    counted?;
+    let user = user?;
     // Without rotation the refresh token stays the same; only the access token is new.
     let custom = refresh_family::refreshed_claims(&ctx, &user, &claims).await?;
     let mut tokens = ctx

@@ -145,68 +145,37 @@ impl RateLimit {
         identifier: &str,
         ip: &str,
     ) -> Result<String, AuthError> {
-        let hit = self.of(subject, identifier, ip);
-        hit.count(ctx).await?;
-        Ok(hit.key)
-    }
-
-    /// One request of `subject` in the current window, not counted yet.
-    fn of(self, subject: Subject, identifier: &str, ip: &str) -> Hit {
         let now = clock::now();
         let window = self.window as i64;
         let start = now - now.rem_euclid(window);
-        Hit::new(subject, identifier, ip, self.limit, (start, start + window))
+        count(
+            ctx,
+            subject,
+            identifier,
+            ip,
+            self.limit,
+            (start, start + window),
+        )
+        .await
     }
 }
 
-/// One request to count against a limit: on its own (`count`), or as a step of the
-/// transaction the request makes anyway (`write`), which saves it a round trip.
-#[derive(Debug, Clone)]
-pub struct Hit {
-    key: String,
+/// Counts one hit of `subject` in the window `(start, end)` (seconds) against `limit`.
+async fn count(
+    ctx: &Context,
+    subject: Subject,
+    identifier: &str,
+    ip: &str,
     limit: u32,
-    end: i64,
-}
-
-impl Hit {
-    /// A hit of `subject` in the window `(start, end)` (seconds) against `limit`.
-    fn new(
-        subject: Subject,
-        identifier: &str,
-        ip: &str,
-        limit: u32,
-        (start, end): (i64, i64),
-    ) -> Self {
-        Hit {
-            key: format!("RATE#{}#{identifier}#{ip}#{start}", subject.name()),
-            limit,
-            end,
-        }
-    }
-
-    /// Counts it now; 429 when over the limit.
-    pub async fn count(&self, ctx: &Context) -> Result<(), AuthError> {
-        if ctx
-            .store
-            .count(&self.key, SORT_KEY, self.limit, self.end)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(self.refused())
-        }
-    }
-
-    /// Counts it in a transaction, as `Step::RateLimit`, whose condition fails over the limit.
-    pub fn write(&self) -> Write {
-        Write::count(&self.key, SORT_KEY, self.limit, self.end)
-    }
-
-    /// The answer over the limit: 429 with the seconds until the window ends.
-    pub fn refused(&self) -> AuthError {
-        AuthError::Throttled {
-            retry_after: (self.end - clock::now()).max(1) as u64,
-        }
+    (start, end): (i64, i64),
+) -> Result<String, AuthError> {
+    let pk = format!("RATE#{}#{identifier}#{ip}#{start}", subject.name());
+    if ctx.store.count(&pk, SORT_KEY, limit, end).await? {
+        Ok(pk)
+    } else {
+        Err(AuthError::Throttled {
+            retry_after: (end - clock::now()).max(1) as u64,
+        })
     }
 }
 
@@ -233,16 +202,13 @@ pub async fn check(
     identifier: &str,
     ip: &str,
 ) -> Result<(), AuthError> {
-    request(ctx, subject, identifier, ip).count(ctx).await
-}
-
-/// One request against the route limit, for a route that counts it in its own transaction.
-pub fn request(ctx: &Context, subject: Subject, identifier: &str, ip: &str) -> Hit {
     RateLimit {
         limit: ctx.settings.limits.request_limit,
         window: ctx.settings.limits.request_window,
     }
-    .of(subject, identifier, ip)
+    .hit(ctx, subject, identifier, ip)
+    .await
+    .map(drop)
 }
 
 /// Counts one request of `subject` from `network` on a route that takes no identifier
@@ -303,9 +269,7 @@ pub async fn spend_send_budget(
     let month_limit = ctx.settings.limits.sms_monthly_limit;
     if matches!(identifier, Identifier::Phone(_)) && month_limit > 0 {
         let month = month_of(clock::now());
-        Hit::new(Subject::SmsMonth, "*", ANY_IP, month_limit, month)
-            .count(ctx)
-            .await?;
+        count(ctx, Subject::SmsMonth, "*", ANY_IP, month_limit, month).await?;
     }
     Ok(())
 }

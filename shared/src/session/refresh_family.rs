@@ -11,7 +11,6 @@ use crate::context::Context;
 use crate::error::AuthError;
 use crate::events::Event;
 use crate::identity::user::{self, SignInMethod, User, UserChange, UserField};
-use crate::rate_limit::Hit;
 use crate::session::claims;
 use crate::session::token::{Claims, INVALID_TOKEN, TokenPair};
 use crate::store::{Expression, Item, Step, TransactError, Transaction, Write};
@@ -348,19 +347,19 @@ pub async fn session_user(ctx: &Context, claims: &Claims) -> Result<User, AuthEr
 /// `REFRESH_REUSE_GRACE` seconds of its first use, the same pair its first use got (two tabs,
 /// a retry after a lost answer); later it is theft: its family is revoked, and 401.
 ///
-/// `request` is counted against the route's limit inside the rotation's transaction, so a
-/// refresh makes two calls (the user, then the transaction); a refresh refused for another
-/// reason is counted on its own before it answers.
+/// `counted` is the route's rate-limit count, made while the user is read: one round trip
+/// for both, then the rotation's transaction. (The counter inside the transaction would
+/// save a call, but a transaction bills each item twice, and parallel refreshes of one
+/// account would then conflict on it: BENCHMARKS.md.)
 pub async fn rotate(
     ctx: &Context,
     claims: &Claims,
     token: &str,
-    request: &Hit,
+    counted: impl std::future::Future<Output = Result<(), AuthError>>,
 ) -> Result<SignIn, AuthError> {
-    let Some(user) = user::get(ctx, &claims.user_id).await? else {
-        request.count(ctx).await?;
-        return Err(INVALID_TOKEN);
-    };
+    let (counted, user) = tokio::join!(counted, user::get(ctx, &claims.user_id));
+    counted?;
+    let user = user?.ok_or(INVALID_TOKEN)?;
     let custom = refreshed_claims(ctx, &user, claims).await?;
     let tokens = ctx
         .tokens
@@ -380,7 +379,6 @@ pub async fn rotate(
         .value(":now", now)
         .value(":epoch", epoch);
     let steps = Transaction::new()
-        .step(Step::RateLimit, request.write())
         // The token is used once.
         .step(Step::UsedToken, Write::put_new(used))
         // Its family is alive and of the current epoch.
@@ -406,12 +404,7 @@ pub async fn rotate(
         );
     match ctx.store.transact(steps).await {
         Ok(()) => Ok(SignIn { tokens, user }),
-        Err(TransactError::Refused(refused)) if refused.by(Step::RateLimit) => {
-            Err(request.refused())
-        }
         Err(TransactError::Refused(refused)) => {
-            // Nothing was written, the count included: counted now, before anything else.
-            request.count(ctx).await?;
             if refused.by(Step::UsedToken) {
                 if let Some(tokens) = replayed(ctx, claims, token).await? {
                     return Ok(SignIn { tokens, user });

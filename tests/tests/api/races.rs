@@ -71,9 +71,9 @@ async fn twenty_parallel_refreshes_have_one_winner() {
     assert_eq!(count(&results, 401), 19, "{results:?}");
 }
 
-/// The refresh limit rides in the rotation's transaction: twelve sessions of one account
-/// (signed in from twelve networks) refreshed at once from one network get exactly the
-/// limit's worth of new pairs.
+/// The refresh limit, counted while the user is read: twelve sessions of one account (signed
+/// in from twelve networks) refreshed at once from one network get exactly the limit's
+/// worth of new pairs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_refreshes_of_many_sessions_stop_at_the_limit() {
     let app = Arc::new(TestApp::start_with(|s| s.limits.request_limit = 5).await);

@@ -174,8 +174,8 @@ async fn refresh_is_rate_limited_per_user() {
     assert_eq!(reply.status, 429);
 }
 
-/// With rotation the request is counted inside the rotation's transaction: rotations and
-/// refused refreshes count alike (`races.rs`: parallel ones cannot slip past it).
+/// With rotation the request is counted while the user is read: rotations and refused
+/// refreshes count alike (`races.rs`: parallel ones cannot slip past it).
 #[tokio::test]
 async fn rotations_and_refusals_count_against_one_limit() {
     let app = TestApp::start_with(|s| s.session.refresh_reuse_grace = 0).await;
