@@ -182,6 +182,9 @@ def measure(binary, function, run):
         AWS_LAMBDA_LOG_STREAM_NAME="cold-start",
         RUST_LOG="warn",
     )
+    # Lambda's roots are one bundle file; a machine that also names a folder of them
+    # (SSL_CERT_DIR) would have every function read each file of it at init.
+    env.pop("SSL_CERT_DIR", None)
     start = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
