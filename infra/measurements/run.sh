@@ -47,13 +47,14 @@ fi
 
 if wanted bench; then
   say "criterion"
-  cargo bench -p blockauth --bench domain --features password,wallet -- --output-format bencher 2>/dev/null |
-    python3 -c 'import re, sys
-for line in sys.stdin:
+  cargo bench -p blockauth --bench domain --features password,wallet -- --output-format bencher \
+    >"$OUT/criterion.txt" 2>"$OUT/criterion.err" || { tail -20 "$OUT/criterion.err" >&2; exit 1; }
+  python3 -c 'import re, sys
+for line in open(sys.argv[1]):
     m = re.match(r"test (.*) \.\.\. bench: *([0-9,]+) ns/iter", line)
     if m:
         ns = int(m[2].replace(",", ""))
-        print(f"| {m[1]} | {ns / 1000:,.2f} µs |")' >"$OUT/criterion.md"
+        print(f"| {m[1]} | {ns / 1000:,.2f} µs |")' "$OUT/criterion.txt" >"$OUT/criterion.md"
 fi
 
 if wanted cold; then

@@ -54,9 +54,15 @@ async fn login(
     let (Some(identifier), Some(password)) = (identifier, password) else {
         return Err(form.invalid());
     };
-    rate_limit::check(&ctx, Subject::LoginBasic, &identifier.key(), ip).await?;
-    let (user, familiar) = user::find_for_sign_in(&ctx, &identifier, ip).await?;
-    let attempt = LoginAttempt::reserve(&ctx, &identifier.key(), ip, familiar).await?;
+    // The count and the reads at once: one round trip (BENCHMARKS.md, "Round trips").
+    let account = identifier.key();
+    let (counted, found) = tokio::join!(
+        rate_limit::check(&ctx, Subject::LoginBasic, &account, ip),
+        user::find_for_sign_in(&ctx, &identifier, ip),
+    );
+    counted?;
+    let (user, familiar) = found?;
+    let attempt = LoginAttempt::reserve(&ctx, &account, ip, familiar).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let moved_in = stored.as_deref().is_some_and(password::django::is_django);
     let matches = match password::verify(password.clone(), stored).await {

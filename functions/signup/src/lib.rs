@@ -174,13 +174,14 @@ async fn confirm(
     };
     form.finish()?;
     rate_limit::check(&ctx, Subject::SignupConfirm, &identifier.key(), ip).await?;
-    let consume = CodeFor::new(Purpose::Signup, &identifier)
-        .check(&ctx, &code)
-        .await?
-        .consume;
-    let pending = PendingSignup::find(&ctx, &identifier)
-        .await?
-        .ok_or(INVALID_CODE)?;
+    // The pending signup is read while the code is checked: one round trip for both.
+    let code_for = CodeFor::new(Purpose::Signup, &identifier);
+    let (checked, pending) = tokio::join!(
+        code_for.check(&ctx, &code),
+        PendingSignup::find(&ctx, &identifier),
+    );
+    let consume = checked?.consume;
+    let pending = pending?.ok_or(INVALID_CODE)?;
     let password_hash = pending.chosen(password).await?;
     let method = SignInMethod::password(&identifier);
     let user = User::new(&identifier, Some(password_hash), method);
