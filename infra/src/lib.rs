@@ -135,8 +135,8 @@ pub fn dynamodb_client(address: SocketAddr, retry: bool) -> aws_sdk_dynamodb::Cl
 }
 
 /// The SDK's HTTP client without the system's certificate roots: the embedded DynamoDB is
-/// plain HTTP on loopback, and reading every root (hundreds of files) was a third of the
-/// server's start (BENCHMARKS.md).
+/// plain HTTP on loopback, so reading and parsing the roots (on some machines every file of
+/// `SSL_CERT_DIR`) is start-up work for nothing (BENCHMARKS.md, "Start").
 fn plain_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
     let no_roots = TlsContext::builder()

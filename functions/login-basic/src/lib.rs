@@ -54,7 +54,7 @@ async fn login(
     let (Some(identifier), Some(password)) = (identifier, password) else {
         return Err(form.invalid());
     };
-    // The count and the reads at once: one round trip (BENCHMARKS.md, "Round trips").
+    // The count beside the account's reads: one round trip fewer (BENCHMARKS.md).
     let account = identifier.key();
     let (counted, found) = tokio::join!(
         rate_limit::check(&ctx, Subject::LoginBasic, &account, ip),
