@@ -139,16 +139,17 @@ pub fn dynamodb_client(address: SocketAddr, retry: bool) -> aws_sdk_dynamodb::Cl
 /// `SSL_CERT_DIR`) is start-up work for nothing (BENCHMARKS.md, "Start").
 fn plain_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-    let no_roots = TlsContext::builder()
+    let mut client = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::AwsLc,
+    ));
+    // Should the context ever fail to build, the SDK's default one only costs the roots' read.
+    if let Ok(no_roots) = TlsContext::builder()
         .with_trust_store(TrustStore::empty().with_native_roots(false))
         .build()
-        .expect("an empty trust store is a valid TLS context");
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .tls_context(no_roots)
-        .build_https()
+    {
+        client = client.tls_context(no_roots);
+    }
+    client.build_https()
 }
 
 /// Sends each `TransactWriteItems` without the idempotency token the SDK adds. The

@@ -396,7 +396,6 @@ impl TestApp {
             .expect("the store answers")
     }
 
-    /// Signs up and confirms `email` with `password`; returns the confirm answer.
     /// `login/basic/` with `email` and `password`: the answer, whatever it is.
     pub async fn log_in(&self, email: &str, password: &str) -> Reply {
         self.post(
@@ -406,6 +405,7 @@ impl TestApp {
         .await
     }
 
+    /// Signs up and confirms `email` with `password`; returns the confirm answer.
     pub async fn sign_up(&self, email: &str, password: &str) -> Reply {
         let started = self
             .post("signup/", json!({"email": email, "password": password}))
